@@ -1,0 +1,1 @@
+export async function localStart(..._args: unknown[]): Promise<void> {}

@@ -1,0 +1,1 @@
+export async function localStatus(..._args: unknown[]): Promise<void> {}

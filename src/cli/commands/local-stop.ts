@@ -1,0 +1,1 @@
+export async function localStop(..._args: unknown[]): Promise<void> {}

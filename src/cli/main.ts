@@ -1,0 +1,83 @@
+import { CommanderError } from 'commander';
+import { ShopError } from '../core/errors.js';
+import { resolveConfig, type Env } from './config.js';
+import type { CommandContext } from './context.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { Output, type Streams } from './output.js';
+import { buildProgram } from './program.js';
+
+export interface Runtime {
+  argv: string[];
+  env: Env;
+  streams: Streams;
+  stdoutIsTty: boolean;
+  /** Whether ~/.aws/credentials or ~/.aws/config exists (then the SDK's chain is used, even locally). */
+  hasAwsFile: () => boolean;
+}
+
+/** Runs one shopdb invocation and returns its exit code; it never throws and never exits the process. */
+export async function main(runtime: Runtime): Promise<number> {
+  const { argv, env, streams, stdoutIsTty } = runtime;
+  // Until the options are parsed, errors are printed the way the arguments most likely ask.
+  let out = new Output(streams, guessOutputMode(argv, env, stdoutIsTty), false, argv.includes('--verbose'));
+
+  const program = buildProgram(
+    async (command, body) => {
+      const config = resolveConfig(command.optsWithGlobals(), env, stdoutIsTty, runtime.hasAwsFile());
+      out = new Output(streams, config.output, config.color, config.verbose);
+      let opened: { services: Awaited<ReturnType<CommandContext['services']>>; close: () => void } | undefined;
+      const ctx: CommandContext = {
+        config,
+        out,
+        env,
+        services: async () => {
+          opened ??= (await import('./services.js')).openServices(config);
+          return opened.services;
+        },
+      };
+      try {
+        await body(ctx);
+      } finally {
+        opened?.close();
+      }
+    },
+    { writeOut: (text) => streams.stdout.write(text), writeErr: (text) => streams.stderr.write(text) },
+  );
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    return report(error, out);
+  }
+}
+
+function report(error: unknown, out: Output): number {
+  if (error instanceof CommanderError) {
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+    // Commander has already printed the help text for a bare `shopdb order`.
+    if (error.code === 'commander.help') return EXIT.usage;
+    const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+    out.error({ code: 'BAD_INPUT', message: `${message} (see --help)` });
+    return EXIT.usage;
+  }
+  if (error instanceof ShopError) {
+    out.error(error, stackOf(error.cause ?? error));
+    return exitCodeFor(error.code);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  out.error({ code: 'INTERNAL', message: `unexpected error: ${message.split('\n')[0]} (run with --verbose for details; please report it)` }, stackOf(error));
+  return EXIT.unexpected;
+}
+
+function stackOf(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+function guessOutputMode(argv: string[], env: Env, stdoutIsTty: boolean): 'json' | 'table' {
+  const index = argv.indexOf('--output');
+  if (argv.includes('--json') || argv.includes('--output=json') || (index !== -1 && argv[index + 1] === 'json')) return 'json';
+  if (argv.includes('--output=table') || (index !== -1 && argv[index + 1] === 'table')) return 'table';
+  if (env.SHOPDB_OUTPUT === 'json' || env.SHOPDB_OUTPUT === 'table') return env.SHOPDB_OUTPUT;
+  return stdoutIsTty ? 'table' : 'json';
+}

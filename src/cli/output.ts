@@ -1,0 +1,95 @@
+import { ShopError } from '../core/errors.js';
+import type { Renderer } from './render.js';
+
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+export interface Streams {
+  stdout: TextSink;
+  stderr: TextSink;
+  /** A spinner is drawn only where a person watches stderr. */
+  stderrIsTty?: boolean;
+}
+
+export interface Spinner {
+  update(message: string): void;
+  stop(): void;
+}
+
+const SPINNER_FRAMES = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
+
+/**
+ * stdout carries results only (one JSON object per line when piped);
+ * everything meant for a person — progress, warnings, errors — goes to stderr.
+ */
+export class Output {
+  private renderer: Renderer | undefined;
+
+  constructor(
+    private readonly streams: Streams,
+    readonly mode: 'json' | 'table',
+    private readonly color: boolean,
+    readonly verbose: boolean,
+  ) {}
+
+  /** Prints a result: `data` as one JSON line, or what `human` draws for a terminal. */
+  async result(data: unknown, human: (render: Renderer) => string): Promise<void> {
+    if (this.mode === 'json') {
+      this.streams.stdout.write(`${JSON.stringify(data)}\n`);
+      return;
+    }
+    const render = await this.loadRenderer();
+    this.streams.stdout.write(`${human(render)}\n`);
+  }
+
+  /** A note for a person on stderr, e.g. progress; silent in JSON mode unless verbose. */
+  info(message: string): void {
+    if (this.mode === 'table' || this.verbose) this.streams.stderr.write(`${message}\n`);
+  }
+
+  warn(message: string): void {
+    this.streams.stderr.write(`shopdb: warning: ${message}\n`);
+  }
+
+  debug(message: string): void {
+    if (this.verbose) this.streams.stderr.write(`shopdb: ${message}\n`);
+  }
+
+  error(error: ShopError | { code: string; message: string }, detail?: string): void {
+    if (this.mode === 'json') {
+      this.streams.stderr.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+    } else {
+      this.streams.stderr.write(`shopdb: ${error.message}\n`);
+    }
+    if (detail !== undefined && this.verbose) this.streams.stderr.write(`${detail}\n`);
+  }
+
+  /** Progress on stderr for a person at a terminal; does nothing otherwise. */
+  spinner(): Spinner {
+    if (this.mode !== 'table' || !this.streams.stderrIsTty) return { update: () => {}, stop: () => {} };
+    const { stderr } = this.streams;
+    let message = '';
+    let frame = 0;
+    const timer = setInterval(() => {
+      if (message) stderr.write(`\r${SPINNER_FRAMES[frame++ % SPINNER_FRAMES.length]} ${message}\x1b[K`);
+    }, 80);
+    timer.unref();
+    return {
+      update: (next) => {
+        message = next;
+      },
+      stop: () => {
+        clearInterval(timer);
+        if (message) stderr.write('\r\x1b[K');
+        message = '';
+      },
+    };
+  }
+
+  private async loadRenderer(): Promise<Renderer> {
+    // chalk and cli-table3 are loaded only when a person is reading.
+    this.renderer ??= new (await import('./render.js')).Renderer(this.color);
+    return this.renderer;
+  }
+}

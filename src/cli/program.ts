@@ -1,0 +1,163 @@
+import { Command, Option } from 'commander';
+import type { CommandContext } from './context.js';
+
+/** Runs a command body with a context built from the options of `command` and its parents. */
+export type WithContext = (command: Command, body: (ctx: CommandContext) => Promise<void>) => Promise<void>;
+
+function examples(...lines: string[]): string {
+  return `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
+}
+
+/**
+ * The whole command tree. Command bodies are imported only when their
+ * command runs, so `--help` loads neither the AWS SDK nor the renderers.
+ */
+export function buildProgram(withContext: WithContext, io: { writeOut(text: string): void; writeErr(text: string): void }): Command {
+  const program = new Command('shopdb')
+    // Set before any subcommand exists: subcommands copy these settings when created.
+    .exitOverride()
+    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: () => {} })
+    .description("Manage a shop's orders and carts in Amazon DynamoDB")
+    .version('0.1.0', '-V, --version')
+    .option('--endpoint <url>', 'DynamoDB endpoint URL (env SHOPDB_ENDPOINT, AWS_ENDPOINT_URL_DYNAMODB)')
+    .option('--region <name>', 'AWS region (env SHOPDB_REGION, AWS_REGION)')
+    .option('--table-prefix <prefix>', 'prefix for both table names (env SHOPDB_TABLE_PREFIX)')
+    .option('--json', 'print results as one-line JSON (the default when stdout is not a terminal)')
+    .addOption(new Option('--output <format>', 'output format: json or table (env SHOPDB_OUTPUT)'))
+    .option('--timeout <seconds>', 'longest any DynamoDB call may take, retries included (env SHOPDB_TIMEOUT)', undefined)
+    .option('--verbose', 'explain what happens on stderr, with stack traces for unexpected errors (env SHOPDB_VERBOSE)')
+    .option('--no-color', 'no colour in tables (also NO_COLOR)')
+    .addHelpText('after', examples('shopdb local start', 'export SHOPDB_ENDPOINT=http://127.0.0.1:8000', 'shopdb tables create', 'shopdb order create --user u1 --amount 19.99'))
+    .showSuggestionAfterError(true);
+
+  const tables = program.command('tables').description('create, inspect and delete the two tables');
+  tables
+    .command('create')
+    .description('create EcommerceOrders and EcommerceCarts (if missing) and wait until they are ACTIVE')
+    .addOption(new Option('--billing <mode>', 'capacity mode').choices(['provisioned', 'on-demand']))
+    .option('--rcu <n>', 'read capacity units (provisioned; default 5)')
+    .option('--wcu <n>', 'write capacity units (provisioned; default 5)')
+    .addHelpText('after', examples('shopdb tables create', 'shopdb tables create --billing on-demand', 'shopdb --table-prefix staging- tables create --rcu 10 --wcu 10'))
+    .action(async (options: { billing?: string; rcu?: string; wcu?: string }, command: Command) => {
+      const { tablesCreate } = await import('./commands/tables-create.js');
+      await withContext(command, (ctx) => tablesCreate(ctx, options));
+    });
+  tables
+    .command('status')
+    .description('show both tables: status, billing mode, item count (exit 3 if one is missing)')
+    .addHelpText('after', examples('shopdb tables status', 'shopdb tables status --json | jq -r ".tables[].status"'))
+    .action(async (_options: unknown, command: Command) => {
+      const { tablesStatus } = await import('./commands/tables-status.js');
+      await withContext(command, (ctx) => tablesStatus(ctx));
+    });
+  tables
+    .command('delete')
+    .description('delete both tables and all their items')
+    .option('--yes', 'confirm the deletion (required)')
+    .addHelpText('after', examples('shopdb --table-prefix test- tables delete --yes'))
+    .action(async (options: { yes?: boolean }, command: Command) => {
+      const { tablesDelete } = await import('./commands/tables-delete.js');
+      await withContext(command, (ctx) => tablesDelete(ctx, { yes: options.yes === true }));
+    });
+
+  const order = program.command('order').description('create, read and move orders');
+  order
+    .command('create')
+    .description('create an order in status PENDING; an id is generated when omitted')
+    .argument('[orderId]', 'the order id (default: a new time-sortable id)')
+    .requiredOption('--user <userId>', 'the user placing the order')
+    .requiredOption('--amount <decimal>', 'the total amount, e.g. 59.97 (at most 2 decimals)')
+    .addHelpText('after', examples('shopdb order create --user u1 --amount 59.97', 'shopdb order create ord-1001 --user u1 --amount 59.97 --json | jq -r .order.orderId'))
+    .action(async (orderId: string | undefined, options: { user: string; amount: string }, command: Command) => {
+      const { orderCreate } = await import('./commands/order-create.js');
+      await withContext(command, (ctx) => orderCreate(ctx, { orderId, userId: options.user, amount: options.amount }));
+    });
+  order
+    .command('get')
+    .description('read an order (eventually consistent unless --strong)')
+    .argument('<orderId>', 'the order id')
+    .option('--strong', 'strongly consistent read (ConsistentRead)')
+    .addHelpText('after', examples('shopdb order get ord-1001', 'shopdb order get ord-1001 --strong --json | jq -r .status'))
+    .action(async (orderId: string, options: { strong?: boolean }, command: Command) => {
+      const { orderGet } = await import('./commands/order-get.js');
+      await withContext(command, (ctx) => orderGet(ctx, { orderId, strong: options.strong === true }));
+    });
+  order
+    .command('set-status')
+    .description('move an order to another status (PENDING, PAID, SHIPPED, COMPLETED, CANCELLED)')
+    .argument('<orderId>', 'the order id')
+    .argument('<status>', 'the new status')
+    .option('--expect <status>', 'change only if the order is currently in this status')
+    .option('--force', 'skip the transition rules (still atomic)')
+    .addHelpText('after', examples('shopdb order set-status ord-1001 PAID', 'shopdb order set-status ord-1001 SHIPPED --expect PAID'))
+    .action(async (orderId: string, status: string, options: { expect?: string; force?: boolean }, command: Command) => {
+      const { orderSetStatus } = await import('./commands/order-set-status.js');
+      await withContext(command, (ctx) => orderSetStatus(ctx, { orderId, status, expect: options.expect, force: options.force === true }));
+    });
+
+  const cart = program.command('cart').description('create, read and fill carts');
+  cart
+    .command('create')
+    .description('create an empty cart; an id is generated when omitted')
+    .argument('[cartId]', 'the cart id (default: a new time-sortable id)')
+    .requiredOption('--user <userId>', 'the user owning the cart')
+    .addHelpText('after', examples('shopdb cart create cart-7 --user u1'))
+    .action(async (cartId: string | undefined, options: { user: string }, command: Command) => {
+      const { cartCreate } = await import('./commands/cart-create.js');
+      await withContext(command, (ctx) => cartCreate(ctx, { cartId, userId: options.user }));
+    });
+  cart
+    .command('get')
+    .description('read a cart (eventually consistent unless --strong)')
+    .argument('<cartId>', 'the cart id')
+    .option('--strong', 'strongly consistent read (ConsistentRead)')
+    .addHelpText('after', examples('shopdb cart get cart-7', 'shopdb cart get cart-7 --json | jq -r .totalAmount'))
+    .action(async (cartId: string, options: { strong?: boolean }, command: Command) => {
+      const { cartGet } = await import('./commands/cart-get.js');
+      await withContext(command, (ctx) => cartGet(ctx, { cartId, strong: options.strong === true }));
+    });
+  cart
+    .command('add-product')
+    .description('add a product to a cart atomically (raises the quantity if it is already there)')
+    .argument('<cartId>', 'the cart id')
+    .argument('<productId>', 'the product id')
+    .requiredOption('--price <decimal>', 'unit price, e.g. 19.99')
+    .option('--quantity <n>', 'how many (default 1)')
+    .option('--name <text>', 'product name, shown in the cart')
+    .addHelpText('after', examples('shopdb cart add-product cart-7 sku-42 --price 19.99 --quantity 3 --name "Tea mug"'))
+    .action(async (cartId: string, productId: string, options: { price: string; quantity?: string; name?: string }, command: Command) => {
+      const { cartAddProduct } = await import('./commands/cart-add-product.js');
+      await withContext(command, (ctx) => cartAddProduct(ctx, { cartId, productId, price: options.price, quantity: options.quantity, name: options.name }));
+    });
+
+  const local = program.command('local').description('run the bundled DynamoDB Local in the background');
+  local
+    .command('start')
+    .description('start DynamoDB Local (no-op if it already runs) and wait until it answers')
+    .option('--port <n>', 'port on 127.0.0.1 (default 8000; 0 picks a free one)')
+    .option('--in-memory', 'keep no data on disk')
+    .option('--data-dir <dir>', 'where to keep the data (default: a per-user directory)')
+    .addHelpText('after', examples('shopdb local start', 'shopdb local start --in-memory --port 0 --json | jq -r .endpoint'))
+    .action(async (options: { port?: string; inMemory?: boolean; dataDir?: string }, command: Command) => {
+      const { localStart } = await import('./commands/local-start.js');
+      await withContext(command, (ctx) => localStart(ctx, { port: options.port, inMemory: options.inMemory === true, dataDir: options.dataDir }));
+    });
+  local
+    .command('stop')
+    .description('stop the DynamoDB Local that `shopdb local start` started')
+    .addHelpText('after', examples('shopdb local stop'))
+    .action(async (_options: unknown, command: Command) => {
+      const { localStop } = await import('./commands/local-stop.js');
+      await withContext(command, (ctx) => localStop(ctx));
+    });
+  local
+    .command('status')
+    .description('say whether DynamoDB Local runs, and where (exit 3 if not)')
+    .addHelpText('after', examples('shopdb local status'))
+    .action(async (_options: unknown, command: Command) => {
+      const { localStatus } = await import('./commands/local-status.js');
+      await withContext(command, (ctx) => localStatus(ctx));
+    });
+
+  return program;
+}

@@ -1,0 +1,117 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ShopError } from './errors.js';
+import { newId } from './ids.js';
+import type { Cart, ProductLine, WriteResult } from './model.js';
+import { formatCents, multiply, parseAmount } from './money.js';
+import { parseQuantity, validateId, validateName } from './validate.js';
+
+export interface NewCart {
+  cartId: string;
+  userId: string;
+  createdAt: string;
+}
+
+/**
+ * One atomic change to a cart. `lineIndex` names the existing line to raise,
+ * or is absent to append `line` as a new one; the store applies it only if
+ * the cart still looks the way the change assumed (see CartStore.addToLine).
+ */
+export interface LineChange {
+  cartId: string;
+  line: ProductLine;
+  lineIndex: number | undefined;
+  /** Lines the cart held when it was read; an append is refused if that changed. */
+  lineCount: number;
+  /** quantity × unitPrice, added to the cart's total in the same write. */
+  amount: string;
+  at: string;
+}
+
+export type ChangeOutcome = { applied: true } | { applied: false; current: Cart | undefined };
+
+export interface CartStore {
+  insert(cart: NewCart): Promise<{ inserted: true; cart: Cart } | { inserted: false; existing: Cart }>;
+  get(cartId: string, consistent: boolean): Promise<Cart | undefined>;
+  /**
+   * Raises the line at `lineIndex` (if it still holds the product at the same
+   * price) or appends a new line (if the cart still has `lineCount` lines),
+   * together with the total and version, in one atomic write that is applied
+   * at most once even when the SDK retries it.
+   */
+  addToLine(change: LineChange): Promise<ChangeOutcome>;
+}
+
+export interface CreateCartInput {
+  cartId?: string | undefined;
+  userId: string;
+}
+
+export interface AddProductInput {
+  cartId: string;
+  productId: string;
+  price: string;
+  quantity?: string | undefined;
+  name?: string | undefined;
+}
+
+/** Racing writers only cost a retry each; this many means something is badly wrong. */
+const MAX_ATTEMPTS = 100;
+
+export class CartService {
+  constructor(private readonly store: CartStore) {}
+
+  async create(input: CreateCartInput): Promise<{ result: WriteResult; cart: Cart }> {
+    const cartId = input.cartId === undefined ? newId() : validateId(input.cartId, 'cartId');
+    const userId = validateId(input.userId, 'userId');
+    const outcome = await this.store.insert({ cartId, userId, createdAt: new Date().toISOString() });
+    if (outcome.inserted) return { result: 'created', cart: outcome.cart };
+    if (outcome.existing.userId === userId) return { result: 'unchanged', cart: outcome.existing };
+    throw new ShopError('CONFLICT', `cart ${cartId} already exists for another user (${outcome.existing.userId}); it was left untouched`);
+  }
+
+  async get(cartId: string, options: { strong: boolean }): Promise<Cart> {
+    const cart = await this.store.get(validateId(cartId, 'cartId'), options.strong);
+    if (!cart) throw notFound(cartId);
+    return cart;
+  }
+
+  async addProduct(input: AddProductInput): Promise<{ result: WriteResult; cart: Cart }> {
+    const cartId = validateId(input.cartId, 'cartId');
+    const productId = validateId(input.productId, 'productId');
+    const unitPrice = parseAmount(input.price, 'price');
+    const quantity = input.quantity === undefined ? 1 : parseQuantity(input.quantity, 'quantity');
+    const name = input.name === undefined ? null : validateName(input.name, 'name');
+    const line: ProductLine = { productId, name, quantity, unitPrice: formatCents(unitPrice) };
+    const amount = formatCents(multiply(unitPrice, quantity));
+
+    let cart = await this.store.get(cartId, true);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (!cart) throw notFound(cartId);
+      const lineIndex = cart.products.findIndex((existing) => existing.productId === productId);
+      const existing = cart.products[lineIndex];
+      if (existing && existing.unitPrice !== line.unitPrice) {
+        throw new ShopError(
+          'CONFLICT',
+          `product ${productId} is in cart ${cartId} at ${existing.unitPrice}, not ${line.unitPrice}; a line's price never changes`,
+        );
+      }
+      const outcome = await this.store.addToLine({
+        cartId,
+        line,
+        lineIndex: existing ? lineIndex : undefined,
+        lineCount: cart.products.length,
+        amount,
+        at: new Date().toISOString(),
+      });
+      if (outcome.applied) return { result: 'updated', cart: await this.get(cartId, { strong: true }) };
+      cart = outcome.current;
+      // Another writer appended a line first; spread the retries so a crowd does not collide again in step.
+      await sleep(Math.random() * Math.min(100, 5 * attempt));
+    }
+    throw new ShopError('UNAVAILABLE', `cart ${cartId} is changing too fast to add ${productId}; try again`);
+  }
+}
+
+function notFound(cartId: string): ShopError {
+  return new ShopError('NOT_FOUND', `cart ${cartId} not found`);
+}

@@ -1,0 +1,53 @@
+import { badInput } from './errors.js';
+import { quote } from './validate.js';
+
+/**
+ * Money is held as an integer number of cents in a bigint, so sums and
+ * products are exact; it travels as a decimal string ("59.97"), never as a
+ * binary float.
+ */
+export type Cents = bigint;
+
+/** 17 integer digits: 99999999999999999.99 is the largest amount accepted. */
+const MAX_INTEGER_DIGITS = 17;
+const AMOUNT = /^(\d+)(?:\.(\d{1,2}))?$/;
+
+export function parseAmount(text: string, field: string): Cents {
+  const match = AMOUNT.exec(text);
+  if (!match) {
+    throw badInput(field, `${quote(text)} is not an amount; use a non-negative decimal with at most 2 decimals, e.g. 19.99`);
+  }
+  const [, whole = '', fraction = ''] = match;
+  if (whole.replace(/^0+(?=\d)/, '').length > MAX_INTEGER_DIGITS) {
+    throw badInput(field, `amount is too large; at most ${MAX_INTEGER_DIGITS} digits before the decimal point`);
+  }
+  return BigInt(whole) * 100n + BigInt(fraction.padEnd(2, '0'));
+}
+
+export function formatCents(cents: Cents): string {
+  const sign = cents < 0n ? '-' : '';
+  const abs = cents < 0n ? -cents : cents;
+  const whole = abs / 100n;
+  const fraction = (abs % 100n).toString().padStart(2, '0');
+  return `${sign}${whole}.${fraction}`;
+}
+
+/**
+ * Reads an amount that came back from the table: a DynamoDB number such as
+ * "59.97" or "10", or a string written by the original Python design.
+ * Stored values that are not plain 2-decimal amounts are returned as found,
+ * so nothing a person wrote is ever rounded away.
+ */
+export function normalizeStoredAmount(stored: string): string {
+  const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(stored.trim());
+  if (!match) return stored;
+  const [, sign = '', whole = '', fraction = ''] = match;
+  const significant = fraction.replace(/0+$/, '');
+  if (significant.length > 2) return stored;
+  const cents = BigInt(whole) * 100n + BigInt(significant.padEnd(2, '0'));
+  return formatCents(sign === '-' ? -cents : cents);
+}
+
+export function multiply(unitPrice: Cents, quantity: number): Cents {
+  return unitPrice * BigInt(quantity);
+}

@@ -1,0 +1,103 @@
+import { ShopError } from './errors.js';
+import { newId } from './ids.js';
+import type { Order, WriteResult } from './model.js';
+import { formatCents, parseAmount } from './money.js';
+import { legalSources, parseStatus, type OrderStatus } from './status.js';
+import { validateId } from './validate.js';
+
+export interface NewOrder {
+  orderId: string;
+  userId: string;
+  totalAmount: string;
+  createdAt: string;
+}
+
+export interface StatusMove {
+  orderId: string;
+  to: OrderStatus;
+  /** The statuses the order must hold for the move to apply; `any` when forced. */
+  from: readonly OrderStatus[] | 'any';
+  at: string;
+}
+
+/** What DynamoDB decided; `current` is the item as the failed condition saw it. */
+export type MoveOutcome = { applied: true; order: Order } | { applied: false; current: Order | undefined };
+
+/** The persistence the order rules need; src/store implements it on DynamoDB. */
+export interface OrderStore {
+  /** Writes the order only if its id is free; otherwise returns the stored order untouched. */
+  insert(order: NewOrder): Promise<{ inserted: true; order: Order } | { inserted: false; existing: Order }>;
+  get(orderId: string, consistent: boolean): Promise<Order | undefined>;
+  /** Applies the move atomically, and only if the condition in `move` holds inside DynamoDB. */
+  moveStatus(move: StatusMove): Promise<MoveOutcome>;
+}
+
+export interface CreateOrderInput {
+  orderId?: string | undefined;
+  userId: string;
+  amount: string;
+}
+
+export interface SetStatusInput {
+  orderId: string;
+  status: string;
+  expect?: string | undefined;
+  force?: boolean;
+}
+
+export class OrderService {
+  constructor(private readonly store: OrderStore) {}
+
+  async create(input: CreateOrderInput): Promise<{ result: WriteResult; order: Order }> {
+    const orderId = input.orderId === undefined ? newId() : validateId(input.orderId, 'orderId');
+    const userId = validateId(input.userId, 'userId');
+    const totalAmount = formatCents(parseAmount(input.amount, 'amount'));
+    const outcome = await this.store.insert({ orderId, userId, totalAmount, createdAt: new Date().toISOString() });
+    if (outcome.inserted) return { result: 'created', order: outcome.order };
+
+    const { existing } = outcome;
+    if (existing.userId === userId && existing.totalAmount === totalAmount) {
+      return { result: 'unchanged', order: existing };
+    }
+    throw new ShopError(
+      'CONFLICT',
+      `order ${orderId} already exists with other contents (user ${existing.userId}, amount ${existing.totalAmount}); it was left untouched`,
+    );
+  }
+
+  async get(orderId: string, options: { strong: boolean }): Promise<Order> {
+    const order = await this.store.get(validateId(orderId, 'orderId'), options.strong);
+    if (!order) throw notFound(orderId);
+    return order;
+  }
+
+  async setStatus(input: SetStatusInput): Promise<{ result: WriteResult; order: Order }> {
+    const orderId = validateId(input.orderId, 'orderId');
+    const to = parseStatus(input.status, 'status');
+    const expect = input.expect === undefined ? undefined : parseStatus(input.expect, 'expect');
+    const allowed: readonly OrderStatus[] | 'any' = input.force ? 'any' : legalSources(to);
+    const from = expect === undefined ? allowed : allowed === 'any' || allowed.includes(expect) ? [expect] : [];
+
+    const outcome =
+      from !== 'any' && from.length === 0
+        ? { applied: false as const, current: await this.store.get(orderId, true) }
+        : await this.store.moveStatus({ orderId, to, from, at: new Date().toISOString() });
+    if (outcome.applied) return { result: 'updated', order: outcome.order };
+
+    const { current } = outcome;
+    if (!current) throw notFound(orderId);
+    if (current.status === to) return { result: 'unchanged', order: current };
+    if (expect !== undefined && current.status !== expect) {
+      throw new ShopError('UNEXPECTED_STATUS', `order ${orderId} is ${current.status}, not ${expect} as expected; nothing was changed`);
+    }
+    throw new ShopError('ILLEGAL_TRANSITION', illegalMoveMessage(orderId, current.status, to));
+  }
+}
+
+function illegalMoveMessage(orderId: string, from: string | null, to: OrderStatus): string {
+  return `order ${orderId} cannot move from ${from ?? 'no status'} to ${to}: moves go PENDING → PAID → SHIPPED → COMPLETED, CANCELLED only from PENDING or PAID (a forced move overrides this)`;
+}
+
+function notFound(orderId: string): ShopError {
+  return new ShopError('NOT_FOUND', `order ${orderId} not found`);
+}

@@ -1,0 +1,131 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, NumberValue, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+import type { CartStore, ChangeOutcome, LineChange, NewCart } from '../core/carts.js';
+import type { Cart } from '../core/model.js';
+import type { Dynamo } from './dynamo-client.js';
+import { serviceError } from './dynamo-client.js';
+import { fromAttributeValues, toCart } from './items.js';
+
+export class CartTable implements CartStore {
+  constructor(
+    private readonly dynamo: Dynamo,
+    readonly tableName: string,
+  ) {}
+
+  async insert(cart: NewCart): Promise<{ inserted: true; cart: Cart } | { inserted: false; existing: Cart }> {
+    const item = {
+      cartId: cart.cartId,
+      userId: cart.userId,
+      products: [],
+      totalAmount: NumberValue.from('0'),
+      createdAt: cart.createdAt,
+      updatedAt: cart.createdAt,
+      version: 1,
+    };
+    try {
+      await this.dynamo.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(cartId)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { inserted: true, cart: toCart(item) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException && error.Item) {
+        return { inserted: false, existing: toCart(fromAttributeValues(error.Item)) };
+      }
+      throw serviceError(error, this.dynamo.location, this.tableName);
+    }
+  }
+
+  async get(cartId: string, consistent: boolean): Promise<Cart | undefined> {
+    try {
+      const { Item } = await this.dynamo.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: { cartId }, ConsistentRead: consistent }),
+      );
+      return Item ? toCart(Item) : undefined;
+    } catch (error) {
+      throw serviceError(error, this.dynamo.location, this.tableName);
+    }
+  }
+
+  async addToLine(change: LineChange): Promise<ChangeOutcome> {
+    const update = change.lineIndex === undefined ? appendLine(change) : raiseLine(change, change.lineIndex);
+    try {
+      // A transaction with a request token, rather than a plain UpdateItem, because
+      // the SDK resends a write whose answer was lost, and ADD is not idempotent:
+      // DynamoDB applies a token at most once (for ten minutes).
+      await this.dynamo.documents.send(
+        new TransactWriteCommand({
+          ClientRequestToken: randomUUID(),
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { cartId: change.cartId },
+                ...update,
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+          ],
+        }),
+      );
+      return { applied: true };
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) {
+        const [reason] = error.CancellationReasons ?? [];
+        if (reason?.Code === 'ConditionalCheckFailed') {
+          return { applied: false, current: reason.Item ? toCart(fromAttributeValues(reason.Item)) : undefined };
+        }
+        if (reason?.Code === 'TransactionConflict') {
+          return { applied: false, current: await this.get(change.cartId, true) };
+        }
+      }
+      throw serviceError(error, this.dynamo.location, this.tableName);
+    }
+  }
+}
+
+type Update = {
+  UpdateExpression: string;
+  ConditionExpression: string;
+  ExpressionAttributeValues: Record<string, unknown>;
+};
+
+const COMMON_SET = 'totalAmount = if_not_exists(totalAmount, :zero) + :amount, updatedAt = :at';
+
+function commonValues(change: LineChange): Record<string, unknown> {
+  return { ':zero': 0, ':amount': NumberValue.from(change.amount), ':at': change.at, ':one': 1 };
+}
+
+function appendLine(change: LineChange): Update {
+  // Lines are never removed, so an unchanged count proves the product is still absent.
+  const unchanged = change.lineCount === 0 ? '(attribute_not_exists(products) OR size(products) = :count)' : 'size(products) = :count';
+  return {
+    UpdateExpression: `SET products = list_append(if_not_exists(products, :empty), :line), ${COMMON_SET} ADD version :one`,
+    ConditionExpression: `attribute_exists(cartId) AND ${unchanged}`,
+    ExpressionAttributeValues: {
+      ...commonValues(change),
+      ':empty': [],
+      ':count': change.lineCount,
+      ':line': [{ ...change.line, unitPrice: NumberValue.from(change.line.unitPrice) }],
+    },
+  };
+}
+
+function raiseLine(change: LineChange, index: number): Update {
+  const line = `products[${index}]`;
+  return {
+    UpdateExpression: `SET ${line}.quantity = ${line}.quantity + :quantity, ${COMMON_SET} ADD version :one`,
+    ConditionExpression: `${line}.productId = :productId AND ${line}.unitPrice = :unitPrice`,
+    ExpressionAttributeValues: {
+      ...commonValues(change),
+      ':quantity': change.line.quantity,
+      ':productId': change.line.productId,
+      ':unitPrice': NumberValue.from(change.line.unitPrice),
+    },
+  };
+}

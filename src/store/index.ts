@@ -1,0 +1,21 @@
+import { CartTable } from './cart-table.js';
+import { connectDynamo, type DynamoSettings } from './dynamo-client.js';
+import { OrderTable } from './order-table.js';
+import { DynamoTableAdmin } from './table-admin.js';
+import type { TableNames } from '../core/tables.js';
+
+export type { DynamoSettings } from './dynamo-client.js';
+
+/** Everything the core needs from DynamoDB, behind the core's own interfaces. */
+export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
+  const dynamo = connectDynamo(settings);
+  return {
+    orders: new OrderTable(dynamo, names.orders),
+    carts: new CartTable(dynamo, names.carts),
+    tables: new DynamoTableAdmin(dynamo),
+    /** Frees the keep-alive sockets so the process can exit at once. */
+    close: () => dynamo.client.destroy(),
+  };
+}
+
+export type DynamoStore = ReturnType<typeof openDynamoStore>;

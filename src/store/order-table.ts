@@ -1,0 +1,90 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, NumberValue, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { MoveOutcome, NewOrder, OrderStore, StatusMove } from '../core/orders.js';
+import type { Order } from '../core/model.js';
+import type { Dynamo } from './dynamo-client.js';
+import { serviceError } from './dynamo-client.js';
+import { fromAttributeValues, toOrder } from './items.js';
+
+export class OrderTable implements OrderStore {
+  constructor(
+    private readonly dynamo: Dynamo,
+    readonly tableName: string,
+  ) {}
+
+  async insert(order: NewOrder): Promise<{ inserted: true; order: Order } | { inserted: false; existing: Order }> {
+    const item = {
+      orderId: order.orderId,
+      userId: order.userId,
+      totalAmount: NumberValue.from(order.totalAmount),
+      status: 'PENDING',
+      createdAt: order.createdAt,
+      updatedAt: order.createdAt,
+      version: 1,
+    };
+    try {
+      await this.dynamo.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(orderId)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { inserted: true, order: toOrder(item) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException && error.Item) {
+        return { inserted: false, existing: toOrder(fromAttributeValues(error.Item)) };
+      }
+      throw serviceError(error, this.dynamo.location, this.tableName);
+    }
+  }
+
+  async get(orderId: string, consistent: boolean): Promise<Order | undefined> {
+    try {
+      const { Item } = await this.dynamo.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: { orderId }, ConsistentRead: consistent }),
+      );
+      return Item ? toOrder(Item) : undefined;
+    } catch (error) {
+      throw serviceError(error, this.dynamo.location, this.tableName);
+    }
+  }
+
+  async moveStatus(move: StatusMove): Promise<MoveOutcome> {
+    // Placeholders only: no user text ever becomes part of an expression.
+    const sources = move.from === 'any' ? [] : move.from;
+    const sourceNames = sources.map((_, i) => `:from${i}`);
+    const condition = [
+      'attribute_exists(orderId)',
+      '#status <> :to',
+      ...(sources.length > 0 ? [`#status IN (${sourceNames.join(', ')})`] : []),
+    ].join(' AND ');
+    try {
+      const { Attributes } = await this.dynamo.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { orderId: move.orderId },
+          UpdateExpression: 'SET #status = :to, updatedAt = :at ADD version :one',
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':to': move.to,
+            ':at': move.at,
+            ':one': 1,
+            ...Object.fromEntries(sources.map((status, i) => [`:from${i}`, status])),
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { applied: true, order: toOrder(Attributes ?? {}) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        return { applied: false, current: error.Item ? toOrder(fromAttributeValues(error.Item)) : undefined };
+      }
+      throw serviceError(error, this.dynamo.location, this.tableName);
+    }
+  }
+
+}
