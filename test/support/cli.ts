@@ -1,0 +1,55 @@
+import { execa, type Result } from 'execa';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+
+export const BIN = fileURLToPath(new URL('../../bin/shopdb', import.meta.url));
+
+export interface Run {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as the one JSON object shopdb prints when piped. */
+  json: <T = Record<string, unknown>>() => T;
+}
+
+/** A table prefix no other test file uses, so files never see each other's items. */
+export function uniquePrefix(label: string): string {
+  return `t${randomBytes(4).toString('hex')}-${label}-`;
+}
+
+/** Runs the built binary as a script would: piped, so output is JSON. */
+export async function shopdb(args: string[], options: { prefix?: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<Run> {
+  const result: Result = await execa(BIN, args, {
+    reject: false,
+    timeout: options.timeoutMs ?? 60_000,
+    input: options.input,
+    env: {
+      SHOPDB_ENDPOINT: inject('dynamoEndpoint'),
+      ...(options.prefix === undefined ? {} : { SHOPDB_TABLE_PREFIX: options.prefix }),
+      // Tests must not pick up the developer's own AWS or shopdb settings.
+      AWS_PROFILE: undefined,
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_REGION: undefined,
+      SHOPDB_REDIS_URL: undefined,
+      REDIS_URL: undefined,
+      HOME: '/nonexistent-shopdb-test-home',
+      ...options.env,
+    },
+    extendEnv: true,
+  });
+  const stdout = String(result.stdout ?? '');
+  return {
+    exitCode: result.exitCode ?? -1,
+    stdout,
+    stderr: String(result.stderr ?? ''),
+    json: <T>() => JSON.parse(stdout) as T,
+  };
+}
+
+/** Creates both tables under `prefix`, failing loudly if that does not work. */
+export async function createTables(prefix: string): Promise<void> {
+  const run = await shopdb(['tables', 'create'], { prefix });
+  if (run.exitCode !== 0) throw new Error(`tables create failed (${run.exitCode}): ${run.stderr}`);
+}

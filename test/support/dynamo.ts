@@ -1,0 +1,22 @@
+import { DynamoDBClient, PutItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { inject } from 'vitest';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+/** Direct access to the test DynamoDB Local, to check what shopdb really wrote (or did not). */
+export function rawClient(): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint: inject('dynamoEndpoint'),
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+}
+
+export async function scanAll(client: DynamoDBClient, table: string): Promise<Array<Record<string, AttributeValue>>> {
+  const { Items } = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
+  return Items ?? [];
+}
+
+export async function putRaw(client: DynamoDBClient, table: string, item: Record<string, AttributeValue>): Promise<void> {
+  await client.send(new PutItemCommand({ TableName: table, Item: item }));
+}
