@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// `npm run demo`: the main job end to end on the bundled DynamoDB Local,
+// started in memory on a free port and stopped again, leaving nothing behind.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../bin/shopdb', import.meta.url));
+// A private state directory, so the demo never touches an engine the user runs.
+const home = mkdtempSync(join(tmpdir(), 'shopdb-demo-'));
+const env = { ...process.env, SHOPDB_HOME: home };
+
+function shopdb(...args) {
+  console.log(`\n$ shopdb ${args.join(' ')}`);
+  const run = spawnSync(bin, args, { env, stdio: 'inherit' });
+  if (run.status !== 0) throw new Error(`shopdb ${args.join(' ')} exited with ${run.status}`);
+}
+
+let failed = false;
+try {
+  console.log('$ shopdb local start --in-memory --port 0');
+  const started = JSON.parse(execFileSync(bin, ['local', 'start', '--in-memory', '--port', '0', '--json'], { env, encoding: 'utf8' }));
+  console.log(`DynamoDB Local runs at ${started.endpoint}`);
+  env.SHOPDB_ENDPOINT = started.endpoint;
+
+  shopdb('tables', 'create');
+  shopdb('order', 'create', 'ord-1001', '--user', 'alice', '--amount', '59.97');
+  shopdb('order', 'get', 'ord-1001');
+  shopdb('order', 'get', 'ord-1001', '--strong');
+  shopdb('order', 'set-status', 'ord-1001', 'PAID');
+  shopdb('order', 'get', 'ord-1001', '--strong', '--json');
+  shopdb('cart', 'create', 'cart-7', '--user', 'alice');
+  shopdb('cart', 'add-product', 'cart-7', 'sku-mug', '--price', '19.99', '--quantity', '3', '--name', 'Tea mug');
+  shopdb('cart', 'add-product', 'cart-7', 'sku-tea', '--price', '4.50', '--name', 'Green tea');
+  shopdb('cart', 'get', 'cart-7', '--strong');
+} catch (error) {
+  failed = true;
+  console.error(`demo failed: ${error.message}`);
+} finally {
+  shopdb('local', 'stop');
+  rmSync(home, { recursive: true, force: true });
+}
+process.exitCode = failed ? 1 : 0;
