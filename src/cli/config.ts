@@ -10,6 +10,17 @@ export interface GlobalOptions {
   verbose?: boolean;
   color?: boolean;
   timeout?: string;
+  cache?: boolean;
+  cacheTtl?: string;
+  redisUrl?: string;
+}
+
+export interface CacheConfig {
+  /** May hold a password: never print it; RedisCache.location is the printable form. */
+  url: string;
+  ttlSeconds: number;
+  /** `--cache`: answer reads from Redis. Writes refresh it whenever a URL is configured. */
+  readThrough: boolean;
 }
 
 export interface Config {
@@ -25,6 +36,7 @@ export interface Config {
   staticCredentials: { accessKeyId: string; secretAccessKey: string } | undefined;
   /** Where DynamoDB is, for messages. */
   location: string;
+  cache: CacheConfig | undefined;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -37,7 +49,9 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'shopdblocal', secretAccessKey: 'shopdb
  * then the AWS SDK's standard configuration (which it reads itself), then a
  * default. `hasAwsFile` tells whether ~/.aws/credentials or config exists.
  */
-export function resolveConfig(flags: GlobalOptions, env: Env, stdoutIsTty: boolean, hasAwsFile: boolean): Config {
+export function resolveConfig(flags: GlobalOptions, rawEnv: Env, stdoutIsTty: boolean, hasAwsFile: boolean): Config {
+  // A variable set to the empty string counts as unset, as most shells' users expect.
+  const env: Env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== ''));
   const endpoint = flags.endpoint ?? env.SHOPDB_ENDPOINT ?? env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
   if (endpoint !== undefined) checkEndpoint(endpoint);
   const loopback = endpoint !== undefined && isLoopback(endpoint);
@@ -56,14 +70,37 @@ export function resolveConfig(flags: GlobalOptions, env: Env, stdoutIsTty: boole
     timeoutMs: parseTimeout(flags.timeout ?? env.SHOPDB_TIMEOUT),
     staticCredentials: loopback && !credentialsConfigured ? LOCAL_CREDENTIALS : undefined,
     location: endpoint ?? `DynamoDB in ${region ?? 'the configured region'}`,
+    cache: resolveCache(flags, env),
   };
 }
 
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_CACHE_TTL_SECONDS = 300;
+
+function resolveCache(flags: GlobalOptions, env: Env): CacheConfig | undefined {
+  const url = flags.redisUrl ?? env.SHOPDB_REDIS_URL ?? env.REDIS_URL ?? (flags.cache ? DEFAULT_REDIS_URL : undefined);
+  const ttlText = flags.cacheTtl ?? env.SHOPDB_CACHE_TTL;
+  const ttlSeconds = ttlText === undefined ? DEFAULT_CACHE_TTL_SECONDS : Number(ttlText);
+  if (ttlText !== undefined && (!/^\d+$/.test(ttlText) || ttlSeconds < 1 || ttlSeconds > 2_592_000)) {
+    throw badInput('cache-ttl', 'use a whole number of seconds from 1 to 2592000 (30 days)');
+  }
+  if (url === undefined) return undefined;
+  // The URL is never echoed: it may carry a password.
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw badInput('redis-url', 'is not a URL; use redis://[:password@]host:port[/db] or rediss:// for TLS');
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw badInput('redis-url', 'use a redis:// or rediss:// URL');
+  return { url, ttlSeconds, readThrough: flags.cache === true };
+}
+
 function outputMode(flags: GlobalOptions, env: Env, stdoutIsTty: boolean): 'json' | 'table' {
+  if (flags.json && flags.output !== undefined && flags.output !== 'json') throw badInput('output', '--json and --output table contradict each other');
+  if (flags.json) return 'json';
   const requested = flags.output ?? env.SHOPDB_OUTPUT;
   if (requested !== undefined && requested !== 'json' && requested !== 'table') throw badInput('output', 'use json or table');
-  if (flags.json && flags.output === 'table') throw badInput('output', '--json and --output table contradict each other');
-  if (flags.json) return 'json';
   return requested ?? (stdoutIsTty ? 'table' : 'json');
 }
 

@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
 import { ShopError } from '../core/errors.js';
 import { resolveConfig, type Env } from './config.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext, Services } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { Output, type Streams } from './output.js';
 import { buildProgram } from './program.js';
@@ -25,20 +25,20 @@ export async function main(runtime: Runtime): Promise<number> {
     async (command, body) => {
       const config = resolveConfig(command.optsWithGlobals(), env, stdoutIsTty, runtime.hasAwsFile());
       out = new Output(streams, config.output, config.color, config.verbose);
-      let opened: { services: Awaited<ReturnType<CommandContext['services']>>; close: () => void } | undefined;
+      let opened: Promise<{ services: Services; close: () => Promise<void> }> | undefined;
       const ctx: CommandContext = {
         config,
         out,
         env,
         services: async () => {
-          opened ??= (await import('./services.js')).openServices(config);
-          return opened.services;
+          opened ??= import('./services.js').then((module) => module.openServices(config, out));
+          return (await opened).services;
         },
       };
       try {
         await body(ctx);
       } finally {
-        opened?.close();
+        await (await opened?.catch(() => undefined))?.close();
       }
     },
     { writeOut: (text) => streams.stdout.write(text), writeErr: (text) => streams.stderr.write(text) },

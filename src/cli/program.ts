@@ -25,6 +25,9 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .option('--json', 'print results as one-line JSON (the default when stdout is not a terminal)')
     .addOption(new Option('--output <format>', 'output format: json or table (env SHOPDB_OUTPUT)'))
     .option('--timeout <seconds>', 'longest any DynamoDB call may take, retries included (env SHOPDB_TIMEOUT)', undefined)
+    .option('--cache', 'read through the Redis cache (order get, cart get)')
+    .option('--cache-ttl <seconds>', 'lifetime of cached items (default 300; env SHOPDB_CACHE_TTL)')
+    .option('--redis-url <url>', 'Redis for the cache (env SHOPDB_REDIS_URL, REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--verbose', 'explain what happens on stderr, with stack traces for unexpected errors (env SHOPDB_VERBOSE)')
     .option('--no-color', 'no colour in tables (also NO_COLOR)')
     .addHelpText('after', examples('shopdb local start', 'export SHOPDB_ENDPOINT=http://127.0.0.1:8000', 'shopdb tables create', 'shopdb order create --user u1 --amount 19.99'))
@@ -76,8 +79,8 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .command('get')
     .description('read an order (eventually consistent unless --strong)')
     .argument('<orderId>', 'the order id')
-    .option('--strong', 'strongly consistent read (ConsistentRead)')
-    .addHelpText('after', examples('shopdb order get ord-1001', 'shopdb order get ord-1001 --strong --json | jq -r .status'))
+    .option('--strong', 'strongly consistent read (ConsistentRead); with --cache it bypasses and refreshes the cache')
+    .addHelpText('after', examples('shopdb order get ord-1001', 'shopdb order get ord-1001 --strong --json | jq -r .status', 'shopdb order get ord-1001 --cache --verbose'))
     .action(async (orderId: string, options: { strong?: boolean }, command: Command) => {
       const { orderGet } = await import('./commands/order-get.js');
       await withContext(command, (ctx) => orderGet(ctx, { orderId, strong: options.strong === true }));
@@ -110,7 +113,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .command('get')
     .description('read a cart (eventually consistent unless --strong)')
     .argument('<cartId>', 'the cart id')
-    .option('--strong', 'strongly consistent read (ConsistentRead)')
+    .option('--strong', 'strongly consistent read (ConsistentRead); with --cache it bypasses and refreshes the cache')
     .addHelpText('after', examples('shopdb cart get cart-7', 'shopdb cart get cart-7 --json | jq -r .totalAmount'))
     .action(async (cartId: string, options: { strong?: boolean }, command: Command) => {
       const { cartGet } = await import('./commands/cart-get.js');

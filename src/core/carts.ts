@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ReadThrough, type CacheSettings, type ServiceEvents, type StoredRead } from './cache.js';
 import { ShopError } from './errors.js';
 import { newId } from './ids.js';
 import type { Cart, ProductLine, WriteResult } from './model.js';
@@ -30,8 +31,9 @@ export interface LineChange {
 export type ChangeOutcome = { applied: true } | { applied: false; current: Cart | undefined };
 
 export interface CartStore {
+  readonly tableName: string;
   insert(cart: NewCart): Promise<{ inserted: true; cart: Cart } | { inserted: false; existing: Cart }>;
-  get(cartId: string, consistent: boolean): Promise<Cart | undefined>;
+  get(cartId: string, consistent: boolean): Promise<StoredRead<Cart>>;
   /**
    * Raises the line at `lineIndex` (if it still holds the product at the same
    * price) or appends a new line (if the cart still has `lineCount` lines),
@@ -58,19 +60,29 @@ export interface AddProductInput {
 const MAX_ATTEMPTS = 100;
 
 export class CartService {
-  constructor(private readonly store: CartStore) {}
+  private readonly reads: ReadThrough<Cart>;
+
+  constructor(
+    private readonly store: CartStore,
+    options: { cache?: CacheSettings | undefined; events?: ServiceEvents } = {},
+  ) {
+    this.reads = new ReadThrough(store.tableName, (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
+  }
 
   async create(input: CreateCartInput): Promise<{ result: WriteResult; cart: Cart }> {
     const cartId = input.cartId === undefined ? newId() : validateId(input.cartId, 'cartId');
     const userId = validateId(input.userId, 'userId');
     const outcome = await this.store.insert({ cartId, userId, createdAt: new Date().toISOString() });
-    if (outcome.inserted) return { result: 'created', cart: outcome.cart };
+    if (outcome.inserted) {
+      await this.reads.written(cartId, outcome.cart);
+      return { result: 'created', cart: outcome.cart };
+    }
     if (outcome.existing.userId === userId) return { result: 'unchanged', cart: outcome.existing };
     throw new ShopError('CONFLICT', `cart ${cartId} already exists for another user (${outcome.existing.userId}); it was left untouched`);
   }
 
   async get(cartId: string, options: { strong: boolean }): Promise<Cart> {
-    const cart = await this.store.get(validateId(cartId, 'cartId'), options.strong);
+    const cart = await this.reads.get(validateId(cartId, 'cartId'), options.strong);
     if (!cart) throw notFound(cartId);
     return cart;
   }
@@ -84,7 +96,7 @@ export class CartService {
     const line: ProductLine = { productId, name, quantity, unitPrice: formatCents(unitPrice) };
     const amount = formatCents(multiply(unitPrice, quantity));
 
-    let cart = await this.store.get(cartId, true);
+    let cart = (await this.store.get(cartId, true)).item;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!cart) throw notFound(cartId);
       const lineIndex = cart.products.findIndex((existing) => existing.productId === productId);
@@ -103,12 +115,20 @@ export class CartService {
         amount,
         at: new Date().toISOString(),
       });
-      if (outcome.applied) return { result: 'updated', cart: await this.get(cartId, { strong: true }) };
+      if (outcome.applied) return { result: 'updated', cart: await this.afterChange(cartId) };
       cart = outcome.current;
       // Another writer appended a line first; spread the retries so a crowd does not collide again in step.
       await sleep(Math.random() * Math.min(100, 5 * attempt));
     }
     throw new ShopError('UNAVAILABLE', `cart ${cartId} is changing too fast to add ${productId}; try again`);
+  }
+
+  /** The cart as it stands after a committed change, other writers' changes included; refreshed in the cache. */
+  private async afterChange(cartId: string): Promise<Cart> {
+    const { item } = await this.store.get(cartId, true);
+    if (!item) throw notFound(cartId);
+    await this.reads.written(cartId, item);
+    return item;
   }
 }
 

@@ -1,3 +1,4 @@
+import { ReadThrough, type CacheSettings, type ServiceEvents, type StoredRead } from './cache.js';
 import { ShopError } from './errors.js';
 import { newId } from './ids.js';
 import type { Order, WriteResult } from './model.js';
@@ -25,9 +26,10 @@ export type MoveOutcome = { applied: true; order: Order } | { applied: false; cu
 
 /** The persistence the order rules need; src/store implements it on DynamoDB. */
 export interface OrderStore {
+  readonly tableName: string;
   /** Writes the order only if its id is free; otherwise returns the stored order untouched. */
   insert(order: NewOrder): Promise<{ inserted: true; order: Order } | { inserted: false; existing: Order }>;
-  get(orderId: string, consistent: boolean): Promise<Order | undefined>;
+  get(orderId: string, consistent: boolean): Promise<StoredRead<Order>>;
   /** Applies the move atomically, and only if the condition in `move` holds inside DynamoDB. */
   moveStatus(move: StatusMove): Promise<MoveOutcome>;
 }
@@ -46,14 +48,24 @@ export interface SetStatusInput {
 }
 
 export class OrderService {
-  constructor(private readonly store: OrderStore) {}
+  private readonly reads: ReadThrough<Order>;
+
+  constructor(
+    private readonly store: OrderStore,
+    options: { cache?: CacheSettings | undefined; events?: ServiceEvents } = {},
+  ) {
+    this.reads = new ReadThrough(store.tableName, (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
+  }
 
   async create(input: CreateOrderInput): Promise<{ result: WriteResult; order: Order }> {
     const orderId = input.orderId === undefined ? newId() : validateId(input.orderId, 'orderId');
     const userId = validateId(input.userId, 'userId');
     const totalAmount = formatCents(parseAmount(input.amount, 'amount'));
     const outcome = await this.store.insert({ orderId, userId, totalAmount, createdAt: new Date().toISOString() });
-    if (outcome.inserted) return { result: 'created', order: outcome.order };
+    if (outcome.inserted) {
+      await this.reads.written(orderId, outcome.order);
+      return { result: 'created', order: outcome.order };
+    }
 
     const { existing } = outcome;
     if (existing.userId === userId && existing.totalAmount === totalAmount) {
@@ -66,7 +78,7 @@ export class OrderService {
   }
 
   async get(orderId: string, options: { strong: boolean }): Promise<Order> {
-    const order = await this.store.get(validateId(orderId, 'orderId'), options.strong);
+    const order = await this.reads.get(validateId(orderId, 'orderId'), options.strong);
     if (!order) throw notFound(orderId);
     return order;
   }
@@ -80,9 +92,12 @@ export class OrderService {
 
     const outcome =
       from !== 'any' && from.length === 0
-        ? { applied: false as const, current: await this.store.get(orderId, true) }
+        ? { applied: false as const, current: (await this.store.get(orderId, true)).item }
         : await this.store.moveStatus({ orderId, to, from, at: new Date().toISOString() });
-    if (outcome.applied) return { result: 'updated', order: outcome.order };
+    if (outcome.applied) {
+      await this.reads.written(orderId, outcome.order);
+      return { result: 'updated', order: outcome.order };
+    }
 
     const { current } = outcome;
     if (!current) throw notFound(orderId);

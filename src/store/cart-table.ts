@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { GetCommand, NumberValue, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { CartStore, ChangeOutcome, LineChange, NewCart } from '../core/carts.js';
+import type { StoredRead } from '../core/cache.js';
 import type { Cart } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
@@ -41,16 +42,17 @@ export class CartTable implements CartStore {
     }
   }
 
-  async get(cartId: string, consistent: boolean): Promise<Cart | undefined> {
+  async get(cartId: string, consistent: boolean): Promise<StoredRead<Cart>> {
     try {
-      const { Item } = await this.dynamo.documents.send(
-        new GetCommand({ TableName: this.tableName, Key: { cartId }, ConsistentRead: consistent }),
+      const { Item, ConsumedCapacity } = await this.dynamo.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: { cartId }, ConsistentRead: consistent, ReturnConsumedCapacity: 'TOTAL' }),
       );
-      return Item ? toCart(Item) : undefined;
+      return { item: Item ? toCart(Item) : undefined, capacityUnits: ConsumedCapacity?.CapacityUnits };
     } catch (error) {
       throw serviceError(error, this.dynamo.location, this.tableName);
     }
   }
+
 
   async addToLine(change: LineChange): Promise<ChangeOutcome> {
     const update = change.lineIndex === undefined ? appendLine(change) : raiseLine(change, change.lineIndex);
@@ -81,7 +83,7 @@ export class CartTable implements CartStore {
           return { applied: false, current: reason.Item ? toCart(fromAttributeValues(reason.Item)) : undefined };
         }
         if (reason?.Code === 'TransactionConflict') {
-          return { applied: false, current: await this.get(change.cartId, true) };
+          return { applied: false, current: (await this.get(change.cartId, true)).item };
         }
       }
       throw serviceError(error, this.dynamo.location, this.tableName);

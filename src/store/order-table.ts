@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, NumberValue, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { MoveOutcome, NewOrder, OrderStore, StatusMove } from '../core/orders.js';
+import type { StoredRead } from '../core/cache.js';
 import type { Order } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
@@ -40,16 +41,17 @@ export class OrderTable implements OrderStore {
     }
   }
 
-  async get(orderId: string, consistent: boolean): Promise<Order | undefined> {
+  async get(orderId: string, consistent: boolean): Promise<StoredRead<Order>> {
     try {
-      const { Item } = await this.dynamo.documents.send(
-        new GetCommand({ TableName: this.tableName, Key: { orderId }, ConsistentRead: consistent }),
+      const { Item, ConsumedCapacity } = await this.dynamo.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: { orderId }, ConsistentRead: consistent, ReturnConsumedCapacity: 'TOTAL' }),
       );
-      return Item ? toOrder(Item) : undefined;
+      return { item: Item ? toOrder(Item) : undefined, capacityUnits: ConsumedCapacity?.CapacityUnits };
     } catch (error) {
       throw serviceError(error, this.dynamo.location, this.tableName);
     }
   }
+
 
   async moveStatus(move: StatusMove): Promise<MoveOutcome> {
     // Placeholders only: no user text ever becomes part of an expression.
