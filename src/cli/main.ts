@@ -62,7 +62,8 @@ function report(error: unknown, out: Output): number {
     return EXIT.usage;
   }
   if (error instanceof ShopError) {
-    out.error(error, stackOf(error.cause ?? error));
+    // A stack trace helps with a service failure, never with a typo.
+    out.error(error, error.code === 'BAD_INPUT' ? undefined : stackOf(error.cause ?? error));
     return exitCodeFor(error.code);
   }
   const message = error instanceof Error ? error.message : String(error);

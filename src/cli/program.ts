@@ -33,7 +33,10 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .addHelpText('after', examples('shopdb local start', 'export SHOPDB_ENDPOINT=http://127.0.0.1:8000', 'shopdb tables create', 'shopdb order create --user u1 --amount 19.99'))
     .showSuggestionAfterError(true);
 
-  const tables = program.command('tables').description('create, inspect and delete the two tables');
+  const tables = program
+    .command('tables')
+    .description('create, inspect and delete the two tables')
+    .addHelpText('after', examples('shopdb tables create', 'shopdb tables status'));
   tables
     .command('create')
     .description('create EcommerceOrders and EcommerceCarts (if missing) and wait until they are ACTIVE')
@@ -63,7 +66,10 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       await withContext(command, (ctx) => tablesDelete(ctx, { yes: options.yes === true }));
     });
 
-  const order = program.command('order').description('create, read and move orders');
+  const order = program
+    .command('order')
+    .description('create, read and move orders')
+    .addHelpText('after', examples('shopdb order create --user u1 --amount 19.99', 'shopdb order get ord-1001', 'shopdb order set-status ord-1001 PAID'));
   order
     .command('create')
     .description('create an order in status PENDING; an id is generated when omitted')
@@ -98,7 +104,10 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       await withContext(command, (ctx) => orderSetStatus(ctx, { orderId, status, expect: options.expect, force: options.force === true }));
     });
 
-  const cart = program.command('cart').description('create, read and fill carts');
+  const cart = program
+    .command('cart')
+    .description('create, read and fill carts')
+    .addHelpText('after', examples('shopdb cart create cart-7 --user u1', 'shopdb cart add-product cart-7 sku-42 --price 19.99', 'shopdb cart get cart-7'));
   cart
     .command('create')
     .description('create an empty cart; an id is generated when omitted')
@@ -133,7 +142,10 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       await withContext(command, (ctx) => cartAddProduct(ctx, { cartId, productId, price: options.price, quantity: options.quantity, name: options.name }));
     });
 
-  const local = program.command('local').description('run the bundled DynamoDB Local in the background');
+  const local = program
+    .command('local')
+    .description('run the bundled DynamoDB Local in the background')
+    .addHelpText('after', examples('shopdb local start', 'shopdb local status', 'shopdb local stop'));
   local
     .command('start')
     .description('start DynamoDB Local (no-op if it already runs) and wait until it answers')

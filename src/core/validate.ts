@@ -49,10 +49,11 @@ export function parsePositiveInteger(text: string, field: string, max: number): 
 /** Shows user text inside a one-line message, control characters escaped and long text cut. */
 export function quote(text: string, limit = 40): string {
   const cut = text.length > limit ? `${text.slice(0, limit)}…` : text;
-  return JSON.stringify(cut);
+  // JSON.stringify leaves the Unicode line separators raw; a message must stay on one line.
+  return JSON.stringify(cut).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
 function hasControlCharacter(value: string): boolean {
   // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f-\u009f]/.test(value);
+  return /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value);
 }

@@ -1,0 +1,261 @@
+import { describe, expect, it } from 'vitest';
+import { resolveConfig, type Env, type GlobalOptions } from '../../src/cli/config.js';
+import { ShopError } from '../../src/core/errors.js';
+import { parseBilling, tableNames } from '../../src/core/tables.js';
+
+const LOCAL = 'http://127.0.0.1:8000';
+const DUMMY = { accessKeyId: 'shopdblocal', secretAccessKey: 'shopdblocal' };
+
+function resolve(flags: GlobalOptions = {}, env: Env = {}, options: { tty?: boolean; awsFile?: boolean } = {}) {
+  return resolveConfig(flags, env, options.tty ?? false, options.awsFile ?? false);
+}
+
+/** Runs `fn`, which must throw a BAD_INPUT ShopError whose message starts with `field: `; returns the message. */
+function badInputMessage(fn: () => unknown, field: string): string {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(ShopError);
+  const error = caught as ShopError;
+  expect(error.code).toBe('BAD_INPUT');
+  expect(error.message.startsWith(`${field}: `)).toBe(true);
+  return error.message;
+}
+
+describe('resolveConfig precedence: flag > SHOPDB_* > AWS_* > default', () => {
+  const allEndpoints: Env = {
+    SHOPDB_ENDPOINT: 'http://127.0.0.1:1111',
+    AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:2222',
+    AWS_ENDPOINT_URL: 'http://127.0.0.1:3333',
+  };
+
+  it('endpoint: --endpoint wins over every variable', () => {
+    expect(resolve({ endpoint: 'http://127.0.0.1:9999' }, allEndpoints).endpoint).toBe('http://127.0.0.1:9999');
+  });
+
+  it('endpoint: SHOPDB_ENDPOINT, then AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL, then none', () => {
+    expect(resolve({}, allEndpoints).endpoint).toBe('http://127.0.0.1:1111');
+    expect(resolve({}, { ...allEndpoints, SHOPDB_ENDPOINT: undefined }).endpoint).toBe('http://127.0.0.1:2222');
+    expect(resolve({}, { AWS_ENDPOINT_URL: 'http://127.0.0.1:3333' }).endpoint).toBe('http://127.0.0.1:3333');
+    const none = resolve();
+    expect(none.endpoint).toBeUndefined();
+    expect(none.region).toBeUndefined();
+    expect(none.location).toBe('DynamoDB in the configured region');
+  });
+
+  it('region: --region > SHOPDB_REGION > AWS_REGION > us-east-1 for a loopback endpoint', () => {
+    const env: Env = { SHOPDB_ENDPOINT: LOCAL, SHOPDB_REGION: 'eu-west-1', AWS_REGION: 'ap-south-1' };
+    expect(resolve({ region: 'us-west-2' }, env).region).toBe('us-west-2');
+    expect(resolve({}, env).region).toBe('eu-west-1');
+    expect(resolve({}, { ...env, SHOPDB_REGION: undefined }).region).toBe('ap-south-1');
+    expect(resolve({}, { SHOPDB_ENDPOINT: LOCAL }).region).toBe('us-east-1');
+  });
+
+  it('region: no default without a loopback endpoint (the SDK resolves it), and location names it', () => {
+    expect(resolve({}, { SHOPDB_ENDPOINT: 'https://dynamodb.example.com' }).region).toBeUndefined();
+    expect(resolve({}, { AWS_REGION: 'eu-central-1' }).location).toBe('DynamoDB in eu-central-1');
+  });
+
+  it('region: a malformed name is BAD_INPUT naming region', () => {
+    badInputMessage(() => resolve({ region: 'US East' }), 'region');
+    badInputMessage(() => resolve({}, { SHOPDB_REGION: 'x'.repeat(51) }), 'region');
+  });
+
+  it('table prefix: --table-prefix > SHOPDB_TABLE_PREFIX > empty', () => {
+    expect(resolve({ tablePrefix: 'a-' }, { SHOPDB_TABLE_PREFIX: 'b-' }).tablePrefix).toBe('a-');
+    expect(resolve({}, { SHOPDB_TABLE_PREFIX: 'b-' }).tablePrefix).toBe('b-');
+    expect(resolve().tablePrefix).toBe('');
+  });
+
+  it('timeout: --timeout > SHOPDB_TIMEOUT > 10 s', () => {
+    expect(resolve({ timeout: '3' }, { SHOPDB_TIMEOUT: '7' }).timeoutMs).toBe(3000);
+    expect(resolve({}, { SHOPDB_TIMEOUT: '7' }).timeoutMs).toBe(7000);
+    expect(resolve().timeoutMs).toBe(10_000);
+  });
+
+  it('verbose: --verbose or a truthy SHOPDB_VERBOSE', () => {
+    expect(resolve().verbose).toBe(false);
+    expect(resolve({ verbose: true }).verbose).toBe(true);
+    expect(resolve({}, { SHOPDB_VERBOSE: '1' }).verbose).toBe(true);
+    expect(resolve({}, { SHOPDB_VERBOSE: 'yes' }).verbose).toBe(true);
+    for (const off of ['', '0', 'false', 'FALSE']) expect(resolve({}, { SHOPDB_VERBOSE: off }).verbose).toBe(false);
+  });
+});
+
+describe('resolveConfig credentials', () => {
+  it.each([['http://127.0.0.1:8000'], ['http://localhost:8000'], ['http://[::1]:8000'], ['http://127.9.8.7'], ['HTTP://LOCALHOST:8000']])(
+    'a loopback endpoint %s with nothing configured gets static dummy credentials and us-east-1',
+    (endpoint) => {
+      const config = resolve({ endpoint });
+      expect(config.staticCredentials).toEqual(DUMMY);
+      expect(config.region).toBe('us-east-1');
+      expect(config.location).toBe(endpoint);
+    },
+  );
+
+  it.each([
+    ['AWS_PROFILE', { AWS_PROFILE: 'dev' }],
+    ['AWS_ACCESS_KEY_ID', { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' }],
+    ['AWS_WEB_IDENTITY_TOKEN_FILE', { AWS_WEB_IDENTITY_TOKEN_FILE: '/token' }],
+    ['AWS_CONTAINER_CREDENTIALS_FULL_URI', { AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://169.254.170.23/creds' }],
+    ['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', { AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/creds' }],
+  ] as const)('a loopback endpoint with %s set uses the SDK chain (no static credentials)', (_name, env) => {
+    const config = resolve({}, { SHOPDB_ENDPOINT: LOCAL, ...env });
+    expect(config.staticCredentials).toBeUndefined();
+    expect(config.region).toBe('us-east-1');
+  });
+
+  it('a loopback endpoint with an ~/.aws file uses the SDK chain', () => {
+    expect(resolve({ endpoint: LOCAL }, {}, { awsFile: true }).staticCredentials).toBeUndefined();
+    expect(resolve({ endpoint: LOCAL }, {}, { awsFile: false }).staticCredentials).toEqual(DUMMY);
+  });
+
+  it.each([['https://dynamodb.us-east-1.amazonaws.com'], ['http://10.0.0.5:8000'], ['http://localhost.example.com:8000'], ['http://128.0.0.1']])(
+    'a non-loopback endpoint %s never gets static credentials',
+    (endpoint) => {
+      expect(resolve({ endpoint }).staticCredentials).toBeUndefined();
+    },
+  );
+
+  it('no endpoint at all never gets static credentials', () => {
+    expect(resolve().staticCredentials).toBeUndefined();
+  });
+});
+
+describe('resolveConfig endpoint validation', () => {
+  it.each([['ftp://x'], ['not a url'], ['http://user:pw@host'], ['http://user@127.0.0.1:8000'], ['localhost:8000'], ['file:///tmp/x']])(
+    'rejects %j as BAD_INPUT naming endpoint',
+    (endpoint) => {
+      badInputMessage(() => resolve({ endpoint }), 'endpoint');
+      badInputMessage(() => resolve({}, { SHOPDB_ENDPOINT: endpoint }), 'endpoint');
+    },
+  );
+
+  it('does not echo credentials from a rejected endpoint', () => {
+    expect(badInputMessage(() => resolve({ endpoint: 'http://user:hunter2@host' }), 'endpoint')).not.toContain('hunter2');
+  });
+
+  it('accepts http and https', () => {
+    expect(resolve({ endpoint: 'https://dynamodb.eu-west-1.amazonaws.com' }).endpoint).toBe('https://dynamodb.eu-west-1.amazonaws.com');
+    expect(resolve({ endpoint: 'http://127.0.0.1:8000' }).endpoint).toBe('http://127.0.0.1:8000');
+  });
+});
+
+describe('resolveConfig output mode', () => {
+  it('--json gives json, even at a terminal', () => {
+    expect(resolve({ json: true }, {}, { tty: true }).output).toBe('json');
+  });
+
+  it('--output json|table is honoured either way', () => {
+    expect(resolve({ output: 'json' }, {}, { tty: true }).output).toBe('json');
+    expect(resolve({ output: 'table' }, {}, { tty: false }).output).toBe('table');
+    expect(resolve({ json: true, output: 'json' }).output).toBe('json');
+  });
+
+  it('defaults to json when piped and table at a terminal', () => {
+    expect(resolve({}, {}, { tty: false }).output).toBe('json');
+    expect(resolve({}, {}, { tty: true }).output).toBe('table');
+  });
+
+  it('SHOPDB_OUTPUT sits between the flags and the default', () => {
+    expect(resolve({}, { SHOPDB_OUTPUT: 'table' }, { tty: false }).output).toBe('table');
+    expect(resolve({}, { SHOPDB_OUTPUT: 'json' }, { tty: true }).output).toBe('json');
+    expect(resolve({ output: 'table' }, { SHOPDB_OUTPUT: 'json' }).output).toBe('table');
+    expect(resolve({ json: true }, { SHOPDB_OUTPUT: 'table' }, { tty: true }).output).toBe('json');
+  });
+
+  it('--json with --output table is a contradiction', () => {
+    expect(badInputMessage(() => resolve({ json: true, output: 'table' }), 'output')).toMatch(/contradict/);
+  });
+
+  it.each([['xml'], ['JSON'], ['']])('--output %j is rejected', (output) => {
+    badInputMessage(() => resolve({ output }), 'output');
+    // An empty variable counts as unset.
+    if (output !== '') badInputMessage(() => resolve({}, { SHOPDB_OUTPUT: output }), 'output');
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(resolve({}, { SHOPDB_OUTPUT: '', SHOPDB_TIMEOUT: '', NO_COLOR: '' }, { tty: true })).toMatchObject({ output: 'table', timeoutMs: 10_000, color: true });
+  });
+});
+
+describe('resolveConfig colour', () => {
+  it('is on at a terminal with nothing turning it off', () => {
+    expect(resolve({ color: true }, {}, { tty: true }).color).toBe(true);
+    expect(resolve({}, {}, { tty: true }).color).toBe(true);
+  });
+
+  it('is off with NO_COLOR, SHOPDB_NO_COLOR, --no-color, or when stdout is not a terminal', () => {
+    expect(resolve({}, { NO_COLOR: '1' }, { tty: true }).color).toBe(false);
+    expect(resolve({}, { SHOPDB_NO_COLOR: '1' }, { tty: true }).color).toBe(false);
+    expect(resolve({ color: false }, {}, { tty: true }).color).toBe(false);
+    expect(resolve({ color: true }, {}, { tty: false }).color).toBe(false);
+  });
+});
+
+describe('resolveConfig timeout', () => {
+  it.each([
+    ['0.5', 500],
+    ['1', 1000],
+    ['2.25', 2250],
+    ['0.5004', 500],
+    ['600', 600_000],
+  ] as const)('--timeout %s is %d ms', (timeout, ms) => {
+    expect(resolve({ timeout }).timeoutMs).toBe(ms);
+  });
+
+  it.each([['0'], ['0.4'], ['600.5'], ['601'], ['-1'], ['abc'], [''], ['1e2'], ['10s'], [' 5'], ['.5'], ['Infinity'], ['NaN']])(
+    '--timeout %j is BAD_INPUT naming timeout',
+    (timeout) => {
+      badInputMessage(() => resolve({ timeout }), 'timeout');
+      if (timeout !== '') badInputMessage(() => resolve({}, { SHOPDB_TIMEOUT: timeout }), 'timeout');
+    },
+  );
+});
+
+describe('parseBilling', () => {
+  it('defaults to provisioned with 5 read and 5 write units', () => {
+    expect(parseBilling({})).toEqual({ mode: 'provisioned', readCapacity: 5, writeCapacity: 5 });
+    expect(parseBilling({ billing: 'provisioned' })).toEqual({ mode: 'provisioned', readCapacity: 5, writeCapacity: 5 });
+  });
+
+  it('takes --rcu and --wcu independently', () => {
+    expect(parseBilling({ rcu: '10' })).toEqual({ mode: 'provisioned', readCapacity: 10, writeCapacity: 5 });
+    expect(parseBilling({ wcu: '40000' })).toEqual({ mode: 'provisioned', readCapacity: 5, writeCapacity: 40_000 });
+  });
+
+  it('on-demand has no capacity, and refuses --rcu or --wcu', () => {
+    expect(parseBilling({ billing: 'on-demand' })).toEqual({ mode: 'on-demand' });
+    expect(badInputMessage(() => parseBilling({ billing: 'on-demand', rcu: '3' }), 'billing')).toMatch(/--rcu/);
+    badInputMessage(() => parseBilling({ billing: 'on-demand', wcu: '3' }), 'billing');
+  });
+
+  it('refuses an unknown mode', () => {
+    badInputMessage(() => parseBilling({ billing: 'PAY_PER_REQUEST' }), 'billing');
+  });
+
+  it.each([['0'], ['-1'], ['1.5'], ['abc'], [''], ['40001'], ['1e3']])('refuses capacity %j, naming rcu or wcu', (value) => {
+    badInputMessage(() => parseBilling({ rcu: value }), 'rcu');
+    badInputMessage(() => parseBilling({ wcu: value }), 'wcu');
+  });
+});
+
+describe('tableNames', () => {
+  it('prepends the prefix to both base names', () => {
+    expect(tableNames('')).toEqual({ orders: 'EcommerceOrders', carts: 'EcommerceCarts' });
+    expect(tableNames('staging-')).toEqual({ orders: 'staging-EcommerceOrders', carts: 'staging-EcommerceCarts' });
+    expect(tableNames('A_z.9-')).toEqual({ orders: 'A_z.9-EcommerceOrders', carts: 'A_z.9-EcommerceCarts' });
+  });
+
+  it('accepts 200 characters and refuses 201', () => {
+    expect(tableNames('p'.repeat(200)).orders).toHaveLength(215);
+    badInputMessage(() => tableNames('p'.repeat(201)), 'table-prefix');
+  });
+
+  it.each([['a b'], ['a/b'], ['ü-'], ['a:b'], ['x\n'], ['*']])('refuses prefix %j naming table-prefix', (prefix) => {
+    badInputMessage(() => tableNames(prefix), 'table-prefix');
+  });
+});
