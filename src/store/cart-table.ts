@@ -1,6 +1,7 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException, TransactionInProgressException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, NumberValue, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CartStore, ChangeOutcome, LineChange, NewCart } from '../core/carts.js';
 import type { StoredRead } from '../core/cache.js';
 import type { Cart } from '../core/model.js';
@@ -56,40 +57,44 @@ export class CartTable implements CartStore {
 
   async addToLine(change: LineChange): Promise<ChangeOutcome> {
     const update = change.lineIndex === undefined ? appendLine(change) : raiseLine(change, change.lineIndex);
-    try {
-      // A transaction with a request token, rather than a plain UpdateItem, because
-      // the SDK resends a write whose answer was lost, and ADD is not idempotent:
-      // DynamoDB applies a token at most once (for ten minutes).
-      await this.dynamo.documents.send(
-        new TransactWriteCommand({
-          ClientRequestToken: randomUUID(),
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: { cartId: change.cartId },
-                ...update,
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-          ],
-        }),
-      );
-      return { applied: true };
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) {
-        const [reason] = error.CancellationReasons ?? [];
-        if (reason?.Code === 'ConditionalCheckFailed') {
-          return { applied: false, current: reason.Item ? toCart(fromAttributeValues(reason.Item)) : undefined };
+    // A transaction with a request token, rather than a plain UpdateItem, because
+    // the SDK resends a write whose answer was lost, and ADD is not idempotent:
+    // DynamoDB applies a token at most once (for ten minutes). Every resend of
+    // this one change, by the SDK or below, carries the same token.
+    const command = new TransactWriteCommand({
+      ClientRequestToken: randomUUID(),
+      TransactItems: [
+        { Update: { TableName: this.tableName, Key: { cartId: change.cartId }, ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+      ],
+    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.dynamo.documents.send(command);
+        return { applied: true };
+      } catch (error) {
+        // A resend that overtook the first attempt: wait for that one to finish, then ask again with the same token.
+        if (error instanceof TransactionInProgressException && attempt < IN_PROGRESS_ATTEMPTS) {
+          await sleep(IN_PROGRESS_BACKOFF_MS * attempt);
+          continue;
         }
-        if (reason?.Code === 'TransactionConflict') {
-          return { applied: false, current: (await this.get(change.cartId, true)).item };
+        if (error instanceof TransactionCanceledException) {
+          const [reason] = error.CancellationReasons ?? [];
+          if (reason?.Code === 'ConditionalCheckFailed') {
+            return { applied: false, current: reason.Item ? toCart(fromAttributeValues(reason.Item)) : undefined };
+          }
+          // Cancelled means not applied, so the caller may retry the change under a new token.
+          if (reason?.Code === 'TransactionConflict') {
+            return { applied: false, current: (await this.get(change.cartId, true)).item };
+          }
         }
+        throw serviceError(error, this.dynamo.location, this.tableName);
       }
-      throw serviceError(error, this.dynamo.location, this.tableName);
     }
   }
 }
+
+const IN_PROGRESS_ATTEMPTS = 5;
+const IN_PROGRESS_BACKOFF_MS = 200;
 
 type Update = {
   UpdateExpression: string;
