@@ -63,6 +63,8 @@ export class ReadThrough<T extends { version: number | null }> {
 
   constructor(
     private readonly table: string,
+    /** The key attribute, e.g. orderId: a cached item must carry the id it is cached under. */
+    private readonly idField: string,
     private readonly load: (id: string, consistent: boolean) => Promise<StoredRead<T>>,
     private readonly settings: CacheSettings | undefined,
     private readonly events: ServiceEvents,
@@ -73,28 +75,41 @@ export class ReadThrough<T extends { version: number | null }> {
     if (!cache) return (await this.loadAndReport(id, strong, this.settings?.readThrough ? 'cache miss' : 'no cache')).item;
 
     if (!strong) {
-      const entry = await this.attempt(() => cache.cache.read(this.key(id)), 'could not read');
-      if (entry) {
+      const entry = await this.attempt(() => cache.cache.read(this.key(id)), (reason) => `cache could not be read (${reason}); using DynamoDB directly`);
+      if (entry && this.belongsTo(entry, id)) {
         this.events.read?.({ table: this.table, id, source: 'cache hit', capacityUnits: 0 });
         return (entry.item ?? undefined) as T | undefined;
       }
     }
     const read = await this.loadAndReport(id, strong, strong ? 'cache bypass (--strong)' : 'cache miss');
-    await this.store(id, read.item);
+    if (!this.cacheFailed) await this.store(id, read.item);
     return read.item;
   }
 
   /** Call after DynamoDB committed a write that produced `item`. */
   async written(id: string, item: T): Promise<void> {
-    if (this.settings && !(await this.store(id, item))) this.warnStale();
+    const ttl = this.settings?.ttlSeconds;
+    await this.store(
+      id,
+      item,
+      (reason) => `the write stands, but the cached copy was not refreshed (${reason}): cached readers may see the old value for up to ${ttl} s`,
+    );
   }
 
-  private async store(id: string, item: T | undefined): Promise<boolean> {
-    if (!this.settings || this.cacheFailed) return false;
+  private async store(id: string, item: T | undefined, warning = (reason: string) => `cache could not be updated (${reason})`): Promise<void> {
+    if (!this.settings) return;
+    if (this.cacheFailed) {
+      this.events.warn?.(warning('Redis failed earlier in this command'));
+      return;
+    }
     const { cache, ttlSeconds } = this.settings;
     const entry: CachedEntry = { version: item?.version ?? 0, item: item ?? null };
     const ttl = item ? ttlSeconds : Math.min(NOT_FOUND_TTL_SECONDS, ttlSeconds);
-    return (await this.attempt(async () => (await cache.offer(this.key(id), entry, ttl), true), 'could not update')) === true;
+    await this.attempt(() => cache.offer(this.key(id), entry, ttl), warning);
+  }
+
+  private belongsTo(entry: CachedEntry, id: string): boolean {
+    return entry.item === null || (entry.item as Record<string, unknown>)[this.idField] === id;
   }
 
   private async loadAndReport(id: string, strong: boolean, source: ReadSource): Promise<StoredRead<T>> {
@@ -103,18 +118,15 @@ export class ReadThrough<T extends { version: number | null }> {
     return read;
   }
 
-  private async attempt<R>(operation: () => Promise<R>, what: string): Promise<R | undefined> {
+  /** Runs a cache operation; on failure warns once, in the caller's words, and leaves the cache alone from then on. */
+  private async attempt<R>(operation: () => Promise<R>, warning: (reason: string) => string): Promise<R | undefined> {
     try {
       return await operation();
     } catch (error) {
       this.cacheFailed = true;
-      this.events.warn?.(`cache ${what}: ${error instanceof Error ? error.message : String(error)}; using DynamoDB directly`);
+      this.events.warn?.(warning(error instanceof Error ? error.message : String(error)));
       return undefined;
     }
-  }
-
-  private warnStale(): void {
-    this.events.warn?.(`the write stands, but the cached copy was not refreshed: cached readers may see the old value for up to ${this.settings?.ttlSeconds} s`);
   }
 
   private key(id: string): string {

@@ -66,7 +66,7 @@ export class CartService {
     private readonly store: CartStore,
     options: { cache?: CacheSettings | undefined; events?: ServiceEvents } = {},
   ) {
-    this.reads = new ReadThrough(store.tableName, (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
+    this.reads = new ReadThrough(store.tableName, 'cartId', (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
   }
 
   async create(input: CreateCartInput): Promise<{ result: WriteResult; cart: Cart }> {

@@ -54,7 +54,7 @@ export class OrderService {
     private readonly store: OrderStore,
     options: { cache?: CacheSettings | undefined; events?: ServiceEvents } = {},
   ) {
-    this.reads = new ReadThrough(store.tableName, (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
+    this.reads = new ReadThrough(store.tableName, 'orderId', (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
   }
 
   async create(input: CreateOrderInput): Promise<{ result: WriteResult; order: Order }> {

@@ -57,6 +57,7 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETU
 export function serviceError(error: unknown, location: string, table?: string): ShopError {
   if (error instanceof ShopError) return error;
   const { name, message, code } = describe(error);
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   if (name === 'ResourceNotFoundException' && table) {
     return new ShopError('TABLE_NOT_FOUND', `table ${table} not found at ${location}; run: shopdb tables create`, { cause: error });
   }
@@ -71,6 +72,9 @@ export function serviceError(error: unknown, location: string, table?: string): 
   }
   if ((code && UNREACHABLE.has(code)) || name === 'Error' && /socket hang up/.test(message)) {
     return new ShopError('UNAVAILABLE', `cannot reach DynamoDB at ${location} (${code ?? 'connection closed'}); is it running? (shopdb local start)`, { cause: error });
+  }
+  if (name === 'InternalServerError' || name === 'ServiceUnavailable' || (status !== undefined && status >= 500)) {
+    return new ShopError('UNAVAILABLE', `DynamoDB at ${location} failed on its side (${name}) and the retries ran out; try again`, { cause: error });
   }
   if (/Region is missing/i.test(message)) {
     return new ShopError('BAD_INPUT', 'region: no AWS region is configured; pass --region or set SHOPDB_REGION or AWS_REGION', { cause: error });

@@ -8,10 +8,12 @@ import { ShopError } from '../core/errors.js';
  * absent and is replaced. Runs atomically inside Redis.
  */
 const OFFER_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if current then
+local current = redis.pcall('GET', KEYS[1])
+if type(current) == 'string' then
   local ok, decoded = pcall(cjson.decode, current)
-  if ok and type(decoded) == 'table' and tonumber(decoded.v) and tonumber(decoded.v) >= tonumber(ARGV[1]) then
+  if ok and type(decoded) == 'table' and type(decoded.v) == 'number'
+    and (type(decoded.item) == 'table' or decoded.item == cjson.null)
+    and decoded.v >= tonumber(ARGV[1]) then
     return 0
   end
 end
@@ -34,7 +36,8 @@ export class RedisCache implements VersionedCache {
   }
 
   async read(key: string): Promise<CachedEntry | undefined> {
-    const raw = await this.run((redis) => redis.get(key));
+    // A key of another type (another program's data) is a miss; the next offer replaces it.
+    const raw = await this.run((redis) => redis.get(key).catch((error: unknown) => (isWrongType(error) ? null : Promise.reject(error))));
     return raw === null ? undefined : decode(raw);
   }
 
@@ -95,11 +98,15 @@ function decode(raw: string): CachedEntry | undefined {
     const value: unknown = JSON.parse(raw);
     if (typeof value !== 'object' || value === null) return undefined;
     const { v, item } = value as { v?: unknown; item?: unknown };
-    if (typeof v !== 'number' || typeof item !== 'object') return undefined;
+    if (typeof v !== 'number' || typeof item !== 'object' || Array.isArray(item)) return undefined;
     return { version: v, item };
   } catch {
     return undefined;
   }
+}
+
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('WRONGTYPE');
 }
 
 function describe(error: unknown): string {
