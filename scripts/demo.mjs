@@ -18,7 +18,20 @@ function shopdb(...args) {
   if (run.status !== 0) throw new Error(`shopdb ${args.join(' ')} exited with ${run.status}`);
 }
 
+/** A private redis-server for the cache part, when the machine has one. */
+async function startDemoRedis() {
+  const { startRedis } = await import('../dist/local/redis-server.js');
+  const { freePort } = await import('../dist/local/engine.js');
+  try {
+    return await startRedis({ port: await freePort() });
+  } catch (error) {
+    console.log(`\n(skipping the cache part: ${error.message})`);
+    return undefined;
+  }
+}
+
 let failed = false;
+let redis;
 try {
   console.log('$ shopdb local start --in-memory --port 0');
   const started = JSON.parse(execFileSync(bin, ['local', 'start', '--in-memory', '--port', '0', '--json'], { env, encoding: 'utf8' }));
@@ -35,10 +48,21 @@ try {
   shopdb('cart', 'add-product', 'cart-7', 'sku-mug', '--price', '19.99', '--quantity', '3', '--name', 'Tea mug');
   shopdb('cart', 'add-product', 'cart-7', 'sku-tea', '--price', '4.50', '--name', 'Green tea');
   shopdb('cart', 'get', 'cart-7', '--strong');
+
+  redis = await startDemoRedis();
+  if (redis) {
+    console.log(`\nA Redis cache at ${redis.url}: the first read misses and fills it, the second is answered from Redis (0 capacity units).`);
+    shopdb('order', 'get', 'ord-1001', '--cache', '--verbose', '--redis-url', redis.url);
+    shopdb('order', 'get', 'ord-1001', '--cache', '--verbose', '--redis-url', redis.url);
+    console.log('\nA write refreshes the cached copy, so the next cached read already sees it:');
+    shopdb('order', 'set-status', 'ord-1001', 'SHIPPED', '--redis-url', redis.url);
+    shopdb('order', 'get', 'ord-1001', '--cache', '--verbose', '--redis-url', redis.url);
+  }
 } catch (error) {
   failed = true;
   console.error(`demo failed: ${error.message}`);
 } finally {
+  await redis?.stop();
   shopdb('local', 'stop');
   rmSync(home, { recursive: true, force: true });
 }
