@@ -1,4 +1,6 @@
 import { badInput } from '../core/errors.js';
+import { tableNames } from '../core/tables.js';
+import { quote } from '../core/validate.js';
 
 /** Options every command accepts, as commander hands them over (strings, unvalidated). */
 export interface GlobalOptions {
@@ -56,14 +58,14 @@ export function resolveConfig(flags: GlobalOptions, rawEnv: Env, stdoutIsTty: bo
   if (endpoint !== undefined) checkEndpoint(endpoint);
   const loopback = endpoint !== undefined && isLoopback(endpoint);
   const region = flags.region ?? env.SHOPDB_REGION ?? env.AWS_REGION ?? (loopback ? 'us-east-1' : undefined);
-  if (region !== undefined && !/^[a-z0-9-]{1,50}$/.test(region)) throw badInput('region', `${JSON.stringify(region)} is not a region name, e.g. us-east-1`);
+  if (region !== undefined && !/^[a-z0-9-]{1,50}$/.test(region)) throw badInput('region', `${quote(region)} is not a region name, e.g. us-east-1`);
   const credentialsConfigured =
     env.AWS_ACCESS_KEY_ID !== undefined || env.AWS_PROFILE !== undefined || env.AWS_WEB_IDENTITY_TOKEN_FILE !== undefined || env.AWS_CONTAINER_CREDENTIALS_FULL_URI !== undefined || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI !== undefined || hasAwsFile;
 
   return {
     endpoint,
     region,
-    tablePrefix: flags.tablePrefix ?? env.SHOPDB_TABLE_PREFIX ?? '',
+    tablePrefix: checkedPrefix(flags.tablePrefix ?? env.SHOPDB_TABLE_PREFIX ?? ''),
     output: outputMode(flags, env, stdoutIsTty),
     color: flags.color !== false && env.NO_COLOR === undefined && env.SHOPDB_NO_COLOR === undefined && stdoutIsTty,
     verbose: flags.verbose === true || isTruthy(env.SHOPDB_VERBOSE),
@@ -96,6 +98,11 @@ function resolveCache(flags: GlobalOptions, env: Env): CacheConfig | undefined {
   return { url, ttlSeconds, readThrough: flags.cache === true };
 }
 
+function checkedPrefix(prefix: string): string {
+  tableNames(prefix);
+  return prefix;
+}
+
 function outputMode(flags: GlobalOptions, env: Env, stdoutIsTty: boolean): 'json' | 'table' {
   if (flags.json && flags.output !== undefined && flags.output !== 'json') throw badInput('output', '--json and --output table contradict each other');
   if (flags.json) return 'json';
@@ -109,7 +116,8 @@ function checkEndpoint(endpoint: string): void {
   try {
     url = new URL(endpoint);
   } catch {
-    throw badInput('endpoint', `${JSON.stringify(endpoint.slice(0, 80))} is not a URL; use e.g. http://127.0.0.1:8000`);
+    // Not echoed: a mistyped URL may still carry credentials.
+    throw badInput('endpoint', 'is not a URL; use e.g. http://127.0.0.1:8000');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw badInput('endpoint', 'use an http:// or https:// URL');
   if (url.username || url.password) throw badInput('endpoint', 'must not hold credentials; use the AWS credential chain');

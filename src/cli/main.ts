@@ -57,7 +57,11 @@ function report(error: unknown, out: Output): number {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
     // Commander has already printed the help text for a bare `shopdb order`.
     if (error.code === 'commander.help') return EXIT.usage;
-    const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+    // Commander repeats what was typed; a mistyped --redis-url=... may hold a password.
+    const message = error.message
+      .replace(/^error: /, '')
+      .replace(/\s*\n\s*/g, ' ')
+      .replace(/:\/\/[^\s@/]*@/g, '://***@');
     out.error({ code: 'BAD_INPUT', message: `${message} (see --help)` });
     return EXIT.usage;
   }
