@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { CartService } from '../core/carts.js';
 import type { OrderService } from '../core/orders.js';
 import type { TableService } from '../core/tables.js';
@@ -15,5 +16,7 @@ export interface CommandContext {
   config: Config;
   out: Output;
   env: Env;
+  /** Standard input, for `import -`. */
+  stdin: Readable;
   services(): Promise<Services>;
 }

@@ -19,6 +19,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 const env = process.env;
 process.exitCode = await main({
   argv: process.argv.slice(2),
+  stdin: process.stdin,
   env,
   streams: { stdout: process.stdout, stderr: process.stderr, stderrIsTty: process.stderr.isTTY === true },
   stdoutIsTty: process.stdout.isTTY === true,

@@ -1,4 +1,5 @@
 import { CommanderError } from 'commander';
+import type { Readable } from 'node:stream';
 import { ShopError } from '../core/errors.js';
 import { resolveConfig, type Env } from './config.js';
 import type { CommandContext, Services } from './context.js';
@@ -8,6 +9,7 @@ import { buildProgram } from './program.js';
 
 export interface Runtime {
   argv: string[];
+  stdin: Readable;
   env: Env;
   streams: Streams;
   stdoutIsTty: boolean;
@@ -30,6 +32,7 @@ export async function main(runtime: Runtime): Promise<number> {
         config,
         out,
         env,
+        stdin: runtime.stdin,
         services: async () => {
           opened ??= import('./services.js').then((module) => module.openServices(config, out));
           return (await opened).services;

@@ -3,6 +3,8 @@ import type { Renderer } from './render.js';
 
 export interface TextSink {
   write(text: string): unknown;
+  /** Present on real streams: lets long outputs wait for the reader (backpressure). */
+  once?(event: 'drain', listener: () => void): unknown;
 }
 
 export interface Streams {
@@ -43,6 +45,23 @@ export class Output {
     this.streams.stdout.write(`${human(render)}\n`);
   }
 
+  /** One NDJSON record on stdout, whatever the mode; waits while the reader is behind, so memory stays flat. */
+  async record(data: unknown): Promise<void> {
+    const { stdout } = this.streams;
+    if (stdout.write(`${JSON.stringify(data)}\n`) === false && stdout.once) {
+      await new Promise<void>((resolve) => stdout.once?.('drain', resolve));
+    }
+  }
+
+  /** Whether a person watches stderr at a terminal (progress bars, spinners). */
+  get interactive(): boolean {
+    return this.mode === 'table' && this.streams.stderrIsTty === true;
+  }
+
+  get stderr(): TextSink {
+    return this.streams.stderr;
+  }
+
   /** A note for a person on stderr, e.g. progress; silent in JSON mode unless verbose. */
   info(message: string): void {
     if (this.mode === 'table' || this.verbose) this.streams.stderr.write(`${message}\n`);
@@ -67,7 +86,7 @@ export class Output {
 
   /** Progress on stderr for a person at a terminal; does nothing otherwise. */
   spinner(): Spinner {
-    if (this.mode !== 'table' || !this.streams.stderrIsTty) return { update: () => {}, stop: () => {} };
+    if (!this.interactive) return { update: () => {}, stop: () => {} };
     const { stderr } = this.streams;
     let message = '';
     let frame = 0;

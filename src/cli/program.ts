@@ -104,6 +104,8 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       await withContext(command, (ctx) => orderSetStatus(ctx, { orderId, status, expect: options.expect, force: options.force === true }));
     });
 
+  addBulkCommands(order, 'order', withContext);
+
   const cart = program
     .command('cart')
     .description('create, read and fill carts')
@@ -142,6 +144,8 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       await withContext(command, (ctx) => cartAddProduct(ctx, { cartId, productId, price: options.price, quantity: options.quantity, name: options.name }));
     });
 
+  addBulkCommands(cart, 'cart', withContext);
+
   const local = program
     .command('local')
     .description('run the bundled DynamoDB Local in the background')
@@ -175,4 +179,28 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     });
 
   return program;
+}
+
+function addBulkCommands(group: Command, kind: 'order' | 'cart', withContext: WithContext): void {
+  group
+    .command('import')
+    .description(`import ${kind}s from newline-delimited JSON (the shape \`${kind} get --json\` and \`${kind} export\` print)`)
+    .argument('[file]', 'an NDJSON file, or - for standard input (the default)')
+    .option('--strict', 'validate every line first and write nothing if any is invalid')
+    .option('--overwrite', `replace ${kind}s that already exist (default: skip them)`)
+    .option('--concurrency <n>', 'batches in flight at once (default 8)')
+    .addHelpText('after', examples(`shopdb ${kind} import ${kind}s.ndjson`, `shopdb --table-prefix prod- ${kind} export | shopdb --table-prefix staging- ${kind} import --overwrite`))
+    .action(async (file: string | undefined, options: { strict?: boolean; overwrite?: boolean; concurrency?: string }, command: Command) => {
+      const { bulkImport } = kind === 'order' ? await import('./commands/order-import.js') : await import('./commands/cart-import.js');
+      await withContext(command, (ctx) => bulkImport(ctx, { file, strict: options.strict === true, overwrite: options.overwrite === true, concurrency: options.concurrency }));
+    });
+  group
+    .command('export')
+    .description(`print every ${kind} as newline-delimited JSON, read by parallel scans`)
+    .option('--segments <n>', 'parallel scan segments (default 4)')
+    .addHelpText('after', examples(`shopdb ${kind} export > ${kind}s.ndjson`, `shopdb ${kind} export --segments 8 | wc -l`))
+    .action(async (options: { segments?: string }, command: Command) => {
+      const { bulkExport } = kind === 'order' ? await import('./commands/order-export.js') : await import('./commands/cart-export.js');
+      await withContext(command, (ctx) => bulkExport(ctx, options.segments));
+    });
 }

@@ -32,8 +32,8 @@ export async function openServices(config: Config, out: Output): Promise<{ servi
   };
   return {
     services: {
-      orders: new OrderService(store.orders, { cache, events }),
-      carts: new CartService(store.carts, { cache, events }),
+      orders: new OrderService(store.orders, { cache, events, bulk: store.bulkOrders }),
+      carts: new CartService(store.carts, { cache, events, bulk: store.bulkCarts }),
       tables: new TableService(store.tables, names),
     },
     close: async () => {

@@ -60,6 +60,7 @@ const KEY_FORMAT = 'shopdb:v1';
 export class ReadThrough<T extends { version: number | null }> {
   /** After one failure the cache is left alone for the rest of the process: one warning, no added delay. */
   private cacheFailed = false;
+  private warned = false;
 
   constructor(
     private readonly table: string,
@@ -99,7 +100,7 @@ export class ReadThrough<T extends { version: number | null }> {
   private async store(id: string, item: T | undefined, warning = (reason: string) => `cache could not be updated (${reason})`): Promise<void> {
     if (!this.settings) return;
     if (this.cacheFailed) {
-      this.events.warn?.(warning('Redis failed earlier in this command'));
+      this.warnOnce(warning('Redis failed earlier in this command'));
       return;
     }
     const { cache, ttlSeconds } = this.settings;
@@ -124,9 +125,14 @@ export class ReadThrough<T extends { version: number | null }> {
       return await operation();
     } catch (error) {
       this.cacheFailed = true;
-      this.events.warn?.(warning(error instanceof Error ? error.message : String(error)));
+      this.warnOnce(warning(error instanceof Error ? error.message : String(error)));
       return undefined;
     }
+  }
+
+  private warnOnce(message: string): void {
+    if (!this.warned) this.events.warn?.(message);
+    this.warned = true;
   }
 
   private key(id: string): string {

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ReadThrough, type CacheSettings, type ServiceEvents, type StoredRead } from './cache.js';
+import { BulkService, type BulkStore } from './bulk.js';
 import { ShopError } from './errors.js';
+import { parseCartRecord } from './records.js';
 import { newId } from './ids.js';
 import type { Cart, ProductLine, WriteResult } from './model.js';
 import { formatCents, multiply, parseAmount } from './money.js';
@@ -61,11 +63,14 @@ const MAX_ATTEMPTS = 100;
 
 export class CartService {
   private readonly reads: ReadThrough<Cart>;
+  /** Import and export; see core/bulk.ts. */
+  readonly bulk: BulkService<Cart>;
 
   constructor(
     private readonly store: CartStore,
-    options: { cache?: CacheSettings | undefined; events?: ServiceEvents } = {},
+    options: { cache?: CacheSettings | undefined; events?: ServiceEvents; bulk?: BulkStore<Cart> } = {},
   ) {
+    this.bulk = new BulkService({ parse: parseCartRecord, idOf: (item) => item.cartId }, options.bulk, (item) => this.reads.written(item.cartId, item));
     this.reads = new ReadThrough(store.tableName, 'cartId', (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
   }
 

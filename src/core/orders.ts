@@ -1,5 +1,7 @@
 import { ReadThrough, type CacheSettings, type ServiceEvents, type StoredRead } from './cache.js';
+import { BulkService, type BulkStore } from './bulk.js';
 import { ShopError } from './errors.js';
+import { parseOrderRecord } from './records.js';
 import { newId } from './ids.js';
 import type { Order, WriteResult } from './model.js';
 import { formatCents, parseAmount } from './money.js';
@@ -49,11 +51,14 @@ export interface SetStatusInput {
 
 export class OrderService {
   private readonly reads: ReadThrough<Order>;
+  /** Import and export; see core/bulk.ts. */
+  readonly bulk: BulkService<Order>;
 
   constructor(
     private readonly store: OrderStore,
-    options: { cache?: CacheSettings | undefined; events?: ServiceEvents } = {},
+    options: { cache?: CacheSettings | undefined; events?: ServiceEvents; bulk?: BulkStore<Order> } = {},
   ) {
+    this.bulk = new BulkService({ parse: parseOrderRecord, idOf: (item) => item.orderId }, options.bulk, (item) => this.reads.written(item.orderId, item));
     this.reads = new ReadThrough(store.tableName, 'orderId', (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
   }
 

@@ -1,4 +1,7 @@
+import type { Cart, Order } from '../core/model.js';
+import { BulkTable } from './bulk-table.js';
 import { CartTable } from './cart-table.js';
+import { cartToItem, orderToItem, toCart, toOrder } from './items.js';
 import { connectDynamo, type DynamoSettings } from './dynamo-client.js';
 import { OrderTable } from './order-table.js';
 import { DynamoTableAdmin } from './table-admin.js';
@@ -12,6 +15,22 @@ export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
   return {
     orders: new OrderTable(dynamo, names.orders),
     carts: new CartTable(dynamo, names.carts),
+    bulkOrders: new BulkTable<Order>(dynamo, names.orders, {
+      key: 'orderId',
+      idOf: (order) => order.orderId,
+      toItem: orderToItem,
+      fromItem: toOrder,
+      withVersion: (order, version) => ({ ...order, version }),
+      versionOf: (order) => order.version,
+    }),
+    bulkCarts: new BulkTable<Cart>(dynamo, names.carts, {
+      key: 'cartId',
+      idOf: (cart) => cart.cartId,
+      toItem: cartToItem,
+      fromItem: toCart,
+      withVersion: (cart, version) => ({ ...cart, version }),
+      versionOf: (cart) => cart.version,
+    }),
     tables: new DynamoTableAdmin(dynamo),
     /** Frees the keep-alive sockets so the process can exit at once. */
     close: () => dynamo.client.destroy(),

@@ -18,6 +18,28 @@ export function fromAttributeValues(item: Record<string, AttributeValue>): RawIt
   return unmarshall(item, { wrapNumbers: true });
 }
 
+/** The stored form of an order: money as exact DynamoDB numbers. */
+export function orderToItem(order: Order): RawItem {
+  return withoutNulls({ ...order, totalAmount: exactNumber(order.totalAmount) });
+}
+
+export function cartToItem(cart: Cart): RawItem {
+  return withoutNulls({
+    ...cart,
+    totalAmount: exactNumber(cart.totalAmount),
+    products: cart.products.map((line) => ({ ...line, unitPrice: NumberValue.from(line.unitPrice) })),
+  });
+}
+
+/** A field an item lacks stays absent, as the original design's items have it, rather than stored as NULL. */
+function withoutNulls(item: RawItem): RawItem {
+  return Object.fromEntries(Object.entries(item).filter(([, value]) => value !== null));
+}
+
+function exactNumber(amount: string | null): NumberValue | null {
+  return amount === null ? null : NumberValue.from(amount);
+}
+
 export function toOrder(item: RawItem): Order {
   return {
     orderId: text(item.orderId) ?? '',

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../../src/cli/config.js';
 import { main } from '../../src/cli/main.js';
@@ -23,6 +24,7 @@ async function run(argv: string[], options: { env?: Env; tty?: boolean } = {}): 
   let stderr = '';
   const code = await main({
     argv,
+    stdin: Readable.from([]),
     env: options.env ?? {},
     streams: {
       stdout: { write: (text: string) => (stdout += text) },

@@ -1,0 +1,185 @@
+import { ShopError, isShopError } from './errors.js';
+
+/*
+ * Bulk import: newline-delimited JSON in, validated line by line with the
+ * rules of the single commands, written in batches at a bounded concurrency.
+ * Memory stays flat: lines are consumed as they arrive, and reading pauses
+ * while `concurrency` batches are in flight.
+ */
+
+export interface NumberedLine {
+  number: number;
+  text: string;
+}
+
+export interface ImportSummary {
+  /** Non-blank lines read. */
+  read: number;
+  written: number;
+  /** Ids that already existed and were left alone (no --overwrite). */
+  skipped: number;
+  /** Invalid lines, plus items whose batch could not be written. */
+  failed: number;
+}
+
+/** The writes import needs; src/store implements them with DynamoDB's batch operations. */
+export interface BulkWriter<T> {
+  /** Items per request in each mode. */
+  readonly batchSize: { insert: number; replace: number };
+  /** Writes each item whose id is free, all-or-nothing per item; resolves with the items written and the ids that existed. */
+  insertNew(items: T[]): Promise<{ written: T[]; conflicts: string[] }>;
+  /** Writes every item, replacing existing ones with a version above the one replaced; resolves with the items as written. */
+  replace(items: T[]): Promise<T[]>;
+}
+
+/** Bulk writes plus the parallel scan behind export. */
+export interface BulkStore<T> extends BulkWriter<T> {
+  scan(segments: number): AsyncIterable<T[]>;
+}
+
+export interface ImportOptions {
+  overwrite: boolean;
+  concurrency: number;
+  onInvalidLine(line: number, error: ShopError): void;
+  onConflict(id: string): void;
+  onProgress?(summary: ImportSummary): void;
+  /** After each batch is committed; the services use it to refresh cached copies. */
+  afterWrite?(items: unknown[]): Promise<void>;
+}
+
+export interface Importable<T> {
+  parse(value: unknown): T;
+  idOf(item: T): string;
+  writer: BulkWriter<T>;
+}
+
+/** What OrderService and CartService offer for bulk work: their record rules, their table, their cache refresh. */
+export class BulkService<T> {
+  constructor(
+    private readonly kind: Pick<Importable<T>, 'parse' | 'idOf'>,
+    private readonly store: BulkStore<T> | undefined,
+    private readonly refreshCached: (item: T) => Promise<void>,
+  ) {}
+
+  import(lines: AsyncIterable<NumberedLine>, options: Omit<ImportOptions, 'afterWrite'>): Promise<ImportSummary> {
+    return importLines(lines, { ...this.kind, writer: this.requireStore() }, {
+      ...options,
+      afterWrite: async (items) => {
+        await Promise.all((items as T[]).map((item) => this.refreshCached(item)));
+      },
+    });
+  }
+
+  validate(lines: AsyncIterable<NumberedLine>, onInvalidLine: ImportOptions['onInvalidLine']): Promise<{ read: number; failed: number }> {
+    return validateLines(lines, this.kind, onInvalidLine);
+  }
+
+  /** Every item in the table, read by `segments` parallel scans, streamed page by page. */
+  export(segments: number): AsyncIterable<T[]> {
+    return this.requireStore().scan(segments);
+  }
+
+  private requireStore(): BulkStore<T> {
+    if (!this.store) throw new ShopError('INTERNAL', 'bulk operations need a bulk store');
+    return this.store;
+  }
+}
+
+export const MAX_CONCURRENCY = 64;
+
+/** Validates every line without writing anything: the first pass of `--strict`. */
+export async function validateLines<T>(lines: AsyncIterable<NumberedLine>, kind: Pick<Importable<T>, 'parse'>, onInvalidLine: ImportOptions['onInvalidLine']): Promise<{ read: number; failed: number }> {
+  let read = 0;
+  let failed = 0;
+  for await (const line of lines) {
+    read++;
+    const parsed = parseLine(line, kind.parse);
+    if (parsed instanceof ShopError) {
+      failed++;
+      onInvalidLine(line.number, parsed);
+    }
+  }
+  return { read, failed };
+}
+
+/** Imports the lines; resolves with the counts, or rejects with the service error that stopped it (carrying the counts so far). */
+export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: Importable<T>, options: ImportOptions): Promise<ImportSummary> {
+  const summary: ImportSummary = { read: 0, written: 0, skipped: 0, failed: 0 };
+  const size = options.overwrite ? kind.writer.batchSize.replace : kind.writer.batchSize.insert;
+  const inFlight = new Set<Promise<void>>();
+  let fatal: unknown;
+  let batch: T[] = [];
+  let batchIds = new Set<string>();
+
+  const flush = async () => {
+    const items = batch;
+    batch = [];
+    batchIds = new Set();
+    if (items.length === 0) return;
+    const task = writeBatch(items).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+    // Backpressure: stop reading while the pool is full.
+    while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
+  };
+
+  const writeBatch = async (items: T[]) => {
+    try {
+      if (options.overwrite) {
+        const written = await kind.writer.replace(items);
+        summary.written += written.length;
+        await options.afterWrite?.(written);
+      } else {
+        const { written, conflicts } = await kind.writer.insertNew(items);
+        summary.written += written.length;
+        summary.skipped += conflicts.length;
+        conflicts.forEach((id) => options.onConflict(id));
+        await options.afterWrite?.(written);
+      }
+    } catch (error) {
+      summary.failed += items.length;
+      fatal ??= error;
+    }
+    options.onProgress?.(summary);
+  };
+
+  for await (const line of lines) {
+    if (fatal) break;
+    summary.read++;
+    const parsed = parseLine(line, kind.parse);
+    if (parsed instanceof ShopError) {
+      summary.failed++;
+      options.onInvalidLine(line.number, parsed);
+      continue;
+    }
+    // One batch must not touch an id twice (DynamoDB refuses it): the repeat goes into the next batch.
+    if (batchIds.has(kind.idOf(parsed))) await flush();
+    batch.push(parsed);
+    batchIds.add(kind.idOf(parsed));
+    if (batch.length >= size) await flush();
+  }
+  if (!fatal) await flush();
+  await Promise.all(inFlight);
+  options.onProgress?.(summary);
+  if (fatal) throw Object.assign(isShopError(fatal) ? fatal : new ShopError('INTERNAL', String(fatal), { cause: fatal }), { summary });
+  return summary;
+}
+
+function parseLine<T>(line: NumberedLine, parse: (value: unknown) => T): T | ShopError {
+  let value: unknown;
+  try {
+    value = JSON.parse(line.text);
+  } catch {
+    return new ShopError('BAD_INPUT', 'not valid JSON');
+  }
+  try {
+    return parse(value);
+  } catch (error) {
+    if (isShopError(error)) return error;
+    throw error;
+  }
+}
+
+/** The counts an import had reached when a service error stopped it. */
+export function summaryOf(error: unknown): ImportSummary | undefined {
+  return (error as { summary?: ImportSummary } | undefined)?.summary;
+}
