@@ -1,7 +1,11 @@
 // Bundles the CLI into dist/bundle/: start-up is most of a command's cost, and one
 // pre-linked file loads far faster than hundreds of node_modules files. Code
 // splitting keeps the dynamic imports lazy, so `--help` never loads the AWS SDK.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Stale chunks from an earlier build would otherwise linger beside the new ones.
+rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
   entryPoints: { shopdb: 'src/cli/entry.ts' },

@@ -1,0 +1,37 @@
+// The baseline for `shopdb order import --overwrite`: a minimal raw-SDK BatchWriteItem writer.
+// usage: node bench/baseline-import.mjs <endpoint> <table> <file.ndjson> <concurrency>
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, NumberValue } from '@aws-sdk/lib-dynamodb';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+const [endpoint, table, file, concurrencyText] = process.argv.slice(2);
+const concurrency = Number(concurrencyText);
+const client = DynamoDBDocumentClient.from(
+  new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } }),
+);
+const inFlight = new Set();
+let batch = [];
+
+async function write(items) {
+  let requests = items.map((Item) => ({ PutRequest: { Item } }));
+  while (requests.length > 0) {
+    const answer = await client.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
+    requests = answer.UnprocessedItems?.[table] ?? [];
+  }
+}
+
+for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+  if (!line) continue;
+  const order = JSON.parse(line);
+  batch.push({ ...order, totalAmount: NumberValue.from(order.totalAmount) });
+  if (batch.length === 25) {
+    const task = write(batch).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+    batch = [];
+    while (inFlight.size >= concurrency) await Promise.race(inFlight);
+  }
+}
+if (batch.length > 0) await write(batch);
+await Promise.all(inFlight);
+client.destroy();

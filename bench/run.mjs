@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+// `npm run bench`: shopdb side by side with minimal baselines, on a DynamoDB Local of its own.
+// Each pair runs alternately in one session; the table shows medians, the ratio and its target.
+// Timings are for reading, not for failing CI.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, spawnEngine, stopProcess, waitUntilReady } from '../dist/local/engine.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const shopdbBin = join(root, 'bin/shopdb');
+const quick = process.argv.includes('--quick');
+const SINGLE_RUNS = quick ? 5 : 15;
+const BULK_ITEMS = quick ? 20_000 : 100_000;
+const BULK_RUNS = quick ? 1 : 2;
+const work = mkdtempSync(join(tmpdir(), 'shopdb-bench-'));
+
+const port = await freePort();
+const engine = spawnEngine({ port, inMemory: true, detached: false });
+process.on('exit', () => engine.kill('SIGKILL'));
+const endpoint = `http://127.0.0.1:${port}`;
+await waitUntilReady(endpoint, 60_000, engine);
+
+const env = {
+  ...process.env,
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  SHOPDB_ENDPOINT: endpoint,
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  AWS_REGION: 'us-east-1',
+  AWS_DEFAULT_REGION: 'us-east-1',
+  AWS_PROFILE: undefined,
+  SHOPDB_REDIS_URL: undefined,
+  REDIS_URL: undefined,
+};
+
+/** Runs a command to completion; returns seconds, and peak RSS in MB when measured. */
+function time(command, args, { stdin, measureRss = false } = {}) {
+  const [file, argv] = measureRss ? ['/usr/bin/time', ['-f', '%M', command, ...args]] : [command, args];
+  const started = process.hrtime.bigint();
+  const run = spawnSync(file, argv, { env, input: stdin, stdio: ['pipe', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const stderr = run.stderr.toString();
+  if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${run.status}: ${stderr.slice(-500)}`);
+  return { seconds, rssMb: measureRss ? Number(stderr.trim().split('\n').pop()) / 1024 : undefined };
+}
+
+function shopdb(...args) {
+  return time(shopdbBin, args);
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+/** Alternates the two sides `runs` times and returns their median times. */
+function pair(runs, ours, theirs) {
+  const a = [];
+  const b = [];
+  for (let i = 0; i < runs; i++) {
+    a.push(ours(i));
+    b.push(theirs(i));
+  }
+  return { ours: median(a), theirs: median(b) };
+}
+
+const results = [];
+function report(name, { ours, theirs }, target, higherIsBetter = false, unit = 's') {
+  const ratio = ours / theirs;
+  const met = higherIsBetter ? ratio >= target : ratio <= target;
+  results.push({ name, ours, theirs, ratio, target: `${higherIsBetter ? '≥' : '≤'} ${target}`, met, unit });
+  console.error(`${name}: ${ours.toFixed(3)} vs ${theirs.toFixed(3)} ${unit} → ${ratio.toFixed(2)} (${met ? 'met' : 'missed'})`);
+}
+
+let tableCounter = 0;
+function freshPrefix() {
+  const prefix = `bench${tableCounter++}-`;
+  shopdb('--table-prefix', prefix, 'tables', 'create', '--billing', 'on-demand');
+  return prefix;
+}
+function dropTables(prefix) {
+  shopdb('--table-prefix', prefix, 'tables', 'delete', '--yes');
+}
+
+// --- single commands ------------------------------------------------------
+const single = freshPrefix();
+shopdb('--table-prefix', single, 'order', 'create', 'bench-order', '--user', 'u1', '--amount', '19.99');
+const getArgs = ['--table-prefix', single, 'order', 'get', 'bench-order'];
+report(
+  'order get vs minimal SDK script (bench/baseline-get.mjs)',
+  pair(SINGLE_RUNS, () => shopdb(...getArgs).seconds, () => time('node', [join(root, 'bench/baseline-get.mjs'), endpoint, `${single}EcommerceOrders`, 'bench-order']).seconds),
+  0.6,
+);
+const aws = spawnSync('aws', ['--version']).status === 0;
+if (aws) {
+  report(
+    'order get vs aws dynamodb get-item',
+    pair(SINGLE_RUNS, () => shopdb(...getArgs).seconds, () =>
+      time('aws', ['dynamodb', 'get-item', '--endpoint-url', endpoint, '--table-name', `${single}EcommerceOrders`, '--key', '{"orderId":{"S":"bench-order"}}']).seconds,
+    ),
+    0.3,
+  );
+} else {
+  console.error('aws dynamodb get-item: skipped (the AWS CLI is not installed; Debian: apt-get install awscli)');
+}
+report('shopdb --help vs node -e ""', pair(SINGLE_RUNS, () => shopdb('--help').seconds, () => time('node', ['-e', '']).seconds), 1.5);
+
+// --- bulk -----------------------------------------------------------------
+function ordersFile(count) {
+  const path = join(work, `orders-${count}.ndjson`);
+  const lines = [];
+  for (let i = 0; i < count; i++) {
+    lines.push(JSON.stringify({
+      orderId: `bench-${String(i).padStart(7, '0')}`,
+      userId: `user-${i % 1000}`,
+      totalAmount: i % 10 === 0 ? '99999999999999999.99' : ((i * 37) % 100000 / 100).toFixed(2),
+      status: ['PENDING', 'PAID', 'SHIPPED', 'COMPLETED'][i % 4],
+      createdAt: '2026-11-01T10:00:00.000Z',
+      updatedAt: '2026-11-02T10:00:00.000Z',
+      version: 1,
+    }));
+  }
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+const bulkFile = ordersFile(BULK_ITEMS);
+const throughput = (seconds) => BULK_ITEMS / seconds;
+
+function baselineImport(concurrency) {
+  const prefix = freshPrefix();
+  const { seconds } = time('node', [join(root, 'bench/baseline-import.mjs'), endpoint, `${prefix}EcommerceOrders`, bulkFile, String(concurrency)]);
+  dropTables(prefix);
+  return seconds;
+}
+function shopdbImport(flags) {
+  const prefix = freshPrefix();
+  const { seconds } = shopdb('--table-prefix', prefix, 'order', 'import', bulkFile, ...flags);
+  dropTables(prefix);
+  return seconds;
+}
+
+const candidates = quick ? [8] : [4, 8, 16];
+const best = candidates.map((concurrency) => ({ concurrency, seconds: baselineImport(concurrency) })).sort((a, b) => a.seconds - b.seconds)[0];
+console.error(`baseline BatchWriteItem writer is fastest at concurrency ${best.concurrency}`);
+const overwrite = pair(BULK_RUNS, () => shopdbImport(['--overwrite', '--concurrency', String(best.concurrency)]), () => baselineImport(best.concurrency));
+report(`import --overwrite, ${BULK_ITEMS} orders (items/s) vs raw BatchWriteItem`, { ours: throughput(overwrite.ours), theirs: throughput(overwrite.theirs) }, 0.9, true, 'items/s');
+const insertOnly = shopdbImport(['--concurrency', String(best.concurrency)]);
+report(`import (no overwrite), ${BULK_ITEMS} orders (items/s) vs raw BatchWriteItem`, { ours: throughput(insertOnly), theirs: throughput(overwrite.theirs) }, 0.9, true, 'items/s');
+
+const exported = freshPrefix();
+shopdb('--table-prefix', exported, 'order', 'import', bulkFile, '--overwrite');
+const exports = pair(BULK_RUNS + 1, () => shopdb('--table-prefix', exported, 'order', 'export', '--segments', '4').seconds, () =>
+  time('node', [join(root, 'bench/baseline-export.mjs'), endpoint, `${exported}EcommerceOrders`, '4']).seconds,
+);
+report(`export, ${BULK_ITEMS} orders (items/s) vs raw parallel Scan, 4 segments`, { ours: throughput(exports.ours), theirs: throughput(exports.theirs) }, 0.9, true, 'items/s');
+dropTables(exported);
+
+// --- memory ---------------------------------------------------------------
+const small = quick ? 2_000 : 10_000;
+const large = quick ? 20_000 : 200_000;
+const rss = {};
+for (const count of [small, large]) {
+  const prefix = freshPrefix();
+  rss[count] = time(shopdbBin, ['--table-prefix', prefix, 'order', 'import', ordersFile(count), '--overwrite'], { measureRss: true }).rssMb;
+  dropTables(prefix);
+}
+report(`peak RSS, import of ${large} vs ${small} orders (MB)`, { ours: rss[large], theirs: rss[small] }, 1.2, false, 'MB');
+
+await stopProcess(engine.pid);
+rmSync(work, { recursive: true, force: true });
+
+const machine = `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+console.log(`\nshopdb benchmark — ${new Date().toISOString().slice(0, 10)}, ${machine}${quick ? ' (quick)' : ''}\n`);
+console.log('| measurement | shopdb | baseline | ratio | target | |');
+console.log('|---|---|---|---|---|---|');
+for (const r of results) {
+  const show = (value) => (r.unit === 'items/s' ? Math.round(value).toString() : r.unit === 'MB' ? value.toFixed(1) : value.toFixed(3));
+  console.log(`| ${r.name} | ${show(r.ours)} ${r.unit} | ${show(r.theirs)} ${r.unit} | ${r.ratio.toFixed(2)} | ${r.target} | ${r.met ? 'met' : 'missed'} |`);
+}
+console.log(`\npeak RSS of the ${large}-order import: ${rss[large].toFixed(1)} MB (target < 150 MB)`);
