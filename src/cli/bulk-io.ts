@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createInterface } from 'node:readline';
 import { badInput } from '../core/errors.js';
 import type { NumberedLine } from '../core/bulk.js';
 
@@ -54,12 +53,38 @@ function streamSource(stream: Readable): LineSource {
   return { size: undefined, consumed: () => consumed, dispose: () => {}, lines: () => numbered(stream, (bytes) => (consumed += bytes)) };
 }
 
+/**
+ * Splits raw bytes into lines and decodes each strictly: invalid UTF-8 is an
+ * invalid line, never silently turned into U+FFFD inside an id.
+ */
 async function* numbered(input: Readable, onBytes: (bytes: number) => void): AsyncGenerator<NumberedLine> {
-  const reader = createInterface({ input, crlfDelay: Infinity });
+  // ignoreBOM: false strips a byte-order mark that an editor put before the first line.
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   let number = 0;
-  for await (const text of reader) {
+  let rest = Buffer.alloc(0);
+  const line = (bytes: Buffer): NumberedLine | undefined => {
     number++;
-    onBytes(Buffer.byteLength(text) + 1);
-    if (text.trim() !== '') yield { number, text };
+    onBytes(bytes.length + 1);
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    let text: string;
+    try {
+      text = decoder.decode(bytes.subarray(0, end));
+    } catch {
+      return { number, text: '', notUtf8: true };
+    }
+    return text.trim() === '' ? undefined : { number, text };
+  };
+  for await (const chunk of input) {
+    let data = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
+    for (let newline = data.indexOf(0x0a); newline !== -1; newline = data.indexOf(0x0a)) {
+      const next = line(data.subarray(0, newline));
+      data = data.subarray(newline + 1);
+      if (next) yield next;
+    }
+    rest = Buffer.from(data);
+  }
+  if (rest.length > 0) {
+    const last = line(rest);
+    if (last) yield last;
   }
 }

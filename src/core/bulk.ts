@@ -10,6 +10,8 @@ import { ShopError, isShopError } from './errors.js';
 export interface NumberedLine {
   number: number;
   text: string;
+  /** The line's bytes were not valid UTF-8 (then `text` is empty). */
+  notUtf8?: boolean;
 }
 
 export interface ImportSummary {
@@ -111,13 +113,21 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
   let batch: T[] = [];
   let batchIds = new Set<string>();
 
+  // Ids in batches sent and not yet finished: a repeat waits for its earlier line, so the first line wins.
+  const inFlightIds = new Map<string, Promise<void>>();
+
   const flush = async () => {
     const items = batch;
     batch = [];
     batchIds = new Set();
     if (items.length === 0) return;
-    const task = writeBatch(items).finally(() => inFlight.delete(task));
+    const ids = items.map((item) => kind.idOf(item));
+    const task: Promise<void> = writeBatch(items).finally(() => {
+      inFlight.delete(task);
+      for (const id of ids) if (inFlightIds.get(id) === task) inFlightIds.delete(id);
+    });
     inFlight.add(task);
+    for (const id of ids) inFlightIds.set(id, task);
     // Backpressure: stop reading while the pool is full.
     while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
   };
@@ -151,10 +161,12 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
       options.onInvalidLine(line.number, parsed);
       continue;
     }
-    // One batch must not touch an id twice (DynamoDB refuses it): the repeat goes into the next batch.
-    if (batchIds.has(kind.idOf(parsed))) await flush();
+    // One batch must not touch an id twice (DynamoDB refuses it), and a repeat must not race its earlier line.
+    const id = kind.idOf(parsed);
+    if (batchIds.has(id)) await flush();
+    await inFlightIds.get(id);
     batch.push(parsed);
-    batchIds.add(kind.idOf(parsed));
+    batchIds.add(id);
     if (batch.length >= size) await flush();
   }
   if (!fatal) await flush();
@@ -165,6 +177,7 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
 }
 
 function parseLine<T>(line: NumberedLine, parse: (value: unknown) => T): T | ShopError {
+  if (line.notUtf8) return new ShopError('BAD_INPUT', 'not valid UTF-8');
   let value: unknown;
   try {
     value = JSON.parse(line.text);

@@ -27,8 +27,12 @@ export function parseOrderRecord(value: unknown): Order {
   };
 }
 
+/** DynamoDB refuses items over 400 KB; a cart near that is refused here, with its line number, instead of failing its whole batch. */
+const MAX_CART_JSON_BYTES = 350_000;
+
 export function parseCartRecord(value: unknown): Cart {
   const record = object(value, 'cart', CART_FIELDS);
+  if (Buffer.byteLength(JSON.stringify(record)) > MAX_CART_JSON_BYTES) throw badInput('cart', "is too large for DynamoDB's 400 KB item limit");
   if (!Array.isArray(record.products)) throw badInput('products', 'must be a list of product lines');
   const seen = new Set<string>();
   const products = record.products.map((line: unknown, index) => {
@@ -87,7 +91,8 @@ const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
 function timestamp(value: unknown, field: string): string | null {
   if (value === null || value === undefined) return null;
-  if (typeof value !== 'string' || !ISO_UTC.test(value) || Number.isNaN(Date.parse(value))) {
+  // Date.parse rolls 2026-02-30 over to March; only a time that survives the round trip is real.
+  if (typeof value !== 'string' || !ISO_UTC.test(value) || Number.isNaN(Date.parse(value)) || new Date(value).toISOString().slice(0, 19) !== value.slice(0, 19)) {
     throw badInput(field, 'must be an ISO-8601 UTC time such as 2026-01-31T12:00:00.000Z, or null');
   }
   return value;

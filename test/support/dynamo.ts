@@ -13,8 +13,14 @@ export function rawClient(): DynamoDBClient {
 }
 
 export async function scanAll(client: DynamoDBClient, table: string): Promise<Array<Record<string, AttributeValue>>> {
-  const { Items } = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
-  return Items ?? [];
+  const items: Array<Record<string, AttributeValue>> = [];
+  let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey }));
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
 }
 
 export async function putRaw(client: DynamoDBClient, table: string, item: Record<string, AttributeValue>): Promise<void> {

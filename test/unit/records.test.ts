@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ShopError } from '../../src/core/errors.js';
+import { parseCartRecord, parseOrderRecord } from '../../src/core/records.js';
+
+const order = { orderId: 'o1', userId: 'u1', totalAmount: '19.90', status: 'PAID', createdAt: '2026-01-31T12:00:00.000Z', updatedAt: null, version: 3 };
+const cart = {
+  cartId: 'c1',
+  userId: 'u1',
+  products: [
+    { productId: 'mug', name: 'Tea mug', quantity: 3, unitPrice: '19.99' },
+    { productId: 'pen', name: null, quantity: 1, unitPrice: '0.10' },
+  ],
+  totalAmount: '60.07',
+  createdAt: null,
+  updatedAt: null,
+  version: null,
+};
+
+function fieldOf(parse: () => unknown): string {
+  try {
+    parse();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ShopError);
+    return (error as ShopError).message.split(':')[0] ?? '';
+  }
+  throw new Error('expected a BAD_INPUT error');
+}
+
+describe('import records', () => {
+  it('accepts what get --json prints, normalising money', () => {
+    expect(parseOrderRecord({ ...order, totalAmount: '19.9' })).toEqual({ ...order, totalAmount: '19.90' });
+    expect(parseCartRecord(cart)).toEqual(cart);
+  });
+
+  it.each([
+    [{ ...order, totalAmount: 19.9 }, 'totalAmount'],
+    [{ ...order, status: 'paid' }, 'status'],
+    [{ ...order, createdAt: '2026-02-30T00:00:00.000Z' }, 'createdAt'],
+    [{ ...order, createdAt: '2026-01-01T24:00:00Z' }, 'createdAt'],
+    [{ ...order, version: 0 }, 'version'],
+    [{ ...order, extra: 1 }, 'order'],
+  ])('rejects an order with a bad %s', (record, field) => {
+    expect(fieldOf(() => parseOrderRecord(record))).toBe(field);
+  });
+
+  it.each([
+    [{ ...cart, totalAmount: '60.06' }, 'totalAmount'],
+    [{ ...cart, products: [cart.products[0], cart.products[0]] }, 'products[1].productId'],
+    [{ ...cart, products: [{ ...cart.products[0], quantity: 1.5 }] }, 'products[0].quantity'],
+    [{ ...cart, products: Array.from({ length: 4000 }, (_, i) => ({ productId: `p${i}`, name: 'x'.repeat(80), quantity: 1, unitPrice: '0.00' })), totalAmount: '0.00' }, 'cart'],
+  ])('rejects a cart with a bad %s', (record, field) => {
+    expect(fieldOf(() => parseCartRecord(record))).toBe(field);
+  });
+});
