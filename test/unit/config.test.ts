@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig, type Env, type GlobalOptions } from '../../src/cli/config.js';
-import { ShopError } from '../../src/core/errors.js';
 import { parseBilling, tableNames } from '../../src/core/tables.js';
+import { badInputMessage } from '../support/bad-input.js';
 
 const LOCAL = 'http://127.0.0.1:8000';
 const DUMMY = { accessKeyId: 'shopdblocal', secretAccessKey: 'shopdblocal' };
@@ -10,20 +10,6 @@ function resolve(flags: GlobalOptions = {}, env: Env = {}, options: { tty?: bool
   return resolveConfig(flags, env, options.tty ?? false, options.awsFile ?? false);
 }
 
-/** Runs `fn`, which must throw a BAD_INPUT ShopError whose message starts with `field: `; returns the message. */
-function badInputMessage(fn: () => unknown, field: string): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ShopError);
-  const error = caught as ShopError;
-  expect(error.code).toBe('BAD_INPUT');
-  expect(error.message.startsWith(`${field}: `)).toBe(true);
-  return error.message;
-}
 
 describe('resolveConfig precedence: flag > SHOPDB_* > AWS_* > default', () => {
   const allEndpoints: Env = {

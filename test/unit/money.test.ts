@@ -2,21 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShopError } from '../../src/core/errors.js';
 import { formatCents, multiply, normalizeStoredAmount, parseAmount } from '../../src/core/money.js';
+import { badInputMessage } from '../support/bad-input.js';
 
-/** Runs `fn`, which must throw a BAD_INPUT ShopError whose message starts with `field: `; returns the message. */
-function badInputMessage(fn: () => unknown, field: string): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ShopError);
-  const error = caught as ShopError;
-  expect(error.code).toBe('BAD_INPUT');
-  expect(error.message.startsWith(`${field}: `)).toBe(true);
-  return error.message;
-}
 
 describe('parseAmount', () => {
   it.each([

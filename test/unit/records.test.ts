@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ShopError } from '../../src/core/errors.js';
 import { parseCartRecord, parseOrderRecord } from '../../src/core/records.js';
+import { badInputMessage } from '../support/bad-input.js';
 
 const order = { orderId: 'o1', userId: 'u1', totalAmount: '19.90', status: 'PAID', createdAt: '2026-01-31T12:00:00.000Z', updatedAt: null, version: 3 };
 const cart = {
@@ -16,15 +16,6 @@ const cart = {
   version: null,
 };
 
-function fieldOf(parse: () => unknown): string {
-  try {
-    parse();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ShopError);
-    return (error as ShopError).message.split(':')[0] ?? '';
-  }
-  throw new Error('expected a BAD_INPUT error');
-}
 
 describe('import records', () => {
   it('accepts what get --json prints, normalising money', () => {
@@ -40,7 +31,7 @@ describe('import records', () => {
     [{ ...order, version: 0 }, 'version'],
     [{ ...order, extra: 1 }, 'order'],
   ])('rejects an order with a bad %s', (record, field) => {
-    expect(fieldOf(() => parseOrderRecord(record))).toBe(field);
+    badInputMessage(() => parseOrderRecord(record), field);
   });
 
   it.each([
@@ -49,6 +40,6 @@ describe('import records', () => {
     [{ ...cart, products: [{ ...cart.products[0], quantity: 1.5 }] }, 'products[0].quantity'],
     [{ ...cart, products: Array.from({ length: 4000 }, (_, i) => ({ productId: `p${i}`, name: 'x'.repeat(80), quantity: 1, unitPrice: '0.00' })), totalAmount: '0.00' }, 'cart'],
   ])('rejects a cart with a bad %s', (record, field) => {
-    expect(fieldOf(() => parseCartRecord(record))).toBe(field);
+    badInputMessage(() => parseCartRecord(record), field);
   });
 });

@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ShopError } from '../../src/core/errors.js';
 import { MAX_KEY_BYTES, MAX_NAME_LENGTH, MAX_QUANTITY, parsePositiveInteger, parseQuantity, quote, validateId, validateName } from '../../src/core/validate.js';
+import { badInputMessage } from '../support/bad-input.js';
 
-/** Runs `fn`, which must throw a BAD_INPUT ShopError whose message starts with `field: `; returns the message. */
-function badInputMessage(fn: () => unknown, field: string): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ShopError);
-  const error = caught as ShopError;
-  expect(error.code).toBe('BAD_INPUT');
-  expect(error.message.startsWith(`${field}: `)).toBe(true);
-  return error.message;
-}
 
 describe('validateId', () => {
   it.each([['o1'], ['ord-1001'], ['a b'], ['Ünïcødé'], ['日本語'], ['😀'], ['x'.repeat(MAX_KEY_BYTES)]])('accepts %j and returns it unchanged', (id) => {
