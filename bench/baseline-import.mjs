@@ -1,11 +1,15 @@
 // The baseline for `shopdb order import --overwrite`: a minimal raw-SDK BatchWriteItem writer.
-// usage: node bench/baseline-import.mjs <endpoint> <table> <file.ndjson> <concurrency>
+// With `transact`, the ceiling of the default (never overwrite) mode's mechanism instead:
+// TransactWriteItems of 100 puts, each conditioned on the id being free.
+// usage: node bench/baseline-import.mjs <endpoint> <table> <file.ndjson> <concurrency> [transact]
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, NumberValue } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, NumberValue, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-const [endpoint, table, file, concurrencyText] = process.argv.slice(2);
+const [endpoint, table, file, concurrencyText, mode] = process.argv.slice(2);
+const transact = mode === 'transact';
+const batchSize = transact ? 100 : 25;
 const concurrency = Number(concurrencyText);
 const client = DynamoDBDocumentClient.from(
   new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } }),
@@ -14,6 +18,11 @@ const inFlight = new Set();
 let batch = [];
 
 async function write(items) {
+  if (transact) {
+    const TransactItems = items.map((Item) => ({ Put: { TableName: table, Item, ConditionExpression: 'attribute_not_exists(orderId)' } }));
+    await client.send(new TransactWriteCommand({ TransactItems }));
+    return;
+  }
   let requests = items.map((Item) => ({ PutRequest: { Item } }));
   while (requests.length > 0) {
     const answer = await client.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
@@ -25,7 +34,7 @@ for await (const line of createInterface({ input: createReadStream(file), crlfDe
   if (!line) continue;
   const order = JSON.parse(line);
   batch.push({ ...order, totalAmount: NumberValue.from(order.totalAmount) });
-  if (batch.length === 25) {
+  if (batch.length === batchSize) {
     const task = write(batch).finally(() => inFlight.delete(task));
     inFlight.add(task);
     batch = [];

@@ -62,7 +62,7 @@ export async function runExport<T>(ctx: CommandContext, kind: 'order' | 'cart', 
   const segments = segmentsFlag === undefined ? 4 : parsePositiveInteger(segmentsFlag, 'segments', MAX_CONCURRENCY);
   let count = 0;
   for await (const page of bulk.export(segments)) {
-    for (const item of page) await ctx.out.record(item);
+    await ctx.out.records(page);
     count += page.length;
   }
   ctx.out.info(`exported ${count} ${kind}s`);

@@ -45,10 +45,11 @@ export class Output {
     this.streams.stdout.write(`${human(render)}\n`);
   }
 
-  /** One NDJSON record on stdout, whatever the mode; waits while the reader is behind, so memory stays flat. */
-  async record(data: unknown): Promise<void> {
+  /** NDJSON records on stdout, whatever the mode, in one write; waits while the reader is behind, so memory stays flat. */
+  async records(items: readonly unknown[]): Promise<void> {
+    if (items.length === 0) return;
     const { stdout } = this.streams;
-    if (stdout.write(`${JSON.stringify(data)}\n`) === false && stdout.once) {
+    if (stdout.write(`${items.map((item) => JSON.stringify(item)).join('\n')}\n`) === false && stdout.once) {
       await new Promise<void>((resolve) => stdout.once?.('drain', resolve));
     }
   }

@@ -89,12 +89,17 @@ function amount(value: unknown, field: string): string {
 
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
+/** Imports repeat the same timestamps line after line; checking one again is the costliest part of a line. */
+let lastValidTimestamp = '';
+
 function timestamp(value: unknown, field: string): string | null {
   if (value === null || value === undefined) return null;
+  if (value === lastValidTimestamp) return value;
   // Date.parse rolls 2026-02-30 over to March; only a time that survives the round trip is real.
   if (typeof value !== 'string' || !ISO_UTC.test(value) || Number.isNaN(Date.parse(value)) || new Date(value).toISOString().slice(0, 19) !== value.slice(0, 19)) {
     throw badInput(field, 'must be an ISO-8601 UTC time such as 2026-01-31T12:00:00.000Z, or null');
   }
+  lastValidTimestamp = value;
   return value;
 }
 

@@ -33,7 +33,8 @@ export function cartToItem(cart: Cart): RawItem {
 
 /** A field an item lacks stays absent, as the original design's items have it, rather than stored as NULL. */
 function withoutNulls(item: RawItem): RawItem {
-  return Object.fromEntries(Object.entries(item).filter(([, value]) => value !== null));
+  for (const key of Object.keys(item)) if (item[key] === null) delete item[key];
+  return item;
 }
 
 function exactNumber(amount: string | null): NumberValue | null {
