@@ -36,5 +36,3 @@ export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
     close: () => dynamo.client.destroy(),
   };
 }
-
-export type DynamoStore = ReturnType<typeof openDynamoStore>;

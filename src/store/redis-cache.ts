@@ -117,7 +117,7 @@ function describe(error: unknown): string {
   return message.split('\n')[0] ?? message;
 }
 
-export function redact(url: string): string {
+function redact(url: string): string {
   try {
     const parsed = new URL(url);
     return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
