@@ -18,7 +18,7 @@ const BULK_RUNS = quick ? 1 : 2;
 const work = mkdtempSync(join(tmpdir(), 'shopdb-bench-'));
 
 const port = await freePort();
-const engine = spawnEngine({ port, inMemory: true, detached: false });
+const engine = spawnEngine({ port, inMemory: true, detached: false, env: process.env });
 process.on('exit', () => engine.kill('SIGKILL'));
 const endpoint = `http://127.0.0.1:${port}`;
 await waitUntilReady(endpoint, 60_000, engine);

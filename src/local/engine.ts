@@ -32,6 +32,8 @@ export interface EngineOptions {
   detached: boolean;
   /** Receives the engine's stdout and stderr (appended, created 0600). */
   logFile?: string;
+  /** The environment to find java on and hand to it; the caller's, since this module never reads the process's own. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 /** Stderr of attached engines without a log file, kept for early-exit reports. */
@@ -73,7 +75,7 @@ export function freePort(): Promise<number> {
 
 export function spawnEngine(options: EngineOptions): ChildProcess {
   const storage = storageArgs(options);
-  const java = findOnPath('java', process.env.PATH);
+  const java = findOnPath('java', options.env.PATH);
   if (java === undefined) {
     throw new ShopError(
       'UNAVAILABLE',
@@ -90,10 +92,10 @@ export function spawnEngine(options: EngineOptions): ChildProcess {
       detached: options.detached,
       stdio: engineStdio(options.detached, logFd),
       env: {
-        ...process.env,
+        ...options.env,
         DDB_LOCAL_TELEMETRY: '0',
         // C1-only JIT roughly halves start-up (3 s -> 1.7 s); user options come last so they win.
-        JAVA_TOOL_OPTIONS: ['-XX:TieredStopAtLevel=1', process.env.JAVA_TOOL_OPTIONS].filter(Boolean).join(' '),
+        JAVA_TOOL_OPTIONS: ['-XX:TieredStopAtLevel=1', options.env.JAVA_TOOL_OPTIONS].filter(Boolean).join(' '),
       },
     });
     if (child.stderr) keepStderrTail(child);

@@ -54,7 +54,7 @@ describe('DynamoDB Local engine', () => {
     const endpoint = `http://127.0.0.1:${port}`;
     expect(await isPortInUse(port)).toBe(false);
 
-    const child = spawnEngine({ port, inMemory: true, detached: false });
+    const child = spawnEngine({ port, inMemory: true, detached: false, env: process.env });
     started.push(child);
     const pid = child.pid as number;
     await waitUntilReady(endpoint, START_TIMEOUT_MS, child);
@@ -75,7 +75,7 @@ describe('DynamoDB Local engine', () => {
     const logFile = join(dir, 'dynamodb-local.log');
     const port = await freePort();
 
-    const child = spawnEngine({ port, inMemory: false, dataDir: dir, detached: true, logFile });
+    const child = spawnEngine({ port, inMemory: false, dataDir: dir, detached: true, logFile, env: process.env });
     started.push(child);
     await waitUntilReady(`http://127.0.0.1:${port}`, START_TIMEOUT_MS, child, logFile);
 
@@ -92,7 +92,7 @@ describe('DynamoDB Local engine', () => {
     cleanups.push(() => squatter.close());
     const { port } = squatter.address() as { port: number };
 
-    const child = spawnEngine({ port, inMemory: true, detached: false });
+    const child = spawnEngine({ port, inMemory: true, detached: false, env: process.env });
     started.push(child);
     const startedAt = Date.now();
     const error = await rejectionOf(waitUntilReady(`http://127.0.0.1:${port}`, START_TIMEOUT_MS, child));

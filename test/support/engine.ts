@@ -11,7 +11,7 @@ export interface TestEngine {
 /** A DynamoDB Local of a test's own: freshly started (cold), or on disk so it can be killed and restarted. */
 export async function startTestEngine(options: { port?: number; dataDir?: string } = {}): Promise<TestEngine> {
   const port = options.port ?? (await freePort());
-  const child = spawnEngine({ port, inMemory: options.dataDir === undefined, dataDir: options.dataDir, detached: false });
+  const child = spawnEngine({ port, inMemory: options.dataDir === undefined, dataDir: options.dataDir, detached: false, env: process.env });
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) await stopProcess(child.pid);

@@ -50,7 +50,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 async function startDynamo(killOnAbruptEnd: Set<() => void>) {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawnEngine({ port, inMemory: true, detached: false });
+  const child = spawnEngine({ port, inMemory: true, detached: false, env: process.env });
   const kill = () => killChild(child);
   killOnAbruptEnd.add(kill);
   try {

@@ -31,7 +31,7 @@ export async function localStart(ctx: CommandContext, options: { port?: string |
   ensurePrivateDir(paths.stateDir);
 
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawnEngine({ port, inMemory: options.inMemory, dataDir: dataDir ?? undefined, detached: true, logFile: paths.logFile });
+  const child = spawnEngine({ port, inMemory: options.inMemory, dataDir: dataDir ?? undefined, detached: true, logFile: paths.logFile, env: ctx.env });
   const spinner = ctx.out.spinner();
   spinner.update(`starting DynamoDB Local on ${endpoint}`);
   try {
