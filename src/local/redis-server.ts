@@ -13,6 +13,8 @@ export interface RedisOptions {
   port: number;
   password?: string;
   readyTimeoutMs?: number;
+  /** More redis-server options, e.g. a TLS port beside the plain one used for the readiness probe. */
+  extraArgs?: string[];
 }
 
 export interface RunningRedis {
@@ -34,7 +36,7 @@ const OUTPUT_TAIL_CHARS = 2000;
 
 export async function startRedis(options: RedisOptions): Promise<RunningRedis> {
   const { port, password, readyTimeoutMs = 10_000 } = options;
-  const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', ...(options.extraArgs ?? [])];
   if (password !== undefined) args.push('--requirepass', password);
 
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
