@@ -14,13 +14,14 @@ export interface ItemCodec<T> {
   idOf(item: T): string;
   toItem(item: T): RawItem;
   fromItem(item: RawItem): T;
-  withVersion(item: T, version: number): T;
-  versionOf(item: T): number | null;
 }
+
+type Versioned = { version: number | null };
 
 /** DynamoDB's limits: 100 items per transaction, 25 per BatchWriteItem, 100 keys per BatchGetItem. */
 const TRANSACTION_ITEMS = 100;
 const BATCH_WRITE_ITEMS = 25;
+const BATCH_GET_KEYS = 100;
 const MAX_RETRIES = 10;
 
 /**
@@ -31,8 +32,9 @@ const MAX_RETRIES = 10;
  * request) is the fastest; a BatchGetItem of the replaced items' versions
  * first keeps every version above the one it replaces, so caches stay coherent.
  */
-export class BulkTable<T> implements BulkWriter<T> {
-  readonly batchSize = { insert: TRANSACTION_ITEMS, replace: BATCH_WRITE_ITEMS * 4 };
+export class BulkTable<T extends Versioned> implements BulkWriter<T> {
+  // One BatchGetItem of the replaced versions serves a whole replace batch.
+  readonly batchSize = { insert: TRANSACTION_ITEMS, replace: BATCH_GET_KEYS };
 
   constructor(
     private readonly dynamo: Dynamo,
@@ -42,7 +44,7 @@ export class BulkTable<T> implements BulkWriter<T> {
 
   async insertNew(items: T[]): Promise<{ written: T[]; conflicts: string[] }> {
     const conflicts: string[] = [];
-    let pending = items.map((item) => this.codec.withVersion(item, this.codec.versionOf(item) ?? 1));
+    let pending = items.map((item) => ({ ...item, version: item.version ?? 1 }));
     for (let attempt = 1; pending.length > 0; attempt++) {
       try {
         await this.dynamo.documents.send(
@@ -71,8 +73,8 @@ export class BulkTable<T> implements BulkWriter<T> {
     const current = await this.currentVersions(items.map((item) => this.codec.idOf(item)));
     const versioned = items.map((item) => {
       const replaced = current.get(this.codec.idOf(item));
-      const own = this.codec.versionOf(item) ?? 1;
-      return this.codec.withVersion(item, replaced === undefined ? own : Math.max(own, replaced + 1));
+      const own = item.version ?? 1;
+      return { ...item, version: replaced === undefined ? own : Math.max(own, replaced + 1) };
     });
     for (let start = 0; start < versioned.length; start += BATCH_WRITE_ITEMS) {
       await this.batchWrite(versioned.slice(start, start + BATCH_WRITE_ITEMS));
@@ -115,7 +117,7 @@ export class BulkTable<T> implements BulkWriter<T> {
       );
       for (const item of answer.Responses?.[this.tableName] ?? []) {
         const found = this.codec.fromItem(item);
-        versions.set(this.codec.idOf(found), this.codec.versionOf(found) ?? 0);
+        versions.set(this.codec.idOf(found), found.version ?? 0);
       }
       keys = (answer.UnprocessedKeys?.[this.tableName]?.Keys as RawItem[] | undefined) ?? [];
       if (keys.length > 0) await retryOrGiveUp(attempt, this.tableName);

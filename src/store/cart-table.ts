@@ -7,7 +7,7 @@ import type { StoredRead } from '../core/cache.js';
 import type { Cart } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
-import { fromAttributeValues, toCart } from './items.js';
+import { cartToItem, fromAttributeValues, lineToItem, toCart } from './items.js';
 
 export class CartTable implements CartStore {
   constructor(
@@ -16,25 +16,19 @@ export class CartTable implements CartStore {
   ) {}
 
   async insert(cart: NewCart): Promise<{ inserted: true; cart: Cart } | { inserted: false; existing: Cart }> {
-    const item = {
-      cartId: cart.cartId,
-      userId: cart.userId,
-      products: [],
-      totalAmount: NumberValue.from('0'),
-      createdAt: cart.createdAt,
-      updatedAt: cart.createdAt,
-      version: 1,
-    };
+    const { cartId, userId, createdAt } = cart;
+    // Fields in contract order: this object is what `cart create --json` prints.
+    const created: Cart = { cartId, userId, products: [], totalAmount: '0.00', createdAt, updatedAt: createdAt, version: 1 };
     try {
       await this.dynamo.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: item,
+          Item: cartToItem(created),
           ConditionExpression: 'attribute_not_exists(cartId)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { inserted: true, cart: toCart(item) };
+      return { inserted: true, cart: created };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException && error.Item) {
         return { inserted: false, existing: toCart(fromAttributeValues(error.Item)) };
@@ -118,7 +112,7 @@ function appendLine(change: LineChange): Update {
       ...commonValues(change),
       ':empty': [],
       ':count': change.lineCount,
-      ':line': [{ ...change.line, unitPrice: NumberValue.from(change.line.unitPrice) }],
+      ':line': [lineToItem(change.line)],
     },
   };
 }

@@ -20,16 +20,12 @@ export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
       idOf: (order) => order.orderId,
       toItem: orderToItem,
       fromItem: toOrder,
-      withVersion: (order, version) => ({ ...order, version }),
-      versionOf: (order) => order.version,
     }),
     bulkCarts: new BulkTable<Cart>(dynamo, names.carts, {
       key: 'cartId',
       idOf: (cart) => cart.cartId,
       toItem: cartToItem,
       fromItem: toCart,
-      withVersion: (cart, version) => ({ ...cart, version }),
-      versionOf: (cart) => cart.version,
     }),
     tables: new DynamoTableAdmin(dynamo),
     /** Frees the keep-alive sockets so the process can exit at once. */

@@ -27,8 +27,12 @@ export function cartToItem(cart: Cart): RawItem {
   return withoutNulls({
     ...cart,
     totalAmount: exactNumber(cart.totalAmount),
-    products: cart.products.map((line) => ({ ...line, unitPrice: NumberValue.from(line.unitPrice) })),
+    products: cart.products.map(lineToItem),
   });
+}
+
+export function lineToItem(line: ProductLine): RawItem {
+  return { ...line, unitPrice: NumberValue.from(line.unitPrice) };
 }
 
 /** A field an item lacks stays absent, as the original design's items have it, rather than stored as NULL. */

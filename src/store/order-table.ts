@@ -1,11 +1,11 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, NumberValue, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { MoveOutcome, NewOrder, OrderStore, StatusMove } from '../core/orders.js';
 import type { StoredRead } from '../core/cache.js';
 import type { Order } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
-import { fromAttributeValues, toOrder } from './items.js';
+import { fromAttributeValues, orderToItem, toOrder } from './items.js';
 
 export class OrderTable implements OrderStore {
   constructor(
@@ -14,25 +14,19 @@ export class OrderTable implements OrderStore {
   ) {}
 
   async insert(order: NewOrder): Promise<{ inserted: true; order: Order } | { inserted: false; existing: Order }> {
-    const item = {
-      orderId: order.orderId,
-      userId: order.userId,
-      totalAmount: NumberValue.from(order.totalAmount),
-      status: 'PENDING',
-      createdAt: order.createdAt,
-      updatedAt: order.createdAt,
-      version: 1,
-    };
+    const { orderId, userId, totalAmount, createdAt } = order;
+    // Fields in contract order: this object is what `order create --json` prints.
+    const created: Order = { orderId, userId, totalAmount, status: 'PENDING', createdAt, updatedAt: createdAt, version: 1 };
     try {
       await this.dynamo.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: item,
+          Item: orderToItem(created),
           ConditionExpression: 'attribute_not_exists(orderId)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { inserted: true, order: toOrder(item) };
+      return { inserted: true, order: created };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException && error.Item) {
         return { inserted: false, existing: toOrder(fromAttributeValues(error.Item)) };

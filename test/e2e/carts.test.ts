@@ -12,6 +12,7 @@ describe('cart create and get', () => {
     const run = await shopdb(['cart', 'create', 'c-new', '--user', 'u1'], { prefix });
     expect(run.exitCode).toBe(0);
     expect(run.json()).toMatchObject({ result: 'created', cart: { cartId: 'c-new', products: [], totalAmount: '0.00', version: 1 } });
+    expect(Object.keys(run.json<{ cart: object }>().cart)).toEqual(CART_FIELDS);
     const got = await shopdb(['cart', 'get', 'c-new', '--strong'], { prefix });
     expect(Object.keys(got.json())).toEqual(CART_FIELDS);
   });
