@@ -15,7 +15,15 @@ export default tseslint.config(
     // The layers stay apart: only src/store talks to AWS or Redis, and the core never touches the process.
     files: ['src/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@aws-sdk/*', 'ioredis', 'chalk', 'cli-table3', 'commander', '../cli/*', '../store/*'] }],
+      'no-restricted-imports': ['error', { patterns: ['@aws-sdk/*', 'ioredis', 'chalk', 'cli-table3', 'commander', '../cli/*', '../store/*', '../app/*', '../server/*'] }],
+      'no-restricted-globals': ['error', 'process', 'console'],
+    },
+  },
+  {
+    // The shared wiring serves every front end and depends on none.
+    files: ['src/app/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['@aws-sdk/*', 'ioredis', 'chalk', 'cli-table3', 'commander', '../cli/*', '../server/*'] }],
       'no-restricted-globals': ['error', 'process', 'console'],
     },
   },

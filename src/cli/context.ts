@@ -1,15 +1,10 @@
 import type { Readable } from 'node:stream';
-import type { CartService } from '../core/carts.js';
-import type { OrderService } from '../core/orders.js';
-import type { TableService } from '../core/tables.js';
+import type { Shop } from '../app/shop.js';
 import type { Config, Env } from './config.js';
 import type { Output } from './output.js';
 
-export interface Services {
-  orders: OrderService;
-  carts: CartService;
-  tables: TableService;
-}
+/** The services a command uses: the shared wiring's shop, without its lifecycle. */
+export type Services = Omit<Shop, 'close'>;
 
 /** What every command receives: resolved settings, where to print, and services built on first use. */
 export interface CommandContext {

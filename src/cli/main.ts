@@ -2,7 +2,8 @@ import { CommanderError } from 'commander';
 import type { Readable } from 'node:stream';
 import { ShopError } from '../core/errors.js';
 import { resolveConfig, type Env } from './config.js';
-import type { CommandContext, Services } from './context.js';
+import type { Shop } from '../app/shop.js';
+import type { CommandContext } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { Output, type Streams } from './output.js';
 import { buildProgram } from './program.js';
@@ -27,15 +28,17 @@ export async function main(runtime: Runtime): Promise<number> {
     async (command, body) => {
       const config = resolveConfig(command.optsWithGlobals(), env, stdoutIsTty, runtime.hasAwsFile());
       out = new Output(streams, config.output, config.color, config.verbose);
-      let opened: Promise<{ services: Services; close: () => Promise<void> }> | undefined;
+      let opened: Promise<Shop> | undefined;
       const ctx: CommandContext = {
         config,
         out,
         env,
         stdin: runtime.stdin,
         services: async () => {
-          opened ??= import('./services.js').then((module) => module.openServices(config, out));
-          return (await opened).services;
+          opened ??= import('../app/shop.js').then((module) =>
+            module.openShop(config, { debug: (message) => out.debug(message), warn: (message) => out.warn(message) }),
+          );
+          return opened;
         },
       };
       try {
