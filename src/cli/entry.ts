@@ -21,7 +21,13 @@ process.exitCode = await main({
   argv: process.argv.slice(2),
   stdin: process.stdin,
   env,
-  streams: { stdout: process.stdout, stderr: process.stderr, stderrIsTty: process.stderr.isTTY === true },
+  streams: {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stderrIsTty: process.stderr.isTTY === true,
+    stdoutColumns: process.stdout.isTTY ? process.stdout.columns : undefined,
+    stderrColumns: process.stderr.isTTY ? process.stderr.columns : undefined,
+  },
   stdoutIsTty: process.stdout.isTTY === true,
   hasAwsFile: () => {
     const aws = join(homedir(), '.aws');

@@ -12,6 +12,9 @@ export interface Streams {
   stderr: TextSink;
   /** A spinner is drawn only where a person watches stderr. */
   stderrIsTty?: boolean;
+  /** Terminal widths, when the stream is a terminal: human output is fitted to them. */
+  stdoutColumns?: number | undefined;
+  stderrColumns?: number | undefined;
 }
 
 export interface Spinner {
@@ -57,6 +60,11 @@ export class Output {
   /** Whether a person watches stderr at a terminal (progress bars, spinners). */
   get interactive(): boolean {
     return this.mode === 'table' && this.streams.stderrIsTty === true;
+  }
+
+  /** Columns of the terminal on stderr, when it is one (progress lines are fitted to it). */
+  get stderrColumns(): number | undefined {
+    return this.streams.stderrColumns;
   }
 
   get stderr(): TextSink {
@@ -109,7 +117,7 @@ export class Output {
 
   private async loadRenderer(): Promise<Renderer> {
     // chalk and cli-table3 are loaded only when a person is reading.
-    this.renderer ??= new (await import('./render.js')).Renderer(this.color);
+    this.renderer ??= new (await import('./render.js')).Renderer(this.color, this.streams.stdoutColumns);
     return this.renderer;
   }
 }

@@ -16,7 +16,11 @@ const STATUS_COLOURS: Record<string, keyof ChalkInstance> = {
 export class Renderer {
   private readonly chalk: ChalkInstance;
 
-  constructor(color: boolean) {
+  constructor(
+    color: boolean,
+    /** The terminal's width, when known; tables and lines are fitted to it. */
+    readonly columns: number | undefined = undefined,
+  ) {
     // chalk does not honour NO_COLOR itself; the level comes from our resolved config.
     this.chalk = new Chalk({ level: color ? 1 : 0 });
   }
