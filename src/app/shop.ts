@@ -68,7 +68,7 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
   };
 }
 
-/** A reader's lease outlives the slowest DynamoDB read by far: the read's whole timeout, three times over. */
+/** A reader's lease: three times the DynamoDB timeout (which covers a read's retries), and at least this. */
 const MIN_LEASE_SECONDS = 30;
 
 async function openCache(settings: ShopSettings, config: NonNullable<ShopSettings['cache']>, sink: ShopEvents) {
