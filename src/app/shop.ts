@@ -1,7 +1,9 @@
-import type { CacheSettings, ReadReport, ServiceEvents } from '../core/cache.js';
+import { createHash } from 'node:crypto';
+import { CacheBreaker, type CacheSettings, type ReadReport, type ServiceEvents } from '../core/cache.js';
 import { CartService } from '../core/carts.js';
 import { OrderService } from '../core/orders.js';
 import { TableService, tableNames } from '../core/tables.js';
+import { dynamoIdentity } from '../store/cache-scope.js';
 import { openDynamoStore } from '../store/index.js';
 
 /*
@@ -20,7 +22,7 @@ export interface ShopSettings {
   location: string;
   tablePrefix: string;
   /** Absent: no cache. `url` may hold a password and is never printed. */
-  cache: { url: string; ttlSeconds: number; readThrough: boolean } | undefined;
+  cache: { url: string; ttlSeconds: number; readThrough: boolean; retryAfterMs?: number } | undefined;
 }
 
 export interface ShopEvents {
@@ -48,25 +50,58 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
     },
     names,
   );
-  // ioredis is loaded only when a cache is configured.
-  const redis = settings.cache ? new (await import('../store/redis-cache.js')).RedisCache(settings.cache.url) : undefined;
-  const cache: CacheSettings | undefined =
-    redis && settings.cache ? { cache: redis, ttlSeconds: settings.cache.ttlSeconds, readThrough: settings.cache.readThrough } : undefined;
-  if (redis) sink.debug(`cache: Redis at ${redis.location}, ttl ${settings.cache?.ttlSeconds} s${cache?.readThrough ? '' : ' (refreshed on writes only)'}`);
+  const cache = settings.cache ? await openCache(settings, settings.cache, sink) : undefined;
+  const redis = cache?.redis;
 
   const events: ServiceEvents = {
     read: (report) => sink.debug(describeRead(report)),
     warn: (message) => sink.warn(message),
   };
   return {
-    orders: new OrderService(store.orders, { cache, events, bulk: store.bulkOrders }),
-    carts: new CartService(store.carts, { cache, events, bulk: store.bulkCarts }),
+    orders: new OrderService(store.orders, { cache: cache?.settings, events, bulk: store.bulkOrders }),
+    carts: new CartService(store.carts, { cache: cache?.settings, events, bulk: store.bulkCarts }),
     tables: new TableService(store.tables, names),
     close: async () => {
       store.close();
       await redis?.close();
     },
   };
+}
+
+/** A reader's lease: three times the DynamoDB timeout (which covers a read's retries), and at least this. */
+const MIN_LEASE_SECONDS = 30;
+
+async function openCache(settings: ShopSettings, config: NonNullable<ShopSettings['cache']>, sink: ShopEvents) {
+  const identity = await dynamoIdentity(settings);
+  if (identity === undefined) {
+    // Without a region no DynamoDB call can work either; it says so itself.
+    sink.debug('cache: not used, the DynamoDB region is not known');
+    return undefined;
+  }
+  // ioredis is loaded only when a cache is configured.
+  const redis = new (await import('../store/redis-cache.js')).RedisCache(config.url);
+  const scope = cacheScope(identity);
+  const cache: CacheSettings = {
+    cache: redis,
+    scope,
+    ttlSeconds: config.ttlSeconds,
+    readThrough: config.readThrough,
+    leaseSeconds: Math.max(MIN_LEASE_SECONDS, Math.ceil((3 * settings.timeoutMs) / 1000)),
+    breaker: new CacheBreaker(config.retryAfterMs),
+  };
+  sink.debug(
+    `cache: Redis at ${redis.location}, scope ${scope} (${identity}), ttl ${config.ttlSeconds} s${config.readThrough ? '' : ' (refreshed on writes only)'}`,
+  );
+  return { redis, settings: cache };
+}
+
+/**
+ * Cache entries belong to one DynamoDB: a short hash of its endpoint and
+ * region (see store/cache-scope.ts). 64 bits: two environments sharing one
+ * Redis collide with odds of about n²/2^65.
+ */
+export function cacheScope(identity: string): string {
+  return createHash('sha256').update(identity).digest('hex').slice(0, 16);
 }
 
 function describeRead({ table, id, source, consistency, capacityUnits }: ReadReport): string {

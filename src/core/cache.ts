@@ -2,32 +2,71 @@
  * A read-through cache that is never staler than shopdb's own last write.
  *
  * Every item carries a version that each write increments atomically in
- * DynamoDB. The cache only ever moves forward: an entry is stored only if the
- * cache holds no newer version of it, so a slow reader that missed, read an
- * old item and fills late cannot overwrite what a writer has put there since
- * (the race that memcache leases close at Facebook). Writers put the new
- * item, with its version, once DynamoDB has committed it.
+ * DynamoDB. The cache only ever moves forward, and it does not rely on the
+ * newer entry still being there to do so (it may have expired, been evicted
+ * or flushed):
+ * - a reader that misses takes a lease token before it reads DynamoDB, and
+ *   its fill is stored only while that token is still valid, its version is
+ *   not below the item's version floor and no newer entry is cached;
+ * - a writer, once DynamoDB has committed, raises the floor to its version,
+ *   revokes every outstanding token and stores its entry (unless a newer one
+ *   is there).
+ * A token that vanished (lease expired, evicted, flushed) refuses the fill, so
+ * a late fill can only be lost (a later miss), never pin an old item. This is
+ * the lease of memcache at Facebook (NSDI 2013), with the floor added for
+ * readers that start after the writer's entry is gone.
+ *
+ * Entries belong to one scope (DynamoDB endpoint + region, see app/shop.ts),
+ * one table and one id: two environments sharing one Redis never meet.
  */
 
-/** `item: null` records that the item did not exist. */
+export type Version = number | bigint;
+
+/** `item: null` records that the item did not exist (version 0). */
 export interface CachedEntry {
-  version: number;
+  version: Version;
   item: unknown;
 }
 
+/** Which item a cache operation is about. */
+export interface CacheRef {
+  /** Names the DynamoDB environment (endpoint + region); opaque to the cache. */
+  scope: string;
+  table: string;
+  id: string;
+}
+
+/** A hit, or a miss with the lease token a later fill must present (absent: no fill will be accepted). */
+export type CacheLookup = { hit: true; entry: CachedEntry } | { hit: false; token: string | undefined };
+
 export interface VersionedCache {
-  /** Resolves undefined on a miss or an unreadable value; rejects when the cache cannot be reached. */
-  read(key: string): Promise<CachedEntry | undefined>;
-  /** Stores the entry unless the cache already holds this version or a newer one; atomic. */
-  offer(key: string, entry: CachedEntry, ttlSeconds: number): Promise<void>;
+  /**
+   * The cached entry, or on a miss (absent or unreadable value) a lease token
+   * taken atomically with the lookup; rejects when the cache cannot be reached.
+   */
+  read(ref: CacheRef, leaseSeconds: number): Promise<CacheLookup>;
+  /** A lease token without a lookup, for a read that bypasses the cache but fills it afterwards. */
+  lease(ref: CacheRef, leaseSeconds: number): Promise<string>;
+  /** Stores a reader's entry only while `token` is valid, the version is >= the floor and nothing newer is cached; atomic. */
+  fill(ref: CacheRef, entry: CachedEntry, token: string, ttlSeconds: number): Promise<boolean>;
+  /** After a committed write: raises the floor, revokes tokens, stores the entry unless a newer one is cached; atomic. */
+  put(ref: CacheRef, entry: CachedEntry, ttlSeconds: number, leaseSeconds: number): Promise<boolean>;
 }
 
 export interface CacheSettings {
   cache: VersionedCache;
+  /** Names the DynamoDB environment the entries belong to; see app/shop.ts cacheScope. */
+  scope: string;
   /** Lifetime of a cached item (the original design's 300 s by default). */
   ttlSeconds: number;
   /** Use the cache for reads; writes refresh it whenever a cache is configured. */
   readThrough: boolean;
+  /** How long a reader's lease lives: longer than the slowest DynamoDB read (default 60 s). */
+  leaseSeconds?: number;
+  /** After a Redis failure the cache is skipped for this long, then tried again (default 10 s). */
+  retryAfterMs?: number;
+  /** Shared by the services of one process so that one outage is noticed (and warned about) once. */
+  breaker?: CacheBreaker;
 }
 
 export type ReadSource = 'cache hit' | 'cache miss' | 'cache bypass (--strong)' | 'no cache';
@@ -55,12 +94,49 @@ export interface StoredRead<T> {
 
 /** A not-found answer is cached this briefly; creates overwrite it at once (version 1 beats 0). */
 const NOT_FOUND_TTL_SECONDS = 5;
-const KEY_FORMAT = 'shopdb:v1';
+const DEFAULT_LEASE_SECONDS = 60;
+const DEFAULT_RETRY_AFTER_MS = 10_000;
 
-export class ReadThrough<T extends { version: number | null }> {
-  /** After one failure the cache is left alone for the rest of the process: one warning, no added delay. */
-  private cacheFailed = false;
+/**
+ * A small circuit breaker: after a failure the cache is left alone for a
+ * cool-down, then tried again. A one-shot command thus pays for a dead Redis
+ * once; a long-lived process gets its cache back after an outage. One warning
+ * per outage: the next one only after the cache has worked again.
+ */
+export class CacheBreaker {
+  private openUntil = 0;
   private warned = false;
+
+  constructor(
+    private readonly retryAfterMs = DEFAULT_RETRY_AFTER_MS,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  get closed(): boolean {
+    return this.now() >= this.openUntil;
+  }
+
+  succeeded(): void {
+    this.openUntil = 0;
+    this.warned = false;
+  }
+
+  /** Opens the breaker; true when this outage has not been warned about yet. */
+  failed(): boolean {
+    this.openUntil = this.now() + this.retryAfterMs;
+    return this.claimWarning();
+  }
+
+  /** True once per outage: whoever gets it warns. */
+  claimWarning(): boolean {
+    if (this.warned) return false;
+    this.warned = true;
+    return true;
+  }
+}
+
+export class ReadThrough<T extends { version: number | bigint | null }> {
+  private readonly breaker: CacheBreaker;
 
   constructor(
     private readonly table: string,
@@ -69,44 +145,65 @@ export class ReadThrough<T extends { version: number | null }> {
     private readonly load: (id: string, consistent: boolean) => Promise<StoredRead<T>>,
     private readonly settings: CacheSettings | undefined,
     private readonly events: ServiceEvents,
-  ) {}
+  ) {
+    this.breaker = settings?.breaker ?? new CacheBreaker(settings?.retryAfterMs);
+  }
 
   async get(id: string, strong: boolean): Promise<T | undefined> {
-    const cache = this.settings?.readThrough && !this.cacheFailed ? this.settings : undefined;
-    if (!cache) return (await this.loadAndReport(id, strong, this.settings?.readThrough ? 'cache miss' : 'no cache')).item;
+    const settings = this.settings;
+    if (!settings?.readThrough) return (await this.loadAndReport(id, strong, 'no cache')).item;
+    if (!this.breaker.closed) return (await this.loadAndReport(id, strong, strong ? 'cache bypass (--strong)' : 'cache miss')).item;
 
-    if (!strong) {
-      const entry = await this.attempt(() => cache.cache.read(this.key(id)), (reason) => `cache could not be read (${reason}); using DynamoDB directly`);
-      if (entry && this.belongsTo(entry, id)) {
+    const ref = this.ref(id);
+    const unreadable = (reason: string) => `cache could not be read (${reason}); using DynamoDB directly`;
+    let token: string | undefined;
+    if (strong) {
+      token = await this.attempt(() => settings.cache.lease(ref, this.leaseSeconds), unreadable);
+    } else {
+      const lookup = await this.attempt(() => settings.cache.read(ref, this.leaseSeconds), unreadable);
+      if (lookup?.hit && this.belongsTo(lookup.entry, id)) {
         this.events.read?.({ table: this.table, id, source: 'cache hit', capacityUnits: 0 });
-        return (entry.item ?? undefined) as T | undefined;
+        return (lookup.entry.item ?? undefined) as T | undefined;
       }
+      token = lookup && !lookup.hit ? lookup.token : undefined;
     }
     const read = await this.loadAndReport(id, strong, strong ? 'cache bypass (--strong)' : 'cache miss');
-    if (!this.cacheFailed) await this.store(id, read.item);
+    if (token !== undefined && this.breaker.closed) {
+      const fill = token;
+      const { entry, ttl } = this.entry(read.item);
+      await this.attempt(() => settings.cache.fill(ref, entry, fill, ttl), (reason) => `cache could not be updated (${reason})`);
+    }
     return read.item;
   }
 
   /** Call after DynamoDB committed a write that produced `item`. */
   async written(id: string, item: T): Promise<void> {
-    const ttl = this.settings?.ttlSeconds;
-    await this.store(
-      id,
-      item,
-      (reason) => `the write stands, but the cached copy was not refreshed (${reason}): cached readers may see the old value for up to ${ttl} s`,
-    );
-  }
-
-  private async store(id: string, item: T | undefined, warning = (reason: string) => `cache could not be updated (${reason})`): Promise<void> {
-    if (!this.settings) return;
-    if (this.cacheFailed) {
-      this.warnOnce(warning('Redis failed earlier in this command'));
+    const settings = this.settings;
+    if (!settings) return;
+    const warning = (reason: string) =>
+      `the write stands, but the cached copy was not refreshed (${reason}): cached readers may see the old value for up to ${settings.ttlSeconds} s`;
+    if (!this.breaker.closed) {
+      if (this.breaker.claimWarning()) this.events.warn?.(warning('Redis failed a moment ago and is being left alone for now'));
       return;
     }
-    const { cache, ttlSeconds } = this.settings;
-    const entry: CachedEntry = { version: item?.version ?? 0, item: item ?? null };
-    const ttl = item ? ttlSeconds : Math.min(NOT_FOUND_TTL_SECONDS, ttlSeconds);
-    await this.attempt(() => cache.offer(this.key(id), entry, ttl), warning);
+    const { entry, ttl } = this.entry(item);
+    await this.attempt(() => settings.cache.put(this.ref(id), entry, ttl, this.leaseSeconds), warning);
+  }
+
+  private get leaseSeconds(): number {
+    return this.settings?.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+  }
+
+  private entry(item: T | undefined): { entry: CachedEntry; ttl: number } {
+    const ttlSeconds = this.settings?.ttlSeconds ?? NOT_FOUND_TTL_SECONDS;
+    return {
+      entry: { version: item?.version ?? 0, item: item ?? null },
+      ttl: item ? ttlSeconds : Math.min(NOT_FOUND_TTL_SECONDS, ttlSeconds),
+    };
+  }
+
+  private ref(id: string): CacheRef {
+    return { scope: this.settings?.scope ?? '', table: this.table, id };
   }
 
   private belongsTo(entry: CachedEntry, id: string): boolean {
@@ -119,24 +216,15 @@ export class ReadThrough<T extends { version: number | null }> {
     return read;
   }
 
-  /** Runs a cache operation; on failure warns once, in the caller's words, and leaves the cache alone from then on. */
+  /** Runs a cache operation; on failure opens the breaker and warns once per outage, in the caller's words. */
   private async attempt<R>(operation: () => Promise<R>, warning: (reason: string) => string): Promise<R | undefined> {
     try {
-      return await operation();
+      const result = await operation();
+      this.breaker.succeeded();
+      return result;
     } catch (error) {
-      this.cacheFailed = true;
-      this.warnOnce(warning(error instanceof Error ? error.message : String(error)));
+      if (this.breaker.failed()) this.events.warn?.(warning(error instanceof Error ? error.message : String(error)));
       return undefined;
     }
-  }
-
-  private warnOnce(message: string): void {
-    if (!this.warned) this.events.warn?.(message);
-    this.warned = true;
-  }
-
-  private key(id: string): string {
-    // Table names cannot contain ':', so the id after it is unambiguous.
-    return `${KEY_FORMAT}:${this.table}:${id}`;
   }
 }

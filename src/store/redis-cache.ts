@@ -1,28 +1,121 @@
 import { Redis } from 'ioredis';
-import type { CachedEntry, VersionedCache } from '../core/cache.js';
+import { randomBytes } from 'node:crypto';
+import type { CachedEntry, CacheLookup, CacheRef, Version, VersionedCache } from '../core/cache.js';
 import { ShopError } from '../core/errors.js';
 
-/**
- * Stores the entry unless the key already holds this version or a newer one.
- * A value that does not decode (garbage, another program's data) counts as
- * absent and is replaced. Runs atomically inside Redis.
+/*
+ * Key layout (v2). Every key of one item carries the same Redis Cluster hash
+ * tag, so each script below touches one hash slot:
+ *   shopdb:v2:{<scope>:<table>:<id>}         the entry: {"v":"<version>","item":<item>|null}
+ *   shopdb:v2:{<scope>:<table>:<id>}:lease   a hash: token (readers' lease), floor (highest version written)
+ * In scope and table '%', '{', '}' and ':' are written %XX, in the id '%', '{'
+ * and '}': the tag ends at the only '}' and two items never share a key.
+ * Versions travel as decimal digit strings and are compared as such, because
+ * Lua's cjson (and Lua numbers) would round them past 2^53.
  */
-const OFFER_SCRIPT = `
-local current = redis.pcall('GET', KEYS[1])
-if type(current) == 'string' then
-  local ok, decoded = pcall(cjson.decode, current)
-  if ok and type(decoded) == 'table' and type(decoded.v) == 'number'
-    and (type(decoded.item) == 'table' or decoded.item == cjson.null)
-    and decoded.v >= tonumber(ARGV[1]) then
-    return 0
-  end
+const KEY_FORMAT = 'shopdb:v2';
+
+/*
+ * newer(a, b): a > b for decimal digit strings of any length.
+ * cached_version: the version of a well-formed entry (what decode() below
+ * accepts: an object or null as item), else nil, so that garbage is replaced.
+ */
+const LUA_HELPERS = `
+local function newer(a, b)
+  a = (string.gsub(a, '^0+', ''))
+  b = (string.gsub(b, '^0+', ''))
+  if #a ~= #b then return #a > #b end
+  return a > b
 end
+local function cached_version(key)
+  local raw = redis.pcall('GET', key)
+  if type(raw) ~= 'string' then return nil end
+  local version = string.match(raw, '^{"v":"(%d+)","item":[{n]')
+  if version and pcall(cjson.decode, raw) then return version end
+  return nil
+end
+local function extend(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
+local function lease_token(key, candidate, ms)
+  local token = redis.pcall('HGET', key, 'token')
+  if type(token) ~= 'string' then
+    if type(token) == 'table' then redis.call('DEL', key) end
+    token = candidate
+    redis.call('HSET', key, 'token', token)
+  end
+  extend(key, ms)
+  return token
+end
+`;
+
+/**
+ * A hit returns the value (checked cheaply here, fully by the caller); a miss
+ * hands out the item's current lease token, creating one if there is none.
+ * KEYS: entry, lease. ARGV: candidate token, lease ms.
+ */
+const READ_SCRIPT = `${LUA_HELPERS}
+local raw = redis.pcall('GET', KEYS[1])
+if type(raw) == 'string' and string.sub(raw, 1, 6) == '{"v":"' then return {1, raw} end
+return {0, lease_token(KEYS[2], ARGV[1], tonumber(ARGV[2]))}
+`;
+
+/** KEYS: lease. ARGV: candidate token, lease ms. */
+const LEASE_SCRIPT = `${LUA_HELPERS}
+return lease_token(KEYS[1], ARGV[1], tonumber(ARGV[2]))
+`;
+
+/**
+ * A reader's fill: only with a token still in place (no write since it was
+ * taken, and the lease was not expired, evicted or flushed), at or above the
+ * floor, and when no entry of this version or newer is cached. A value that
+ * does not decode counts as absent and is replaced.
+ * KEYS: entry, lease. ARGV: token, version, payload, ttl s.
+ */
+const FILL_SCRIPT = `${LUA_HELPERS}
+if redis.pcall('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
+local floor = redis.call('HGET', KEYS[2], 'floor')
+if floor and newer(floor, ARGV[2]) then return 0 end
+local current = cached_version(KEYS[1])
+if current and not newer(ARGV[2], current) then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+extend(KEYS[2], tonumber(ARGV[4]) * 1000)
+return 1
+`;
+
+/**
+ * A writer's refresh after DynamoDB committed: revoke every reader's token,
+ * raise the floor, and store the entry unless a newer one is known. The lease
+ * key outlives the entry (and at least a reader's lease), so the floor holds
+ * after the entry is gone.
+ * KEYS: entry, lease. ARGV: version, payload, ttl s, lease ms.
+ */
+const PUT_SCRIPT = `${LUA_HELPERS}
+local kind = redis.call('TYPE', KEYS[2])['ok']
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[2]) end
+redis.call('HDEL', KEYS[2], 'token')
+local floor = redis.call('HGET', KEYS[2], 'floor')
+if not floor or newer(ARGV[1], floor) then redis.call('HSET', KEYS[2], 'floor', ARGV[1]) end
+extend(KEYS[2], math.max(tonumber(ARGV[3]) * 1000, tonumber(ARGV[4])))
+if floor and newer(floor, ARGV[1]) then return 0 end
+local current = cached_version(KEYS[1])
+if current and not newer(ARGV[1], current) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 `;
 
 /** Redis trouble may add at most about this much to a command before it falls back to DynamoDB. */
 const TIMEOUT_MS = 300;
+
+/** The keys of one item; see the layout above. */
+export function cacheKeys(ref: CacheRef): { entry: string; lease: string } {
+  const tag = `{${escape(ref.scope, /[%{}:]/g)}:${escape(ref.table, /[%{}:]/g)}:${escape(ref.id, /[%{}]/g)}}`;
+  return { entry: `${KEY_FORMAT}:${tag}`, lease: `${KEY_FORMAT}:${tag}:lease` };
+}
+
+function escape(text: string, special: RegExp): string {
+  return text.replace(special, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
 
 export class RedisCache implements VersionedCache {
   private client: Redis | undefined;
@@ -35,21 +128,38 @@ export class RedisCache implements VersionedCache {
     this.location = redact(url);
   }
 
-  async read(key: string): Promise<CachedEntry | undefined> {
-    // A key of another type (another program's data) is a miss; the next offer replaces it.
-    const raw = await this.run((redis) => redis.get(key).catch((error: unknown) => (isWrongType(error) ? null : Promise.reject(error))));
-    return raw === null ? undefined : decode(raw);
+  async read(ref: CacheRef, leaseSeconds: number): Promise<CacheLookup> {
+    const keys = cacheKeys(ref);
+    const [hit, value] = await this.run((redis) => redis.eval(READ_SCRIPT, 2, keys.entry, keys.lease, newToken(), String(leaseSeconds * 1000))) as [number, string];
+    if (hit !== 1) return { hit: false, token: value };
+    const entry = decode(value);
+    // Unreadable data is a miss; the fill (with a fresh lease) replaces it.
+    return entry ? { hit: true, entry } : { hit: false, token: await this.lease(ref, leaseSeconds) };
   }
 
-  async offer(key: string, entry: CachedEntry, ttlSeconds: number): Promise<void> {
-    const payload = JSON.stringify({ v: entry.version, item: entry.item });
-    await this.run((redis) => redis.eval(OFFER_SCRIPT, 1, key, String(entry.version), payload, String(ttlSeconds)));
+  async lease(ref: CacheRef, leaseSeconds: number): Promise<string> {
+    return String(await this.run((redis) => redis.eval(LEASE_SCRIPT, 1, cacheKeys(ref).lease, newToken(), String(leaseSeconds * 1000))));
+  }
+
+  async fill(ref: CacheRef, entry: CachedEntry, token: string, ttlSeconds: number): Promise<boolean> {
+    const keys = cacheKeys(ref);
+    const stored = await this.run((redis) => redis.eval(FILL_SCRIPT, 2, keys.entry, keys.lease, token, versionText(entry.version), encode(entry), String(ttlSeconds)));
+    return stored === 1;
+  }
+
+  async put(ref: CacheRef, entry: CachedEntry, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
+    const keys = cacheKeys(ref);
+    const stored = await this.run((redis) =>
+      redis.eval(PUT_SCRIPT, 2, keys.entry, keys.lease, versionText(entry.version), encode(entry), String(ttlSeconds), String(leaseSeconds * 1000)),
+    );
+    return stored === 1;
   }
 
   /** Lets the process exit at once: no socket or reconnect timer is left behind. */
   async close(): Promise<void> {
     const client = this.client;
     this.client = undefined;
+    this.connecting = undefined;
     if (!client) return;
     if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
     else client.disconnect();
@@ -63,34 +173,95 @@ export class RedisCache implements VersionedCache {
     }
   }
 
+  /**
+   * One connection, opened on first use. ioredis is told never to reconnect
+   * (a command must fail fast, not wait), so a connection that failed or died
+   * is dropped here and the next command opens a new one: a long-lived
+   * process gets its cache back once Redis does.
+   */
   private connect(): Promise<Redis> {
-    this.connecting ??= (async () => {
-      // ioredis's defaults retry for over a minute and keep the process alive; fail fast instead.
-      const client = new Redis(this.url, {
-        lazyConnect: true,
-        connectTimeout: TIMEOUT_MS,
-        commandTimeout: TIMEOUT_MS,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-        enableOfflineQueue: false,
-        // Otherwise a socket that never connected holds the process open for 2 s after disconnect().
-        disconnectTimeout: 50,
-      });
-      // Without a listener ioredis would crash the process; the first error explains a failed connect better than "Connection is closed".
-      let firstError: unknown;
-      client.on('error', (error: unknown) => {
-        firstError ??= error;
-      });
-      this.client = client;
-      try {
-        await client.connect();
-      } catch (error) {
+    const status = this.client?.status;
+    if (status === 'end' || status === 'close') this.drop(this.client);
+    if (this.connecting) return this.connecting;
+
+    // ioredis's defaults retry for over a minute and keep the process alive; fail fast instead.
+    const client = new Redis(this.url, {
+      lazyConnect: true,
+      connectTimeout: TIMEOUT_MS,
+      commandTimeout: TIMEOUT_MS,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+      // Otherwise a socket that never connected holds the process open for 2 s after disconnect().
+      disconnectTimeout: 50,
+    });
+    // Without a listener ioredis would crash the process; the first error explains a failed connect better than "Connection is closed".
+    let firstError: unknown;
+    client.on('error', (error: unknown) => {
+      firstError ??= error;
+    });
+    this.client = client;
+    const connecting = client.connect().then(
+      () => client,
+      (error: unknown) => {
+        this.drop(client);
         throw firstError ?? error;
-      }
-      return client;
-    })();
-    return this.connecting;
+      },
+    );
+    this.connecting = connecting;
+    return connecting;
   }
+
+  private drop(client: Redis | undefined): void {
+    if (!client || client !== this.client) return;
+    this.client = undefined;
+    this.connecting = undefined;
+    client.disconnect();
+  }
+}
+
+function newToken(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+function versionText(version: Version): string {
+  return typeof version === 'bigint' ? version.toString() : BigInt(Math.trunc(version)).toString();
+}
+
+function parseVersion(text: string): Version {
+  const version = BigInt(text);
+  return version <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(version) : version;
+}
+
+/*
+ * JSON has no bigint. A bigint is written as {"$bigint":"<digits>"}, and a key
+ * that starts with '$' gets one more '$' in front, so that no item's own data
+ * can pass for a bigint: the round trip is exact for any item.
+ */
+const BIGINT = '$bigint';
+
+function toJson(value: unknown): unknown {
+  if (typeof value === 'bigint') return { [BIGINT]: value.toString() };
+  if (Array.isArray(value)) return value.map(toJson);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key.startsWith('$') ? `$${key}` : key, toJson(inner)]));
+  }
+  return value;
+}
+
+function fromJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fromJson);
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value);
+    const [only] = entries;
+    if (entries.length === 1 && only?.[0] === BIGINT && typeof only[1] === 'string' && /^-?\d+$/.test(only[1])) return BigInt(only[1]);
+    return Object.fromEntries(entries.map(([key, inner]) => [key.startsWith('$') ? key.slice(1) : key, fromJson(inner)]));
+  }
+  return value;
+}
+
+function encode(entry: CachedEntry): string {
+  return JSON.stringify({ v: versionText(entry.version), item: toJson(entry.item) });
 }
 
 function decode(raw: string): CachedEntry | undefined {
@@ -98,15 +269,11 @@ function decode(raw: string): CachedEntry | undefined {
     const value: unknown = JSON.parse(raw);
     if (typeof value !== 'object' || value === null) return undefined;
     const { v, item } = value as { v?: unknown; item?: unknown };
-    if (typeof v !== 'number' || typeof item !== 'object' || Array.isArray(item)) return undefined;
-    return { version: v, item };
+    if (typeof v !== 'string' || !/^\d+$/.test(v) || typeof item !== 'object' || Array.isArray(item)) return undefined;
+    return { version: parseVersion(v), item: fromJson(item) };
   } catch {
     return undefined;
   }
-}
-
-function isWrongType(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('WRONGTYPE');
 }
 
 function describe(error: unknown): string {

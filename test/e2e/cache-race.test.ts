@@ -6,12 +6,14 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { CachedEntry, CacheSettings, ReadReport, StoredRead, VersionedCache } from '../../src/core/cache.js';
+import { cacheScope } from '../../src/app/shop.js';
+import type { CachedEntry, CacheLookup, CacheRef, CacheSettings, ReadReport, StoredRead, VersionedCache } from '../../src/core/cache.js';
 import type { Order } from '../../src/core/model.js';
 import { OrderService, type MoveOutcome, type OrderStore } from '../../src/core/orders.js';
 import { tableNames } from '../../src/core/tables.js';
+import { dynamoIdentity } from '../../src/store/cache-scope.js';
 import { openDynamoStore } from '../../src/store/index.js';
-import { RedisCache } from '../../src/store/redis-cache.js';
+import { cacheKeys, RedisCache } from '../../src/store/redis-cache.js';
 import { createTables, shopdb, uniquePrefix } from '../support/cli.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -22,6 +24,8 @@ const redisUrl = inject('redisUrl');
 
 let store: ReturnType<typeof openDynamoStore>;
 let redis: RedisCache;
+/** The scope the CLI computes for the shared DynamoDB Local, so both see the same entries. */
+let scope: string;
 /** A separate connection to look at what the services stored. */
 const inspector = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
 
@@ -38,6 +42,7 @@ beforeAll(async () => {
     names,
   );
   redis = new RedisCache(redisUrl);
+  scope = cacheScope((await dynamoIdentity({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1' }))!);
 });
 
 afterAll(async () => {
@@ -99,33 +104,47 @@ function gated(inner: OrderStore) {
   };
 }
 
-/** Passes everything to the real cache and notes each offer Redis has answered (stored or refused: Redis decides). */
+/** Passes everything to the real cache and notes each fill or put Redis has answered (stored or refused: Redis decides). */
 class OfferLog implements VersionedCache {
-  readonly offers: Array<{ key: string; version: number }> = [];
+  readonly offers: Array<{ kind: 'fill' | 'put'; version: number | bigint; stored: boolean }> = [];
 
   constructor(private readonly inner: VersionedCache) {}
 
-  read(key: string): Promise<CachedEntry | undefined> {
-    return this.inner.read(key);
+  read(ref: CacheRef, leaseSeconds: number): Promise<CacheLookup> {
+    return this.inner.read(ref, leaseSeconds);
   }
 
-  async offer(key: string, entry: CachedEntry, ttlSeconds: number): Promise<void> {
-    await this.inner.offer(key, entry, ttlSeconds);
-    this.offers.push({ key, version: entry.version });
+  lease(ref: CacheRef, leaseSeconds: number): Promise<string> {
+    return this.inner.lease(ref, leaseSeconds);
+  }
+
+  async fill(ref: CacheRef, entry: CachedEntry, token: string, ttlSeconds: number): Promise<boolean> {
+    const stored = await this.inner.fill(ref, entry, token, ttlSeconds);
+    this.offers.push({ kind: 'fill', version: entry.version, stored });
+    return stored;
+  }
+
+  async put(ref: CacheRef, entry: CachedEntry, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
+    const stored = await this.inner.put(ref, entry, ttlSeconds, leaseSeconds);
+    this.offers.push({ kind: 'put', version: entry.version, stored });
+    return stored;
   }
 }
 
 function cached(cache: VersionedCache): CacheSettings {
-  return { cache, ttlSeconds: 300, readThrough: true };
+  return { cache, scope, ttlSeconds: 300, readThrough: true };
 }
 
 function key(orderId: string): string {
-  return `shopdb:v1:${names.orders}:${orderId}`;
+  return cacheKeys({ scope, table: names.orders, id: orderId }).entry;
 }
 
 async function entryIn(orderId: string): Promise<{ v: number; item: Order | null } | null> {
   const raw = await inspector.get(key(orderId));
-  return raw === null ? null : (JSON.parse(raw) as { v: number; item: Order | null });
+  if (raw === null) return null;
+  // Versions are stored as decimal strings (exact past 2^53); these are small.
+  const { v, item } = JSON.parse(raw) as { v: string; item: Order | null };
+  return { v: Number(v), item };
 }
 
 /** What a new cached reader gets, and whether Redis answered it. */
@@ -171,7 +190,7 @@ describe('a slow reader against a writer', () => {
     expect(await reading).toMatchObject({ status: 'PENDING', version: 1 });
     expect(reports.map((report) => report.source)).toEqual(['cache miss']);
     // The reader did offer its v1 after the writer's refresh; Redis refused it.
-    expect(readerCache.offers).toEqual([{ key: key(id), version: 1 }]);
+    expect(readerCache.offers).toEqual([{ kind: 'fill', version: 1, stored: false }]);
     expect(await entryIn(id)).toMatchObject({ v: 2, item: { status: 'PAID', version: 2 } });
     expect(warnings).toEqual([]);
 
@@ -203,7 +222,7 @@ describe('a slow reader against a writer', () => {
     const outcome = await reading;
     expect(outcome.found).toBe(false);
     expect(outcome.found ? undefined : outcome.error).toMatchObject({ code: 'NOT_FOUND' });
-    expect(readerCache.offers).toEqual([{ key: key(id), version: 0 }]);
+    expect(readerCache.offers).toEqual([{ kind: 'fill', version: 0, stored: false }]);
     expect(await entryIn(id)).toMatchObject({ v: 1, item: { orderId: id, userId: 'u2', version: 1 } });
 
     expect(await freshCachedRead(id)).toMatchObject({ source: 'cache hit', order: { orderId: id, version: 1 } });
@@ -228,7 +247,7 @@ describe('a slow reader against a writer', () => {
 
     gate.release();
     expect(await reading).toMatchObject({ status: 'PENDING', version: 1 });
-    expect(readerCache.offers).toEqual([{ key: key(id), version: 1 }]);
+    expect(readerCache.offers).toEqual([{ kind: 'fill', version: 1, stored: true }]);
     // Same timing as A; only the writer's refresh (and the version check against it) differs.
     expect(await entryIn(id)).toMatchObject({ v: 1, item: { status: 'PENDING' } });
     expect((await store.orders.get(id, true)).item).toMatchObject({ status: 'PAID', version: 2 });
@@ -258,7 +277,7 @@ describe('two writers', () => {
 
     gate.release();
     expect((await moving).order).toMatchObject({ status: 'PAID', version: 2 });
-    expect(slowCache.offers).toEqual([{ key: key(id), version: 2 }]);
+    expect(slowCache.offers).toEqual([{ kind: 'put', version: 2, stored: false }]);
     expect(await entryIn(id)).toMatchObject({ v: 3, item: { status: 'SHIPPED', version: 3 } });
     // A refused offer is not a failure: no "cached copy was not refreshed" warning.
     expect(warnings).toEqual([]);

@@ -11,8 +11,11 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { cacheScope } from '../../src/app/shop.js';
 import { freePort } from '../../src/local/engine.js';
 import { startRedis, type RunningRedis } from '../../src/local/redis-server.js';
+import { dynamoIdentity } from '../../src/store/cache-scope.js';
+import { cacheKeys } from '../../src/store/redis-cache.js';
 import { createTables, shopdb, uniquePrefix, type Run } from '../support/cli.js';
 import { putRaw, rawClient } from '../support/dynamo.js';
 
@@ -27,7 +30,13 @@ const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 }
 /** Redis trouble may add about 300 ms; 3 s keeps the check meaningful on a loaded 2-core machine. */
 const FAULT_BUDGET_MS = 3000;
 
-beforeAll(() => createTables(prefix));
+/** The scope the CLI computes for the shared DynamoDB Local (loopback: region us-east-1). */
+let scope: string;
+
+beforeAll(async () => {
+  await createTables(prefix);
+  scope = cacheScope((await dynamoIdentity({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1' }))!);
+});
 afterAll(async () => {
   client.destroy();
   await redis.quit().catch(() => redis.disconnect());
@@ -50,21 +59,24 @@ interface CartJson {
 }
 
 interface Entry {
+  /** A decimal string in Redis (exact past 2^53); a number here, as these are small. */
   v: number;
   item: Record<string, unknown> | null;
 }
 
 function orderKey(id: string, table = ORDERS): string {
-  return `shopdb:v1:${table}:${id}`;
+  return cacheKeys({ scope, table, id }).entry;
 }
 
 function cartKey(id: string): string {
-  return `shopdb:v1:${CARTS}:${id}`;
+  return cacheKeys({ scope, table: CARTS, id }).entry;
 }
 
 async function cachedEntry(key: string): Promise<Entry | null> {
   const raw = await redis.get(key);
-  return raw === null ? null : (JSON.parse(raw) as Entry);
+  if (raw === null) return null;
+  const { v, item } = JSON.parse(raw) as { v: string; item: Entry['item'] };
+  return { v: Number(v), item };
 }
 
 /** A cached read (`get --cache --verbose`) against the shared test Redis. */
@@ -388,7 +400,7 @@ describe('Redis trouble never breaks a command', () => {
 
   // redis-cache.ts promises that a value that does not decode counts as absent and is replaced;
   // these decode as nothing in TypeScript but look like a newer entry to the Lua script.
-  for (const garbage of ['{"v":"7","item":{"orderId":"x"}}', '{"v":9}', '{"v":9,"item":"text"}']) {
+  for (const garbage of ['{"v":7,"item":{"orderId":"x"}}', '{"v":"9"}', '{"v":"9","item":"text"}', '{"v":"9x","item":{}}', '{"v":"9","item":[]}']) {
     it(`replaces a value that does not decode even when it carries a high version: ${garbage}`, async () => {
       const id = `o-garbage-${randomBytes(3).toString('hex')}`;
       await ok(['order', 'create', id, '--user', 'u1', '--amount', '1']);
