@@ -654,6 +654,14 @@ describe('hostile input files', () => {
       '3 invalid lines were skipped',
     ]);
     expect([...(await scanTable(`${prefix}EcommerceOrders`)).keys()].sort()).toEqual(['hostile-1', 'hostile-2']);
+
+    // Deep products once overflowed the stack in validation: exit 1 and nothing written.
+    const deepCart = `{"cartId":"deep-cart","userId":"u1","products":${'['.repeat(200_000)}${']'.repeat(200_000)},"totalAmount":"0.00"}`;
+    const carts = await run(prefix, ['cart', 'import', '-'], { input: ndjson([cartLine(cart('hostile-cart-1', [])), deepCart, cartLine(cart('hostile-cart-2', []))]) });
+    expect(carts.exitCode, carts.stderr.slice(0, 2000)).toBe(2);
+    expect(carts.json<Summary>()).toEqual({ read: 3, written: 2, skipped: 0, failed: 1 });
+    expect(errorMessages(carts.stderr)[0]).toBe('line 2: nested deeper than 64 levels');
+    expect([...(await scanTable(`${prefix}EcommerceCarts`)).keys()].sort()).toEqual(['hostile-cart-1', 'hostile-cart-2']);
   });
 
   it('a directory, a device or a socket exits 2 naming it, before reading; a named pipe is read, with --strict too', async () => {
