@@ -1,94 +1,145 @@
 import { MAX_CONCURRENCY, summaryOf, type BulkService, type ImportSummary } from '../core/bulk.js';
 import { ShopError } from '../core/errors.js';
 import { parsePositiveInteger } from '../core/validate.js';
-import { openSource } from './bulk-io.js';
-import type { CommandContext } from './context.js';
+import { openSource, type LineSource } from './bulk-io.js';
+import { Interrupted, type CommandContext } from './context.js';
+import type { Progress } from './output.js';
+import { bar, widest } from './progress.js';
 
 export interface ImportFlags {
   file: string | undefined;
   strict: boolean;
   overwrite: boolean;
   concurrency: string | undefined;
+  /** No per-line warnings or errors; the summary and the final error still print. */
+  quiet?: boolean;
 }
 
-/** Reported line by line up to this many; then only counted, so a wrong file cannot flood the terminal. */
+/** Reported one by one up to this many (of each kind: invalid lines, skipped ids); then only counted, so a wrong file cannot flood the terminal. */
 const MAX_REPORTED_LINES = 50;
 const DEFAULT_CONCURRENCY = 8;
 
-/** `order import` and `cart import`: the same flow over either table. */
-export async function runImport<T>(ctx: CommandContext, kind: 'order' | 'cart', bulk: BulkService<T>, flags: ImportFlags): Promise<void> {
-  const concurrency = flags.concurrency === undefined ? DEFAULT_CONCURRENCY : parsePositiveInteger(flags.concurrency, 'concurrency', MAX_CONCURRENCY);
-  const source = await openSource(flags.file, ctx.stdin, flags.strict);
-  let reported = 0;
-  const onInvalidLine = (line: number, error: ShopError) => {
-    if (++reported <= MAX_REPORTED_LINES) ctx.out.error({ code: error.code, message: `line ${line}: ${error.message}` });
+/** Counts reports and prints the first MAX_REPORTED_LINES of them (none with --quiet). */
+function capped(quiet: boolean, print: (message: string) => void) {
+  let count = 0;
+  return {
+    report: (message: string) => {
+      if (++count <= MAX_REPORTED_LINES && !quiet) print(message);
+    },
+    /** Reports left out after the cap (all of them with --quiet, which asked for silence). */
+    get unshown() {
+      return quiet ? 0 : Math.max(count - MAX_REPORTED_LINES, 0);
+    },
   };
-  const progress = ctx.out.interactive ? await progressBar(ctx, source.size) : undefined;
+}
+
+/**
+ * `order import` and `cart import`: the same flow over either table. On a
+ * stop (a signal) reading ends, batches in flight settle, and the summary so
+ * far is printed before the Interrupted error.
+ */
+export async function runImport<T>(ctx: CommandContext, kind: 'order' | 'cart', bulk: BulkService<T>, flags: ImportFlags): Promise<void> {
+  ctx.stopsGracefully();
+  const { signal } = ctx;
+  const concurrency = flags.concurrency === undefined ? DEFAULT_CONCURRENCY : parsePositiveInteger(flags.concurrency, 'concurrency', MAX_CONCURRENCY);
+  const quiet = flags.quiet === true;
+  const invalid = capped(quiet, (message) => ctx.out.error({ code: 'BAD_INPUT', message }));
+  const existing = capped(quiet, (message) => ctx.out.warn(message));
+  const onInvalidLine = (line: number, error: ShopError) => invalid.report(`line ${line}: ${error.message}`);
+
+  let source: LineSource;
+  try {
+    source = await openSource(flags.file, ctx.stdin, { rereadable: flags.strict, signal, onExit: ctx.onExit });
+  } catch (error) {
+    if (signal.aborted) throw new Interrupted(' before anything was read; nothing was written');
+    throw error;
+  }
+  const progress = ctx.out.progress();
   try {
     if (flags.strict) {
-      const { read, failed } = await bulk.validate(source.lines(), onInvalidLine);
+      const { read, failed } = await bulk.validate(source.lines(signal), onInvalidLine, signal);
+      if (signal.aborted) throw new Interrupted(` while validating (${read} lines checked); nothing was written`);
       if (failed > 0) {
         throw new ShopError('BAD_INPUT', `${failed} of ${read} lines are invalid; nothing was written (--strict)`);
       }
     }
     let summary: ImportSummary;
     try {
-      summary = await bulk.import(source.lines(), {
+      summary = await bulk.import(source.lines(signal), {
         overwrite: flags.overwrite,
         concurrency,
         onInvalidLine,
-        onConflict: (id) => ctx.out.warn(`${kind} ${id} already exists; skipped (--overwrite replaces it)`),
-        onProgress: (counts) => progress?.update(source.consumed(), counts),
+        onConflict: (id) => existing.report(`${kind} ${id} already exists; skipped (--overwrite replaces it)`),
+        onProgress: (counts) => showImport(progress, source, counts),
+        signal,
       });
     } catch (error) {
       const partial = summaryOf(error);
+      progress.stop();
       if (partial) await printSummary(ctx, partial);
       throw error;
     }
-    progress?.stop();
+    progress.stop();
+    if (existing.unshown > 0) ctx.out.warn(`${existing.unshown} more existing ${kind}s were skipped (not shown)`);
     await printSummary(ctx, summary);
+    if (signal.aborted) {
+      const abandoned = summary.abandoned ? `; ${summary.abandoned} ${kind}s in batches still in flight were abandoned and may or may not be written` : '';
+      throw new Interrupted(`: stopped reading after line ${summary.read}${abandoned}`);
+    }
     if (summary.failed > 0) {
-      const unreported = reported > MAX_REPORTED_LINES ? ` (${reported - MAX_REPORTED_LINES} not shown)` : '';
+      const unreported = invalid.unshown > 0 ? ` (${invalid.unshown} more not shown)` : '';
       throw new ShopError('BAD_INPUT', `${summary.failed} invalid lines were skipped${unreported}`);
     }
   } finally {
-    progress?.stop();
+    progress.stop();
     source.dispose();
   }
 }
 
-/** `order export` and `cart export`: NDJSON on stdout, streamed as the parallel scan delivers it. */
+function showImport(progress: Progress, source: LineSource, counts: ImportSummary): void {
+  const { size } = source;
+  const consumed = source.consumed();
+  progress.show((columns) => {
+    const tally = `written ${counts.written}, skipped ${counts.skipped}, failed ${counts.failed}`;
+    const short = `w ${counts.written} s ${counts.skipped} f ${counts.failed}`;
+    if (size === undefined || size === 0) return widest(columns, [`importing | ${tally}`, `importing ${short}`, short]);
+    const fraction = Math.min(consumed / size, 1);
+    const percent = `${Math.floor(fraction * 100)}%`.padStart(4);
+    const text = `${percent} | ${tally}`;
+    // The bar takes the room left, within reason; on a narrow terminal it goes first.
+    const barWidth = Math.min(columns - 1 - `importing  ${text}`.length, 40);
+    return widest(columns, [...(barWidth >= 12 ? [`importing ${bar(fraction, barWidth)} ${text}`] : []), `importing ${text}`, `${percent} ${short}`]);
+  });
+}
+
+/**
+ * `order export` and `cart export`: NDJSON on stdout, streamed as the parallel
+ * scan delivers it. Stops on a signal (printing how many were exported) or when
+ * stdout's reader has gone (`| head -1`: quietly).
+ */
 export async function runExport<T>(ctx: CommandContext, kind: 'order' | 'cart', bulk: BulkService<T>, segmentsFlag: string | undefined): Promise<void> {
+  ctx.stopsGracefully();
   const segments = segmentsFlag === undefined ? 4 : parsePositiveInteger(segmentsFlag, 'segments', MAX_CONCURRENCY);
+  // A count on stderr while the records go to a file or a pipe.
+  const progress = ctx.out.progress({ whileStdoutIsPiped: true });
   let count = 0;
-  for await (const page of bulk.export(segments)) {
-    await ctx.out.records(page);
-    count += page.length;
+  try {
+    for await (const page of bulk.export(segments)) {
+      if (ctx.signal.aborted) break;
+      await ctx.out.records(page);
+      count += page.length;
+      progress.show((columns) => widest(columns, [`exporting | ${count} ${kind}s written to stdout`, `exported ${count}`]));
+    }
+  } finally {
+    progress.stop();
   }
+  if (ctx.signal.aborted) throw new Interrupted(` after exporting ${count} ${kind}s`);
   ctx.out.info(`exported ${count} ${kind}s`);
 }
 
 async function printSummary(ctx: CommandContext, summary: ImportSummary): Promise<void> {
+  const abandoned = summary.abandoned ? `, abandoned ${summary.abandoned} (in flight)` : '';
   await ctx.out.result(summary, (render) =>
-    render.done(`read ${summary.read}, written ${summary.written}, skipped ${summary.skipped} (existing), failed ${summary.failed}`),
+    render.done(`read ${summary.read}, written ${summary.written}, skipped ${summary.skipped} (existing), failed ${summary.failed}${abandoned}`),
   );
-}
-
-async function progressBar(ctx: CommandContext, total: number | undefined) {
-  const { SingleBar } = await import('cli-progress');
-  const bar = new SingleBar({
-    stream: ctx.out.stderr as unknown as NodeJS.WritableStream,
-    format: total === undefined ? 'importing | written {written} · skipped {skipped} · failed {failed}' : 'importing [{bar}] {percentage}% | written {written} · skipped {skipped} · failed {failed}',
-    hideCursor: true,
-    clearOnComplete: true,
-  });
-  bar.start(total ?? 0, 0, { written: 0, skipped: 0, failed: 0 });
-  let stopped = false;
-  return {
-    update: (consumed: number, counts: ImportSummary) => bar.update(total === undefined ? 0 : consumed, { ...counts }),
-    stop: () => {
-      if (!stopped) bar.stop();
-      stopped = true;
-    },
-  };
 }

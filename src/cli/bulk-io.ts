@@ -2,89 +2,166 @@ import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:f
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { MAX_LINE_BYTES, type NumberedLine } from '../core/bulk.js';
 import { badInput } from '../core/errors.js';
-import type { NumberedLine } from '../core/bulk.js';
 
 /** Where import reads from: a file, or standard input for `-` or no argument. */
 export interface LineSource {
-  lines(): AsyncIterable<NumberedLine>;
+  /** The lines of one pass; reading ends quietly when `signal` aborts. */
+  lines(signal?: AbortSignal): AsyncIterable<NumberedLine>;
   /** Bytes in the source, when known: the progress bar's total. */
   size: number | undefined;
   /** Bytes consumed so far by the current pass. */
   consumed(): number;
+  /** Removes the spooled copy, if any; safe to call twice. */
   dispose(): void;
 }
 
-export async function openSource(path: string | undefined, stdin: Readable, rereadable: boolean): Promise<LineSource> {
-  if (path !== undefined && path !== '-') return fileSource(path, await sizeOf(path), () => {});
-  if (!rereadable) return streamSource(stdin);
-  // --strict reads twice (validate, then write); standard input is spooled to a private file, so memory stays flat.
-  const dir = mkdtempSync(join(tmpdir(), 'shopdb-import-'));
-  const spool = join(dir, 'input.ndjson');
-  await pipeline(stdin, createWriteStream(spool, { mode: 0o600 }));
-  return fileSource(spool, await sizeOf(spool), () => rmSync(dir, { recursive: true, force: true }));
+export interface SourceOptions {
+  /** Read twice (--strict): a stream is then spooled to a private temporary file first. */
+  rereadable: boolean;
+  /** Stops spooling. */
+  signal?: AbortSignal;
+  /** Registers the spool's removal for an abrupt exit (a second signal). */
+  onExit?: (cleanup: () => void) => () => void;
 }
 
-async function sizeOf(path: string): Promise<number> {
+/**
+ * Opens the input: a regular file, a named pipe, or standard input (`-` or
+ * no argument). A directory, a device or a socket is refused up front:
+ * `/dev/zero` or `/dev/tty` would otherwise be read for ever.
+ */
+export async function openSource(path: string | undefined, stdin: Readable, options: SourceOptions): Promise<LineSource> {
+  if (path === undefined || path === '-') {
+    return options.rereadable ? spool(stdin, 'standard input', options) : streamSource(stdin, 'standard input');
+  }
+  const name = JSON.stringify(path.slice(0, 200));
+  let kind;
   try {
-    return (await stat(path)).size;
-  } catch {
-    throw badInput('file', `cannot read ${JSON.stringify(path.slice(0, 200))}`);
+    kind = await stat(path);
+  } catch (error) {
+    throw badInput('file', `cannot read ${name}${codeOf(error)}`);
+  }
+  if (kind.isFile()) return fileSource(path, name, kind.size);
+  if (kind.isFIFO()) {
+    // A pipe can be read once only.
+    const stream = createReadStream(path);
+    return options.rereadable ? spool(stream, name, options) : streamSource(stream, name);
+  }
+  if (kind.isDirectory()) throw badInput('file', `${name} is a directory, not an NDJSON file`);
+  throw badInput('file', `${name} is a device or socket, not a file or pipe (use - for standard input)`);
+}
+
+// --strict reads twice (validate, then write); a stream is spooled to a private file, so memory stays flat.
+async function spool(input: Readable, name: string, options: SourceOptions): Promise<LineSource> {
+  const dir = mkdtempSync(join(tmpdir(), 'shopdb-import-'));
+  // The spool is a copy of customer data: it goes on every path out, a second signal included.
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const unregister = options.onExit?.(remove) ?? (() => {});
+  const dispose = () => {
+    remove();
+    unregister();
+  };
+  const file = join(dir, 'input.ndjson');
+  try {
+    await pipeline(input, createWriteStream(file, { mode: 0o600 }), ...(options.signal ? [{ signal: options.signal }] : []));
+    return fileSource(file, name, (await stat(file)).size, dispose);
+  } catch (error) {
+    dispose();
+    if (options.signal?.aborted) throw error;
+    throw badInput('file', `cannot read ${name}${codeOf(error)}`);
   }
 }
 
-function fileSource(path: string, size: number, dispose: () => void): LineSource {
+function fileSource(path: string, name: string, size: number, dispose: () => void = () => {}): LineSource {
   let consumed = 0;
   return {
     size,
     consumed: () => consumed,
     dispose,
-    lines: () => {
+    lines: (signal) => {
       consumed = 0;
-      return numbered(createReadStream(path), (bytes) => (consumed += bytes));
+      return numbered(createReadStream(path), name, (bytes) => (consumed += bytes), signal);
     },
   };
 }
 
-function streamSource(stream: Readable): LineSource {
+function streamSource(stream: Readable, name: string): LineSource {
   let consumed = 0;
-  return { size: undefined, consumed: () => consumed, dispose: () => {}, lines: () => numbered(stream, (bytes) => (consumed += bytes)) };
+  return { size: undefined, consumed: () => consumed, dispose: () => {}, lines: (signal) => numbered(stream, name, (bytes) => (consumed += bytes), signal) };
+}
+
+function codeOf(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? ` (${code})` : '';
 }
 
 /**
  * Splits raw bytes into lines and decodes each strictly: invalid UTF-8 is an
- * invalid line, never silently turned into U+FFFD inside an id.
+ * invalid line, never silently turned into U+FFFD inside an id. Time is linear
+ * in the input: a line's pieces are joined once, at its end. A line past
+ * MAX_LINE_BYTES is not kept: its bytes are counted and dropped up to the next
+ * newline, and it comes out as a `tooLong` line.
  */
-async function* numbered(input: Readable, onBytes: (bytes: number) => void): AsyncGenerator<NumberedLine> {
+export async function* numbered(input: Readable, name: string, onBytes: (bytes: number) => void, signal?: AbortSignal, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<NumberedLine> {
   // ignoreBOM: false strips a byte-order mark that an editor put before the first line.
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   let number = 0;
-  let rest = Buffer.alloc(0);
-  const line = (bytes: Buffer): NumberedLine | undefined => {
+  // The current line's bytes so far, when it spans chunks.
+  let pieces: Buffer[] = [];
+  let length = 0;
+  let tooLong = false;
+  const take = (piece: Buffer, copy: boolean) => {
+    length += piece.length;
+    if (length > maxLineBytes) {
+      tooLong = true;
+      pieces = [];
+    } else if (!tooLong) {
+      pieces.push(copy ? Buffer.from(piece) : piece);
+    }
+  };
+  const end = (newline: boolean): NumberedLine | undefined => {
     number++;
-    onBytes(bytes.length + 1);
-    const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    onBytes(length + (newline ? 1 : 0));
+    const wasTooLong = tooLong;
+    const bytes = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, length);
+    pieces = [];
+    length = 0;
+    tooLong = false;
+    if (wasTooLong) return { number, text: '', tooLong: true };
+    const last = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
     let text: string;
     try {
-      text = decoder.decode(bytes.subarray(0, end));
+      text = decoder.decode(bytes.subarray(0, last));
     } catch {
       return { number, text: '', notUtf8: true };
     }
     return text.trim() === '' ? undefined : { number, text };
   };
-  for await (const chunk of input) {
-    let data = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
-    for (let newline = data.indexOf(0x0a); newline !== -1; newline = data.indexOf(0x0a)) {
-      const next = line(data.subarray(0, newline));
-      data = data.subarray(newline + 1);
-      if (next) yield next;
+  if (signal) addAbortSignal(signal, input);
+  try {
+    for await (const chunk of input) {
+      const data = chunk as Buffer;
+      let start = 0;
+      for (let newline = data.indexOf(0x0a); newline !== -1; newline = data.indexOf(0x0a, start)) {
+        // A piece that ends its line is used before the next chunk arrives: no copy needed.
+        take(data.subarray(start, newline), false);
+        start = newline + 1;
+        const line = end(true);
+        if (line) yield line;
+      }
+      // The start of a line that continues in the next chunk: copied, so the chunk is not kept alive.
+      if (start < data.length) take(data.subarray(start), true);
     }
-    rest = Buffer.from(data);
+  } catch (error) {
+    if (signal?.aborted) return;
+    throw badInput('file', `cannot read ${name}${codeOf(error)}`);
   }
-  if (rest.length > 0) {
-    const last = line(rest);
+  if (signal?.aborted) return;
+  if (length > 0 || tooLong) {
+    const last = end(false);
     if (last) yield last;
   }
 }

@@ -6,6 +6,12 @@ import type { Output } from './output.js';
 /** The services a command uses: the shared wiring's shop, without its lifecycle. */
 export type Services = Omit<Shop, 'close'>;
 
+/**
+ * Why a run was asked to stop: a signal, or stdout's reader went away (EPIPE;
+ * `shopdb order export | head -1`), or stdout failed otherwise.
+ */
+export type StopReason = 'SIGINT' | 'SIGTERM' | 'EPIPE' | Error;
+
 /** What every command receives: resolved settings, where to print, and services built on first use. */
 export interface CommandContext {
   config: Config;
@@ -14,4 +20,33 @@ export interface CommandContext {
   /** Standard input, for `import -`. */
   stdin: Readable;
   services(): Promise<Services>;
+  /** Aborted (with a StopReason) when the run must stop: see stopsGracefully(). */
+  signal: AbortSignal;
+  /**
+   * Declares that the command watches `signal` itself and ends with an
+   * honest summary (import, export); any other command is cut short at once.
+   */
+  stopsGracefully(): void;
+  /**
+   * Runs `cleanup` (synchronously) if the process exits while it is
+   * registered, e.g. on a second signal; returns the unregistering function.
+   * For what must not outlive the run, such as a spooled copy of the input.
+   */
+  onExit(cleanup: () => void): () => void;
+}
+
+/** Thrown by a command that stopped because its signal aborted; `detail` completes "interrupted by SIGINT". */
+export class Interrupted extends Error {
+  constructor(readonly detail = '') {
+    super(`interrupted${detail}`);
+    this.name = 'Interrupted';
+  }
+}
+
+/** The documented exit codes of a stopped run: 128 + the signal's number, as shells report it; 0 when the reader closed the pipe. */
+export function stopExitCode(reason: StopReason): number {
+  if (reason === 'SIGINT') return 130;
+  if (reason === 'SIGTERM') return 143;
+  if (reason === 'EPIPE') return 0;
+  return 1;
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { ShopError } from '../core/errors.js';
 import { resolveConfig, type Env } from './config.js';
 import type { Shop } from '../app/shop.js';
-import type { CommandContext } from './context.js';
+import { Interrupted, stopExitCode, type CommandContext, type StopReason } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { Output, type Streams } from './output.js';
 import { buildProgram } from './program.js';
@@ -16,11 +16,16 @@ export interface Runtime {
   stdoutIsTty: boolean;
   /** Whether ~/.aws/credentials or ~/.aws/config exists (then the SDK's chain is used, even locally). */
   hasAwsFile: () => boolean;
+  /** Aborted with a StopReason on SIGINT/SIGTERM or when stdout's reader has gone. */
+  signal?: AbortSignal;
+  /** Registers a synchronous cleanup for an abrupt exit (a second signal); returns its remover. */
+  onExit?: (cleanup: () => void) => () => void;
 }
 
 /** Runs one shopdb invocation and returns its exit code; it never throws and never exits the process. */
 export async function main(runtime: Runtime): Promise<number> {
   const { argv, env, streams, stdoutIsTty } = runtime;
+  const signal = runtime.signal ?? new AbortController().signal;
   // Until the options are parsed, errors are printed the way the arguments most likely ask.
   let out = new Output(streams, guessOutputMode(argv, env, stdoutIsTty), false, argv.includes('--verbose'));
 
@@ -29,6 +34,7 @@ export async function main(runtime: Runtime): Promise<number> {
       const config = resolveConfig(command.optsWithGlobals(), env, stdoutIsTty, runtime.hasAwsFile());
       out = new Output(streams, config.output, config.color, config.verbose);
       let opened: Promise<Shop> | undefined;
+      let graceful = false;
       const ctx: CommandContext = {
         config,
         out,
@@ -40,9 +46,14 @@ export async function main(runtime: Runtime): Promise<number> {
           );
           return opened;
         },
+        signal,
+        stopsGracefully: () => {
+          graceful = true;
+        },
+        onExit: runtime.onExit ?? (() => () => {}),
       };
       try {
-        await body(ctx);
+        await untilStopped(body(ctx), signal, () => graceful);
       } finally {
         await (await opened?.catch(() => undefined))?.close();
       }
@@ -54,8 +65,42 @@ export async function main(runtime: Runtime): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (error) {
+    if (signal.aborted && (signal.reason !== 'EPIPE' || error instanceof Interrupted)) return stopped(signal.reason as StopReason, error, out);
     return report(error, out);
   }
+}
+
+/**
+ * The command's own promise, or, for a command that does not stop gracefully,
+ * an Interrupted rejection as soon as the run is asked to stop: the work in
+ * flight is left to the process's exit.
+ */
+function untilStopped(work: Promise<void>, signal: AbortSignal, graceful: () => boolean): Promise<void> {
+  let onAbort: (() => void) | undefined;
+  const cut = new Promise<never>((_resolve, reject) => {
+    onAbort = () => {
+      if (!graceful()) reject(new Interrupted());
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  // Whichever loses the race must not surface as an unhandled rejection.
+  work.catch(() => {});
+  cut.catch(() => {});
+  return Promise.race([work, cut]).finally(() => {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  });
+}
+
+/** Ends a stopped run: one line saying so (none for a closed pipe), and the documented exit code. */
+function stopped(reason: StopReason, error: unknown, out: Output): number {
+  const detail = error instanceof Interrupted ? error.detail : '';
+  if (reason instanceof Error) {
+    out.error({ code: 'UNAVAILABLE', message: `cannot write to standard output: ${reason.message}` });
+  } else if (reason !== 'EPIPE') {
+    out.error({ code: 'INTERRUPTED', message: `interrupted by ${reason}${detail}` });
+  }
+  return stopExitCode(reason);
 }
 
 function report(error: unknown, out: Output): number {

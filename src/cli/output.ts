@@ -1,10 +1,15 @@
 import { ShopError } from '../core/errors.js';
+import { stringifyExact } from '../core/json.js';
+import { fit, ProgressLine, type Draw } from './progress.js';
 import type { Renderer } from './render.js';
 
 export interface TextSink {
   write(text: string): unknown;
-  /** Present on real streams: lets long outputs wait for the reader (backpressure). */
-  once?(event: 'drain', listener: () => void): unknown;
+  /** Present on real streams: lets long outputs wait for the reader (backpressure), or learn it has gone. */
+  once?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
+  off?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
+  /** Present on real streams: true once the stream can take no more (e.g. the reader closed the pipe). */
+  readonly destroyed?: boolean;
 }
 
 export interface Streams {
@@ -12,6 +17,9 @@ export interface Streams {
   stderr: TextSink;
   /** A spinner is drawn only where a person watches stderr. */
   stderrIsTty?: boolean;
+  stdoutIsTty?: boolean;
+  /** TERM=dumb: the terminal cannot move the cursor or erase, so nothing is redrawn in place. */
+  dumbTerminal?: boolean;
   /** Terminal widths, when the stream is a terminal: human output is fitted to them. */
   stdoutColumns?: number | undefined;
   stderrColumns?: number | undefined;
@@ -24,12 +32,20 @@ export interface Spinner {
 
 const SPINNER_FRAMES = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
 
+/** A status line that draws nothing: where no person watches a terminal. */
+export interface Progress {
+  show(draw: Draw): void;
+  stop(): void;
+}
+
 /**
  * stdout carries results only (one JSON object per line when piped);
  * everything meant for a person — progress, warnings, errors — goes to stderr.
  */
 export class Output {
   private renderer: Renderer | undefined;
+  /** The status line on stderr, if one is drawn: erased before anything else is printed. */
+  private status: ProgressLine | undefined;
 
   constructor(
     private readonly streams: Streams,
@@ -41,20 +57,51 @@ export class Output {
   /** Prints a result: `data` as one JSON line, or what `human` draws for a terminal. */
   async result(data: unknown, human: (render: Renderer) => string): Promise<void> {
     if (this.mode === 'json') {
-      this.streams.stdout.write(`${JSON.stringify(data)}\n`);
+      this.writeOut(`${stringifyExact(data)}\n`);
       return;
     }
     const render = await this.loadRenderer();
-    this.streams.stdout.write(`${human(render)}\n`);
+    this.writeOut(`${human(render)}\n`);
   }
 
-  /** NDJSON records on stdout, whatever the mode, in one write; waits while the reader is behind, so memory stays flat. */
+  /**
+   * NDJSON records on stdout, whatever the mode, in one write; waits while the
+   * reader is behind, so memory stays flat. Resolves at once if the reader has
+   * gone (a closed pipe): the caller learns of it from its abort signal.
+   */
   async records(items: readonly unknown[]): Promise<void> {
     if (items.length === 0) return;
     const { stdout } = this.streams;
-    if (stdout.write(`${items.map((item) => JSON.stringify(item)).join('\n')}\n`) === false && stdout.once) {
-      await new Promise<void>((resolve) => stdout.once?.('drain', resolve));
+    if (stdout.destroyed) return;
+    if (stdout.write(`${items.map((item) => stringifyExact(item)).join('\n')}\n`) === false && stdout.once && !stdout.destroyed) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          for (const event of ['drain', 'close', 'error'] as const) stdout.off?.(event, done);
+          resolve();
+        };
+        for (const event of ['drain', 'close', 'error'] as const) stdout.once?.(event, done);
+      });
     }
+  }
+
+  /**
+   * A status line on stderr (progress of a long command): drawn when stderr is
+   * a terminal and a person reads the results there too (table mode), or, with
+   * `whileStdoutIsPiped`, when the results go to a file or pipe; otherwise it draws nothing.
+   */
+  progress(options: { whileStdoutIsPiped?: boolean } = {}): Progress {
+    const stdoutPiped = this.streams.stdoutIsTty !== true;
+    const wanted = this.streams.stderrIsTty === true && (this.interactive || (options.whileStdoutIsPiped === true && stdoutPiped));
+    if (!wanted) return { show: () => {}, stop: () => {} };
+    const line = new ProgressLine(this.streams.stderr, { columns: () => this.streams.stderrColumns, dumb: this.streams.dumbTerminal === true });
+    this.status = line;
+    return {
+      show: (draw) => line.show(draw),
+      stop: () => {
+        line.stop();
+        if (this.status === line) this.status = undefined;
+      },
+    };
   }
 
   /** Whether a person watches stderr at a terminal (progress bars, spinners). */
@@ -73,34 +120,34 @@ export class Output {
 
   /** A note for a person on stderr, e.g. progress; silent in JSON mode unless verbose. */
   info(message: string): void {
-    if (this.mode === 'table' || this.verbose) this.streams.stderr.write(`${message}\n`);
+    if (this.mode === 'table' || this.verbose) this.writeErr(`${message}\n`);
   }
 
   warn(message: string): void {
-    this.streams.stderr.write(`shopdb: warning: ${message}\n`);
+    this.writeErr(`shopdb: warning: ${message}\n`);
   }
 
   debug(message: string): void {
-    if (this.verbose) this.streams.stderr.write(`shopdb: ${message}\n`);
+    if (this.verbose) this.writeErr(`shopdb: ${message}\n`);
   }
 
   error(error: ShopError | { code: string; message: string }, detail?: string): void {
     if (this.mode === 'json') {
-      this.streams.stderr.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+      this.writeErr(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
     } else {
-      this.streams.stderr.write(`shopdb: ${error.message}\n`);
+      this.writeErr(`shopdb: ${error.message}\n`);
     }
-    if (detail !== undefined && this.verbose) this.streams.stderr.write(`${detail}\n`);
+    if (detail !== undefined && this.verbose) this.writeErr(`${detail}\n`);
   }
 
-  /** Progress on stderr for a person at a terminal; does nothing otherwise. */
+  /** Progress on stderr for a person at a terminal; does nothing otherwise (nor on TERM=dumb, where it cannot animate). */
   spinner(): Spinner {
-    if (!this.interactive) return { update: () => {}, stop: () => {} };
-    const { stderr } = this.streams;
+    if (!this.interactive || this.streams.dumbTerminal) return { update: () => {}, stop: () => {} };
+    const line = this.progress();
     let message = '';
     let frame = 0;
     const timer = setInterval(() => {
-      if (message) stderr.write(`\r${SPINNER_FRAMES[frame++ % SPINNER_FRAMES.length]} ${message}\x1b[K`);
+      if (message) line.show((columns) => fit(`${SPINNER_FRAMES[frame++ % SPINNER_FRAMES.length]} ${message}`, columns));
     }, 80);
     timer.unref();
     return {
@@ -109,10 +156,21 @@ export class Output {
       },
       stop: () => {
         clearInterval(timer);
-        if (message) stderr.write('\r\x1b[K');
+        line.stop();
         message = '';
       },
     };
+  }
+
+  private writeOut(text: string): void {
+    // stdout and stderr may be the same terminal: the status line must not run into a result.
+    if (this.streams.stdoutIsTty) this.status?.clear();
+    this.streams.stdout.write(text);
+  }
+
+  private writeErr(text: string): void {
+    this.status?.clear();
+    this.streams.stderr.write(text);
   }
 
   private async loadRenderer(): Promise<Renderer> {

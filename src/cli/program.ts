@@ -189,10 +189,13 @@ function addBulkCommands(group: Command, kind: 'order' | 'cart', withContext: Wi
     .option('--strict', 'validate every line first and write nothing if any is invalid')
     .option('--overwrite', `replace ${kind}s that already exist (default: skip them)`)
     .option('--concurrency <n>', 'batches in flight at once (default 8)')
+    .option('--quiet', 'no warning or error per line (invalid lines, existing ids); the summary and the final error still print')
     .addHelpText('after', examples(`shopdb ${kind} import ${kind}s.ndjson`, `shopdb --table-prefix prod- ${kind} export | shopdb --table-prefix staging- ${kind} import --overwrite`))
-    .action(async (file: string | undefined, options: { strict?: boolean; overwrite?: boolean; concurrency?: string }, command: Command) => {
+    .action(async (file: string | undefined, options: { strict?: boolean; overwrite?: boolean; concurrency?: string; quiet?: boolean }, command: Command) => {
       const { bulkImport } = kind === 'order' ? await import('./commands/order-import.js') : await import('./commands/cart-import.js');
-      await withContext(command, (ctx) => bulkImport(ctx, { file, strict: options.strict === true, overwrite: options.overwrite === true, concurrency: options.concurrency }));
+      await withContext(command, (ctx) =>
+        bulkImport(ctx, { file, strict: options.strict === true, overwrite: options.overwrite === true, concurrency: options.concurrency, quiet: options.quiet === true }),
+      );
     });
   group
     .command('export')

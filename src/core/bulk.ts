@@ -1,4 +1,5 @@
 import { ShopError, isShopError } from './errors.js';
+import { JsonError, parseStrict } from './json.js';
 
 /*
  * Bulk import: newline-delimited JSON in, validated line by line with the
@@ -7,11 +8,23 @@ import { ShopError, isShopError } from './errors.js';
  * while `concurrency` batches are in flight.
  */
 
+/**
+ * The longest line import reads, in bytes: above DynamoDB's 400 KB item limit
+ * with room for JSON escaping (which can triple a string). A longer line is an
+ * invalid line, skipped without being held in memory.
+ */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+/** After a stop (signal), how long batches already sent may take to settle before they are abandoned. */
+export const SETTLE_AFTER_STOP_MS = 5_000;
+
 export interface NumberedLine {
   number: number;
   text: string;
   /** The line's bytes were not valid UTF-8 (then `text` is empty). */
   notUtf8?: boolean;
+  /** The line was longer than MAX_LINE_BYTES and was skipped unread (then `text` is empty). */
+  tooLong?: boolean;
 }
 
 export interface ImportSummary {
@@ -22,6 +35,11 @@ export interface ImportSummary {
   skipped: number;
   /** Invalid lines, plus items whose batch could not be written. */
   failed: number;
+  /**
+   * Only after a stop: valid items whose batch was still in flight when the
+   * settle bound ran out; DynamoDB may or may not have written them.
+   */
+  abandoned?: number;
 }
 
 /** The writes import needs; src/store implements them with DynamoDB's batch operations. */
@@ -47,6 +65,12 @@ export interface ImportOptions {
   onProgress?(summary: ImportSummary): void;
   /** After each batch is committed; the services use it to refresh cached copies. */
   afterWrite?(items: unknown[]): Promise<void>;
+  /**
+   * Stops the import (a signal): no more lines are read or batches sent, the
+   * batches in flight get `settleMs` to finish, and the counts so far are returned.
+   */
+  signal?: AbortSignal;
+  settleMs?: number;
 }
 
 export interface Importable<T> {
@@ -72,8 +96,8 @@ export class BulkService<T> {
     });
   }
 
-  validate(lines: AsyncIterable<NumberedLine>, onInvalidLine: ImportOptions['onInvalidLine']): Promise<{ read: number; failed: number }> {
-    return validateLines(lines, this.kind, onInvalidLine);
+  validate(lines: AsyncIterable<NumberedLine>, onInvalidLine: ImportOptions['onInvalidLine'], signal?: AbortSignal): Promise<{ read: number; failed: number }> {
+    return validateLines(lines, this.kind, onInvalidLine, signal);
   }
 
   /** Every item in the table, read by `segments` parallel scans, streamed page by page. */
@@ -90,10 +114,16 @@ export class BulkService<T> {
 export const MAX_CONCURRENCY = 64;
 
 /** Validates every line without writing anything: the first pass of `--strict`. */
-export async function validateLines<T>(lines: AsyncIterable<NumberedLine>, kind: Pick<Importable<T>, 'parse'>, onInvalidLine: ImportOptions['onInvalidLine']): Promise<{ read: number; failed: number }> {
+export async function validateLines<T>(
+  lines: AsyncIterable<NumberedLine>,
+  kind: Pick<Importable<T>, 'parse'>,
+  onInvalidLine: ImportOptions['onInvalidLine'],
+  signal?: AbortSignal,
+): Promise<{ read: number; failed: number }> {
   let read = 0;
   let failed = 0;
   for await (const line of lines) {
+    if (signal?.aborted) break;
     read++;
     const parsed = parseLine(line, kind.parse);
     if (parsed instanceof ShopError) {
@@ -108,7 +138,10 @@ export async function validateLines<T>(lines: AsyncIterable<NumberedLine>, kind:
 export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: Importable<T>, options: ImportOptions): Promise<ImportSummary> {
   const summary: ImportSummary = { read: 0, written: 0, skipped: 0, failed: 0 };
   const size = options.overwrite ? kind.writer.batchSize.replace : kind.writer.batchSize.insert;
-  const inFlight = new Set<Promise<void>>();
+  // Each batch in flight, with its item count (reported as abandoned if a stop's bound runs out).
+  const inFlight = new Map<Promise<void>, number>();
+  const { signal } = options;
+  const stopped = signal ? untilAborted(signal) : undefined;
   let fatal: unknown;
   let batch: T[] = [];
   let batchIds = new Set<string>();
@@ -126,34 +159,39 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
       inFlight.delete(task);
       for (const id of ids) if (inFlightIds.get(id) === task) inFlightIds.delete(id);
     });
-    inFlight.add(task);
+    inFlight.set(task, items.length);
     for (const id of ids) inFlightIds.set(id, task);
-    // Backpressure: stop reading while the pool is full.
-    while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
+    // Backpressure: stop reading while the pool is full (or until a stop).
+    while (inFlight.size >= options.concurrency && !signal?.aborted) await Promise.race([...inFlight.keys(), ...(stopped ? [stopped] : [])]);
   };
 
+  // Set once the counts are returned: a batch abandoned after a stop must not change them afterwards.
+  let done = false;
   const writeBatch = async (items: T[]) => {
     try {
       if (options.overwrite) {
         const written = await kind.writer.replace(items);
+        if (done) return;
         summary.written += written.length;
         await options.afterWrite?.(written);
       } else {
         const { written, conflicts } = await kind.writer.insertNew(items);
+        if (done) return;
         summary.written += written.length;
         summary.skipped += conflicts.length;
         conflicts.forEach((id) => options.onConflict(id));
         await options.afterWrite?.(written);
       }
     } catch (error) {
+      if (done) return;
       summary.failed += items.length;
       fatal ??= error;
     }
-    options.onProgress?.(summary);
+    if (!done) options.onProgress?.(summary);
   };
 
   for await (const line of lines) {
-    if (fatal) break;
+    if (fatal || signal?.aborted) break;
     summary.read++;
     const parsed = parseLine(line, kind.parse);
     if (parsed instanceof ShopError) {
@@ -164,25 +202,48 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
     // One batch must not touch an id twice (DynamoDB refuses it), and a repeat must not race its earlier line.
     const id = kind.idOf(parsed);
     if (batchIds.has(id)) await flush();
-    await inFlightIds.get(id);
+    await Promise.race([inFlightIds.get(id), stopped]);
     batch.push(parsed);
     batchIds.add(id);
     if (batch.length >= size) await flush();
   }
+  // After a stop the lines already read are still sent: then read = written + skipped + failed (+ abandoned).
   if (!fatal) await flush();
-  await Promise.all(inFlight);
+  if (signal?.aborted) {
+    await settle(inFlight, options.settleMs ?? SETTLE_AFTER_STOP_MS);
+    const abandoned = [...inFlight.values()].reduce((sum, count) => sum + count, 0);
+    if (abandoned > 0) summary.abandoned = abandoned;
+  } else {
+    await Promise.all(inFlight.keys());
+  }
+  done = true;
   options.onProgress?.(summary);
   if (fatal) throw Object.assign(isShopError(fatal) ? fatal : new ShopError('INTERNAL', String(fatal), { cause: fatal }), { summary });
   return summary;
 }
 
+/** Resolves when `signal` aborts (never rejects). */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** Waits for the batches in flight, or `ms`, whichever comes first; the ones left are abandoned. */
+async function settle(inFlight: Map<Promise<void>, number>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([Promise.all(inFlight.keys()), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 function parseLine<T>(line: NumberedLine, parse: (value: unknown) => T): T | ShopError {
   if (line.notUtf8) return new ShopError('BAD_INPUT', 'not valid UTF-8');
+  if (line.tooLong) return new ShopError('BAD_INPUT', `longer than ${MAX_LINE_BYTES} bytes (4 MiB), the longest line import reads`);
   let value: unknown;
   try {
-    value = JSON.parse(line.text);
-  } catch {
-    return new ShopError('BAD_INPUT', 'not valid JSON');
+    value = parseStrict(line.text);
+  } catch (error) {
+    if (error instanceof JsonError) return new ShopError('BAD_INPUT', error.message);
+    throw error;
   }
   try {
     return parse(value);

@@ -5,7 +5,9 @@
  * raw (paginated, strongly consistent) scan with the SDK.
  */
 import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { createWriteStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -362,7 +364,7 @@ describe('existing ids', () => {
   const CARTS = `${prefix}EcommerceCarts`;
   beforeAll(() => createTables(prefix));
 
-  it('are skipped by default: one warning per id, written 0, exit 0, items and versions unchanged', async () => {
+  it('are skipped by default: one warning per id up to 50, then a count, written 0, exit 0, items and versions unchanged', async () => {
     const first = Array.from({ length: 150 }, (_, i) => order(`skip-${i}`, { totalAmount: `${i}.25`, version: 1 + (i % 4) }));
     const firstCarts = Array.from({ length: 30 }, (_, i) => cart(`skip-cart-${i}`, [line('mug', i + 1, '19.99', 'Tea mug')], { version: 2 }));
     const file = writeInput('skip-orders.ndjson', first.map(orderLine));
@@ -375,7 +377,12 @@ describe('existing ids', () => {
     // The same file again.
     const again = await importOk(prefix, 'order', [file]);
     expect(again.summary).toEqual({ read: 150, written: 0, skipped: 150, failed: 0 });
-    expect(sorted(skippedIds(again.run.stderr, 'order'))).toEqual(sorted(first.map((o) => o.orderId)));
+    // Capped like invalid lines: 50 named, the rest counted.
+    const named = skippedIds(again.run.stderr, 'order');
+    expect(named).toHaveLength(50);
+    expect(new Set(named).size).toBe(50);
+    expect(first.map((o) => o.orderId)).toEqual(expect.arrayContaining(named));
+    expect(again.run.stderr).toContain('shopdb: warning: 100 more existing orders were skipped (not shown)');
     const cartsAgain = await importOk(prefix, 'cart', ['-'], ndjson(firstCarts.map(cartLine)));
     expect(cartsAgain.summary).toEqual({ read: 30, written: 0, skipped: 30, failed: 0 });
     expect(sorted(skippedIds(cartsAgain.run.stderr, 'cart'))).toEqual(sorted(firstCarts.map((c) => c.cartId)));
@@ -384,7 +391,12 @@ describe('existing ids', () => {
     const changed = first.map((o) => ({ ...o, userId: 'intruder', totalAmount: '0.01', status: 'CANCELLED', version: 40 }));
     const changedRun = await importOk(prefix, 'order', ['-'], ndjson(changed.map(orderLine)));
     expect(changedRun.summary).toEqual({ read: 150, written: 0, skipped: 150, failed: 0 });
-    expect(skippedIds(changedRun.run.stderr, 'order')).toHaveLength(150);
+    expect(skippedIds(changedRun.run.stderr, 'order')).toHaveLength(50);
+
+    // --quiet: no warning at all, the summary still printed.
+    const quiet = await importOk(prefix, 'order', [file, '--quiet']);
+    expect(quiet.summary).toEqual({ read: 150, written: 0, skipped: 150, failed: 0 });
+    expect(quiet.run.stderr).toBe('');
 
     expect(await scanTable(ORDERS)).toEqual(before);
     expect(await scanTable(CARTS)).toEqual(cartsBefore);
@@ -620,6 +632,65 @@ describe('invalid lines', () => {
     expect([...(await scanTable(ORDERS)).keys()].sort()).toEqual(good.map((text) => (JSON.parse(text) as Order).orderId).sort());
     expect((await scanTable(CARTS)).size).toBe(20);
     expect(await get<Cart>(strictPrefix, 'cart', 'strict-cart-19')).toMatchObject({ totalAmount: '2.00' });
+  });
+});
+
+describe('hostile input files', () => {
+  const prefix = uniquePrefix('bulk-hostile');
+  beforeAll(() => createTables(prefix));
+
+  it('a line nested past 64 levels, a repeated key, or a line past 4 MiB is one bad line; the lines around it are written', async () => {
+    const deep = `{"orderId":"deep","userId":"u1","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const repeated = '{"orderId":"rep","userId":"u1","totalAmount":"1.00","totalAmount":"9.00","status":"PAID"}';
+    const long = `{"orderId":"long","userId":"${'x'.repeat(40 * 1024 * 1024)}"}`;
+    const file = writeInput('hostile.ndjson', [orderLine(order('hostile-1')), deep, repeated, long, orderLine(order('hostile-2'))]);
+    const result = await run(prefix, ['order', 'import', file]);
+    expect(result.exitCode, result.stderr.slice(0, 2000)).toBe(2);
+    expect(result.json<Summary>()).toEqual({ read: 5, written: 2, skipped: 0, failed: 3 });
+    expect(errorMessages(result.stderr)).toEqual([
+      'line 2: nested deeper than 64 levels',
+      'line 3: key "totalAmount" appears twice in one object',
+      'line 4: longer than 4194304 bytes (4 MiB), the longest line import reads',
+      '3 invalid lines were skipped',
+    ]);
+    expect([...(await scanTable(`${prefix}EcommerceOrders`)).keys()].sort()).toEqual(['hostile-1', 'hostile-2']);
+
+    // Deep products once overflowed the stack in validation: exit 1 and nothing written.
+    const deepCart = `{"cartId":"deep-cart","userId":"u1","products":${'['.repeat(200_000)}${']'.repeat(200_000)},"totalAmount":"0.00"}`;
+    const carts = await run(prefix, ['cart', 'import', '-'], { input: ndjson([cartLine(cart('hostile-cart-1', [])), deepCart, cartLine(cart('hostile-cart-2', []))]) });
+    expect(carts.exitCode, carts.stderr.slice(0, 2000)).toBe(2);
+    expect(carts.json<Summary>()).toEqual({ read: 3, written: 2, skipped: 0, failed: 1 });
+    expect(errorMessages(carts.stderr)[0]).toBe('line 2: nested deeper than 64 levels');
+    expect([...(await scanTable(`${prefix}EcommerceCarts`)).keys()].sort()).toEqual(['hostile-cart-1', 'hostile-cart-2']);
+  });
+
+  it('a directory, a device or a socket exits 2 naming it, before reading; a named pipe is read, with --strict too', async () => {
+    const socketPath = join(dir, 'import.sock');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      for (const path of [dir, '/dev/zero', '/dev/null', socketPath]) {
+        const result = await run(prefix, ['order', 'import', path]);
+        expect(result.exitCode, `${path}: ${result.stderr}`).toBe(2);
+        const messages = errorMessages(result.stderr);
+        expect(messages).toHaveLength(1);
+        expect(messages[0]).toMatch(path === dir ? /is a directory/ : /is a device or socket/);
+        expect(messages[0]?.startsWith(`file: ${JSON.stringify(path)} is a `), messages[0]).toBe(true);
+        expect(result.stdout).toBe('');
+      }
+    } finally {
+      server.close();
+    }
+    for (const extra of [[], ['--strict']]) {
+      const fifo = join(dir, `import-${extra.length}.fifo`);
+      await execa('mkfifo', [fifo]);
+      const ids = [`fifo-${extra.length}-a`, `fifo-${extra.length}-b`];
+      const writer = createWriteStream(fifo);
+      writer.end(ndjson(ids.map((id) => orderLine(order(id)))));
+      const result = await run(prefix, ['order', 'import', fifo, ...extra]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.json<Summary>()).toEqual({ read: 2, written: 2, skipped: 0, failed: 0 });
+    }
   });
 });
 
