@@ -1,4 +1,5 @@
 import { ShopError } from '../core/errors.js';
+import { cut, displayWidth, usableColumns } from './layout.js';
 import type { Renderer } from './render.js';
 
 export interface TextSink {
@@ -93,14 +94,27 @@ export class Output {
     if (detail !== undefined && this.verbose) this.streams.stderr.write(`${detail}\n`);
   }
 
-  /** Progress on stderr for a person at a terminal; does nothing otherwise. */
+  /**
+   * Progress on stderr for a person at a terminal; does nothing otherwise.
+   * Redrawn with a carriage return and blanks only, no escape codes, so it
+   * works on TERM=dumb too; cut to the terminal's width, since a line that
+   * wraps can no longer be redrawn in place.
+   */
   spinner(): Spinner {
     if (!this.interactive) return { update: () => {}, stop: () => {} };
     const { stderr } = this.streams;
+    const columns = usableColumns(this.streams.stderrColumns);
     let message = '';
     let frame = 0;
+    let drawn = 0;
+    const draw = (text: string) => {
+      const line = columns === undefined ? text : cut(text, columns - 1);
+      const width = displayWidth(line);
+      stderr.write(`\r${line}${' '.repeat(Math.max(0, drawn - width))}`);
+      drawn = width;
+    };
     const timer = setInterval(() => {
-      if (message) stderr.write(`\r${SPINNER_FRAMES[frame++ % SPINNER_FRAMES.length]} ${message}\x1b[K`);
+      if (message) draw(`${SPINNER_FRAMES[frame++ % SPINNER_FRAMES.length]} ${message}`);
     }, 80);
     timer.unref();
     return {
@@ -109,8 +123,9 @@ export class Output {
       },
       stop: () => {
         clearInterval(timer);
-        if (message) stderr.write('\r\x1b[K');
+        if (drawn > 0) stderr.write(`\r${' '.repeat(drawn)}\r`);
         message = '';
+        drawn = 0;
       },
     };
   }

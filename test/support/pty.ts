@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- these patterns match terminal escape sequences (ESC, BEL) on purpose */
 import { execa } from 'execa';
 import { inject } from 'vitest';
 import { BIN } from './cli.js';
