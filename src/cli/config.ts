@@ -67,13 +67,23 @@ export function resolveConfig(flags: GlobalOptions, rawEnv: Env, stdoutIsTty: bo
     region,
     tablePrefix: checkedPrefix(flags.tablePrefix ?? env.SHOPDB_TABLE_PREFIX ?? ''),
     output: outputMode(flags, env, stdoutIsTty),
-    color: flags.color !== false && env.NO_COLOR === undefined && env.SHOPDB_NO_COLOR === undefined && stdoutIsTty,
+    color: useColour(flags, env, stdoutIsTty),
     verbose: flags.verbose === true || isTruthy(env.SHOPDB_VERBOSE),
     timeoutMs: parseTimeout(flags.timeout ?? env.SHOPDB_TIMEOUT),
     staticCredentials: loopback && !credentialsConfigured ? LOCAL_CREDENTIALS : undefined,
     location: endpoint ?? `DynamoDB in ${region ?? 'the configured region'}`,
     cache: resolveCache(flags, env),
   };
+}
+
+/**
+ * Colour only for a person at a terminal that can show it: not with
+ * --no-color, NO_COLOR or SHOPDB_NO_COLOR (any non-empty value), not when
+ * stdout is piped, and not on TERM=dumb, which understands no escape codes.
+ */
+function useColour(flags: GlobalOptions, env: Env, stdoutIsTty: boolean): boolean {
+  if (flags.color === false || env.NO_COLOR !== undefined || env.SHOPDB_NO_COLOR !== undefined) return false;
+  return stdoutIsTty && env.TERM !== 'dumb';
 }
 
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';

@@ -1,11 +1,14 @@
-import { Command, Option } from 'commander';
+import { Command, Help, Option } from 'commander';
+import { displayWidth, usableColumns, wrap } from './layout.js';
 import type { CommandContext } from './context.js';
 
 /** Runs a command body with a context built from the options of `command` and its parents. */
 export type WithContext = (command: Command, body: (ctx: CommandContext) => Promise<void>) => Promise<void>;
 
-function examples(...lines: string[]): string {
-  return `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
+/** Examples after the help text, fitted to the terminal as the help is (see fittedHelp). */
+function examples(...lines: string[]): (context: { command: Command }) => string {
+  const text = `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
+  return ({ command }) => fitHelpLines(text, command.configureOutput().getOutHelpWidth?.());
 }
 
 /**
@@ -17,6 +20,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     // Set before any subcommand exists: subcommands copy these settings when created.
     .exitOverride()
     .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: () => {} })
+    .configureHelp({ formatHelp: fittedHelp })
     .description("Manage a shop's orders and carts in Amazon DynamoDB")
     .version('0.1.0', '-V, --version')
     .option('--endpoint <url>', 'DynamoDB endpoint URL (env SHOPDB_ENDPOINT, AWS_ENDPOINT_URL_DYNAMODB)')
@@ -179,6 +183,39 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     });
 
   return program;
+}
+
+/**
+ * Commander's help, fitted to the terminal: commander wraps descriptions only
+ * when 40 columns remain beside the terms, so narrower lines are wrapped here,
+ * under their description column; examples are continued with a shell `\\`
+ * so that each stays one command to copy.
+ */
+function fittedHelp(this: Help, command: Command, helper: Help): string {
+  return fitHelpLines(Help.prototype.formatHelp.call(this, command, helper), helper.helpWidth);
+}
+
+function fitHelpLines(text: string, columns: number | undefined): string {
+  const width = usableColumns(columns);
+  if (width === undefined) return text;
+  return text
+    .split('\n')
+    .flatMap((line) => {
+      if (displayWidth(line) <= width) return [line];
+      if (line.startsWith('  $ ')) {
+        // Never break inside a quoted argument: a continuation there would change the argument.
+        const guarded = line.replace(/"[^"]*"/g, (quoted) => quoted.replace(/ /g, '\u00a0'));
+        return wrap(guarded, width, { indent: 6, before: ' \\' }).map((part) => part.replace(/\u00a0/g, ' '));
+      }
+      const item = /^( +)(\S.*?)(  +)(\S.*)$/.exec(line);
+      if (item === null) return wrap(line, width, { indent: (/^ */.exec(line)?.[0].length ?? 0) + 2 });
+      const [, lead = '', term = '', gap = '', description = ''] = item;
+      const column = displayWidth(lead + term + gap);
+      // A term column past half the width leaves too little room: the description goes below the term.
+      if (column > width / 2) return [`${lead}${term}`, ...wrap(`${lead}    ${description}`, width, { indent: lead.length + 4 })];
+      return wrap(line, width, { indent: column });
+    })
+    .join('\n');
 }
 
 function addBulkCommands(group: Command, kind: 'order' | 'cart', withContext: WithContext): void {

@@ -3,6 +3,22 @@ import Table from 'cli-table3';
 import type { Cart, Order } from '../core/model.js';
 import { formatCents, multiply, parseAmount } from '../core/money.js';
 import type { TableReport } from '../core/tables.js';
+import { cut, displayWidth, usableColumns, wrap } from './layout.js';
+
+/**
+ * How a grid column may give way on a narrow terminal: `text` is cut with …,
+ * `key` (ids, names of things) and `number` (counts, amounts) never are: when
+ * they do not fit, each row is drawn as its own label/value box instead.
+ * Numbers are right-aligned.
+ */
+type ColumnKind = 'key' | 'text' | 'number';
+interface Column {
+  title: string;
+  kind: ColumnKind;
+}
+
+/** A text column is never cut below this many columns (or its title). */
+const MIN_TEXT_WIDTH = 6;
 
 const STATUS_COLOURS: Record<string, keyof ChalkInstance> = {
   PENDING: 'yellow',
@@ -15,6 +31,8 @@ const STATUS_COLOURS: Record<string, keyof ChalkInstance> = {
 /** Draws results for a person at a terminal. */
 export class Renderer {
   private readonly chalk: ChalkInstance;
+  /** Columns to fit into; undefined when unknown (output not on a terminal), then nothing is fitted. */
+  private readonly width: number | undefined;
 
   constructor(
     color: boolean,
@@ -23,6 +41,7 @@ export class Renderer {
   ) {
     // chalk does not honour NO_COLOR itself; the level comes from our resolved config.
     this.chalk = new Chalk({ level: color ? 1 : 0 });
+    this.width = usableColumns(columns);
   }
 
   order(order: Order): string {
@@ -47,24 +66,40 @@ export class Renderer {
       ['Version', show(cart.version)],
     ]);
     if (cart.products.length === 0) return `${summary}\n${this.chalk.dim('(no products)')}`;
-    const lines = this.grid(['Product', 'Name', 'Qty', 'Unit price', 'Line total']);
-    for (const line of cart.products) {
-      lines.push([line.productId, show(line.name), String(line.quantity), line.unitPrice, lineTotal(line.unitPrice, line.quantity)]);
-    }
-    return `${summary}\n${lines.toString()}`;
+    const lines = this.grid(
+      [
+        { title: 'Product', kind: 'key' },
+        { title: 'Name', kind: 'text' },
+        { title: 'Qty', kind: 'number' },
+        { title: 'Unit price', kind: 'number' },
+        { title: 'Line total', kind: 'number' },
+      ],
+      cart.products.map((line) => [line.productId, show(line.name), String(line.quantity), line.unitPrice, lineTotal(line.unitPrice, line.quantity)]),
+    );
+    return `${summary}\n${lines}`;
   }
 
   tables(reports: TableReport[]): string {
-    const grid = this.grid(['Table', 'Result', 'Status', 'Billing', 'Items']);
-    for (const report of reports) {
-      grid.push([report.name, report.result, this.tableStatus(report.status), show(report.billing), show(report.itemCount)]);
-    }
-    return grid.toString();
+    return this.grid(
+      [
+        { title: 'Table', kind: 'key' },
+        { title: 'Result', kind: 'key' },
+        { title: 'Status', kind: 'key' },
+        { title: 'Billing', kind: 'text' },
+        { title: 'Items', kind: 'number' },
+      ],
+      reports.map((report) => [report.name, report.result, this.tableStatus(report.status), show(report.billing), show(report.itemCount)]),
+    );
   }
 
-  /** One line confirming a write. */
+  /** One line confirming a write, wrapped under its tick when the terminal is narrow. */
   done(message: string): string {
-    return `${this.chalk.green('✓')} ${message}`;
+    return this.prose(`${this.chalk.green('✓')} ${message}`, 2);
+  }
+
+  /** A line of prose fitted to the terminal: wrapped at spaces, long words broken, nothing dropped. */
+  prose(line: string, indent = 0): string {
+    return this.width === undefined ? line : wrap(line, this.width, { indent }).join('\n');
   }
 
   status(status: string | null): string {
@@ -78,14 +113,50 @@ export class Renderer {
     return status === 'MISSING' ? this.chalk.red(status) : this.chalk.yellow(status);
   }
 
+  /** Label/value rows; values wrap inside their cell, so long ids stay whole and inside the terminal. */
   private fields(rows: Array<[string, string]>): string {
-    const table = new Table({ style: { head: [], border: this.colourlessBorder() } });
-    for (const [label, value] of rows) table.push({ [this.chalk.bold(label)]: value });
+    const labelWidth = Math.max(...rows.map(([label]) => displayWidth(label)));
+    let valueWidth = Math.max(1, ...rows.map(([, value]) => Math.max(...value.split('\n').map(displayWidth))));
+    // Two cells: one border and two spaces of padding each, plus the closing border.
+    if (this.width !== undefined) valueWidth = Math.max(1, Math.min(valueWidth, this.width - labelWidth - 7));
+    const table = new Table({ colWidths: [labelWidth + 2, valueWidth + 2], style: { head: [], border: this.colourlessBorder() } });
+    for (const [label, value] of rows) {
+      const fitted = value.split('\n').flatMap((line) => wrap(line, valueWidth));
+      table.push({ [this.chalk.bold(label)]: fitted.join('\n') });
+    }
     return table.toString();
   }
 
-  private grid(head: string[]): Table.Table {
-    return new Table({ head: head.map((title) => this.chalk.bold(title)), style: { head: [], border: this.colourlessBorder() } });
+  /** A grid with a header row, fitted to the terminal as the column kinds allow. */
+  private grid(columns: Column[], rows: string[][]): string {
+    const widths = columns.map((column, index) => Math.max(displayWidth(column.title), ...rows.map((row) => displayWidth(row[index] ?? ''))));
+    if (this.width !== undefined) {
+      const floors = columns.map((column, index) => (column.kind === 'text' ? Math.min(widths[index] ?? 0, Math.max(MIN_TEXT_WIDTH, displayWidth(column.title))) : (widths[index] ?? 0)));
+      let excess = widths.reduce((sum, width) => sum + width, 0) + columns.length * 3 + 1 - this.width;
+      while (excess > 0) {
+        // Give way one column at a time, from the widest text column that still can.
+        let widest = -1;
+        widths.forEach((width, index) => {
+          if (width > (floors[index] ?? 0) && (widest === -1 || width > (widths[widest] ?? 0))) widest = index;
+        });
+        if (widest === -1) return this.stacked(columns, rows);
+        widths[widest] = (widths[widest] ?? 0) - 1;
+        excess--;
+      }
+    }
+    const table = new Table({
+      head: columns.map((column) => this.chalk.bold(column.title)),
+      colWidths: widths.map((width) => width + 2),
+      colAligns: columns.map((column) => (column.kind === 'number' ? 'right' : 'left')),
+      style: { head: [], border: this.colourlessBorder() },
+    });
+    for (const row of rows) table.push(row.map((cell, index) => cut(cell, widths[index] ?? 0)));
+    return table.toString();
+  }
+
+  /** Each row as its own label/value box, for a terminal too narrow for the grid. */
+  private stacked(columns: Column[], rows: string[][]): string {
+    return rows.map((row) => this.fields(columns.map((column, index): [string, string] => [column.title, row[index] ?? '']))).join('\n');
   }
 
   private colourlessBorder(): string[] {

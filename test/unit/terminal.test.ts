@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/cli/config.js';
+import { cut, displayWidth, usableColumns, wrap } from '../../src/cli/layout.js';
+import { Renderer } from '../../src/cli/render.js';
+import type { Cart } from '../../src/core/model.js';
+
+describe('colour follows the terminal', () => {
+  it('is off on TERM=dumb, which understands no escape codes', () => {
+    expect(resolveConfig({}, { TERM: 'dumb' }, true, false).color).toBe(false);
+    expect(resolveConfig({}, { TERM: 'xterm-256color' }, true, false).color).toBe(true);
+  });
+});
+
+describe('layout', () => {
+  it('counts display columns: ANSI codes none, CJK and emoji two, combining marks none', () => {
+    expect(displayWidth('\x1b[1mabc\x1b[22m')).toBe(3);
+    expect(displayWidth('茶碗🍵')).toBe(6);
+    expect(displayWidth('e\u0301')).toBe(1);
+  });
+
+  it('cuts with … inside the width, never splitting a wide character past it', () => {
+    expect(cut('abcdef', 4)).toBe('abc…');
+    expect(cut('abc', 4)).toBe('abc');
+    expect(displayWidth(cut('茶碗茶碗茶碗', 5))).toBeLessThanOrEqual(5);
+  });
+
+  it('wraps prose at spaces, breaks words longer than a line, drops nothing', () => {
+    const long = 'x'.repeat(45);
+    const lines = wrap(`✓ Created order ${long} for u1`, 20, { indent: 2 });
+    for (const line of lines) expect(displayWidth(line)).toBeLessThanOrEqual(20);
+    expect(lines.join('').replace(/ /g, '')).toBe(`✓Createdorder${long}foru1`);
+    expect(lines.slice(1).every((line) => line.startsWith('  '))).toBe(true);
+  });
+
+  it('treats an unknown or tiny terminal size as unknown', () => {
+    expect(usableColumns(0)).toBeUndefined();
+    expect(usableColumns(undefined)).toBeUndefined();
+    expect(usableColumns(50)).toBe(50);
+  });
+});
+
+describe('Renderer fits the terminal', () => {
+  const cart: Cart = {
+    cartId: `c-${'k'.repeat(198)}`,
+    userId: 'u1',
+    products: [
+      { productId: 'sku-1', name: `Mug ${'n'.repeat(200)}`, quantity: 2, unitPrice: '5.00' },
+      { productId: 'sku-2', name: null, quantity: 1, unitPrice: '0.10' },
+    ],
+    totalAmount: '10.10',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    version: 3,
+  } as Cart;
+
+  it.each([50, 80, 120])('no line of a cart is wider than %i columns, and the whole id is there', (columns) => {
+    const text = new Renderer(false, columns).cart(cart);
+    for (const line of text.split('\n')) expect(displayWidth(line)).toBeLessThanOrEqual(columns);
+    expect(text.replace(/[\s│┌┐└┘├┤┬┴┼─]/g, '')).toContain(cart.cartId);
+    expect(text).toContain('10.00');
+  });
+
+  it('cuts a long name with … and right-aligns amounts', () => {
+    const text = new Renderer(false, 80).cart(cart);
+    expect(text).toMatch(/Mug n+…/);
+    const row = text.split('\n').find((line) => line.includes('sku-2')) ?? '';
+    expect(row.split('│').at(-2)).toMatch(/^ +0\.10 $/);
+  });
+
+  it('without a known width draws the natural table, as before', () => {
+    const text = new Renderer(false, undefined).cart(cart);
+    expect(text).toContain(`Mug ${'n'.repeat(200)}`);
+  });
+});
