@@ -1,6 +1,7 @@
 import { ShopError } from '../core/errors.js';
 import { stringifyExact } from '../core/json.js';
 import { fit, ProgressLine, type Draw } from './progress.js';
+import { usableColumns, wrap } from './layout.js';
 import type { Renderer } from './render.js';
 
 export interface TextSink {
@@ -87,11 +88,12 @@ export class Output {
   /**
    * A status line on stderr (progress of a long command): drawn when stderr is
    * a terminal and a person reads the results there too (table mode), or, with
-   * `whileStdoutIsPiped`, when the results go to a file or pipe; otherwise it draws nothing.
+   * `whileStdoutIsPiped`, only when the results go to a file or pipe; otherwise it draws nothing.
    */
   progress(options: { whileStdoutIsPiped?: boolean } = {}): Progress {
     const stdoutPiped = this.streams.stdoutIsTty !== true;
-    const wanted = this.streams.stderrIsTty === true && (this.interactive || (options.whileStdoutIsPiped === true && stdoutPiped));
+    // With whileStdoutIsPiped the line is drawn only then: records on the same terminal would run into it.
+    const wanted = this.streams.stderrIsTty === true && (options.whileStdoutIsPiped === true ? stdoutPiped : this.interactive);
     if (!wanted) return { show: () => {}, stop: () => {} };
     const line = new ProgressLine(this.streams.stderr, { columns: () => this.streams.stderrColumns, dumb: this.streams.dumbTerminal === true });
     this.status = line;
@@ -124,7 +126,7 @@ export class Output {
   }
 
   warn(message: string): void {
-    this.writeErr(`shopdb: warning: ${message}\n`);
+    this.writeErr(this.fitted(`shopdb: warning: ${message}`));
   }
 
   debug(message: string): void {
@@ -135,7 +137,7 @@ export class Output {
     if (this.mode === 'json') {
       this.writeErr(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
     } else {
-      this.writeErr(`shopdb: ${error.message}\n`);
+      this.writeErr(this.fitted(`shopdb: ${error.message}`));
     }
     if (detail !== undefined && this.verbose) this.writeErr(`${detail}\n`);
   }
@@ -160,6 +162,12 @@ export class Output {
         message = '';
       },
     };
+  }
+
+  /** A message line for stderr: wrapped at spaces to the terminal's width when a person reads it there, as is when piped. */
+  private fitted(line: string): string {
+    const columns = this.mode === 'table' ? usableColumns(this.streams.stderrColumns) : undefined;
+    return `${(columns === undefined ? [line] : wrap(line, columns - 1, { indent: 2 })).join('\n')}\n`;
   }
 
   private writeOut(text: string): void {
