@@ -106,6 +106,10 @@ export function serviceError(error: unknown, location: string, table?: string): 
     const answered = [status === undefined ? undefined : `HTTP ${status}`, type].filter(Boolean).join(', ');
     return new ShopError('UNAVAILABLE', `${location} does not answer like DynamoDB${answered ? ` (${answered})` : ''}; is this the DynamoDB endpoint?`, { cause: error });
   }
+  if (code === 'ECONNRESET' || /socket hang up/.test(message)) {
+    // Redis, for one, drops an HTTP request without a word (the SDK calls that a TimeoutError).
+    return new ShopError('UNAVAILABLE', `${location} closed the connection without an HTTP answer (${code ?? 'socket hang up'}): it does not speak HTTP, or it stopped mid-request; is this the DynamoDB endpoint?`, { cause: error });
+  }
   if (name === 'TimeoutError' || code === 'ETIMEDOUT' || name === 'RequestTimeout' || /timed? ?out/i.test(message)) {
     return new ShopError('TIMEOUT', `no answer from DynamoDB at ${location} in time`, { cause: error, hint: { kind: 'raise-timeout' } });
   }
@@ -133,6 +137,11 @@ export function serviceError(error: unknown, location: string, table?: string): 
 function validationError(error: unknown, message: string, location: string, table: string | undefined, operation: string | undefined): ShopError {
   const text = oneLine(message);
   const attribute = attributeNamed(text);
+  if (table !== undefined && /key element does not match the schema|required keys was not given a value|Missing the key|Type mismatch for key/i.test(text)) {
+    // A table made by something else under shopdb's name: its key is not the one shopdb writes.
+    const named = attribute === undefined ? '' : ` (${attribute})`;
+    return new ShopError('SCHEMA_MISMATCH', `table ${table} at ${location} has another key${named} than shopdb's; DynamoDB says: ${text}`, { cause: error, hint: { kind: 'table-status' } });
+  }
   const where = [operation, table === undefined ? undefined : `on ${table}`].filter(Boolean).join(' ');
   const subject = attribute === undefined ? '' : ` about attribute ${attribute}`;
   return new ShopError('INTERNAL', `DynamoDB at ${location} refused ${where || 'a request'}${subject}: ${text}`, { cause: error });
@@ -146,7 +155,7 @@ function validationError(error: unknown, message: string, location: string, tabl
 function attributeNamed(message: string): string | undefined {
   const path = /path one: \[([^\]]*)\]/.exec(message)?.[1];
   if (path) return path.split(',')[0]?.trim();
-  for (const pattern of [/\bkey:? ([A-Za-z_][A-Za-z0-9_.-]*)/i, /\battribute name:? ([A-Za-z_][A-Za-z0-9_.-]*)/i]) {
+  for (const pattern of [/Missing the key ([A-Za-z_][\w.-]*)/i, /for key ([A-Za-z_][\w.-]*)/i, /\bKey: ([A-Za-z_][\w.-]*)/, /\battribute name:? ([A-Za-z_][\w.-]*)/i]) {
     const found = pattern.exec(message)?.[1];
     if (found) return found;
   }
