@@ -1,10 +1,11 @@
 import { CommanderError } from 'commander';
 import type { Readable } from 'node:stream';
 import { ShopError } from '../core/errors.js';
-import { resolveConfig, type Env } from './config.js';
+import { resolveConfig, type Env, type GlobalOptions } from './config.js';
 import type { Shop } from '../app/shop.js';
 import { Interrupted, stopExitCode, type CommandContext, type StopReason } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { renderHint, type HintSettings } from './hints.js';
 import { Output, type Streams } from './output.js';
 import { buildProgram } from './program.js';
 
@@ -66,7 +67,7 @@ export async function main(runtime: Runtime): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     if (signal.aborted && (signal.reason !== 'EPIPE' || error instanceof Interrupted)) return stopped(signal.reason as StopReason, error, out);
-    return report(error, out);
+    return report(error, out, { flags: program.opts<GlobalOptions>(), env });
   }
 }
 
@@ -103,7 +104,7 @@ function stopped(reason: StopReason, error: unknown, out: Output): number {
   return stopExitCode(reason);
 }
 
-function report(error: unknown, out: Output): number {
+function report(error: unknown, out: Output, given: { flags: GlobalOptions; env: Env }): number {
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
     // Commander has already printed the help text for a bare `shopdb order`.
@@ -117,13 +118,25 @@ function report(error: unknown, out: Output): number {
     return EXIT.usage;
   }
   if (error instanceof ShopError) {
-    // A stack trace helps with a service failure, never with a typo.
-    out.error(error, error.code === 'BAD_INPUT' ? undefined : stackOf(error.cause ?? error));
-    return exitCodeFor(error.code);
+    const exitCode = exitCodeFor(error.code);
+    const message = error.hint === undefined ? error.message : `${error.message}${error.message.endsWith('?') ? ' ' : '; '}${renderHint(error.hint, hintSettings(given))}`;
+    // A stack trace helps with what shopdb did not expect, never with a known failure.
+    out.error({ code: error.code, message }, exitCode === EXIT.unexpected ? stackOf(error.cause ?? error) : undefined);
+    return exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
   out.error({ code: 'INTERNAL', message: `unexpected error: ${message.split('\n')[0]} (run with --verbose for details; please report it)` }, stackOf(error));
   return EXIT.unexpected;
+}
+
+/** The settings in use, resolved as the command resolved them; defaults where they cannot be (the error may be about them). */
+function hintSettings({ flags, env }: { flags: GlobalOptions; env: Env }): HintSettings {
+  try {
+    const config = resolveConfig(flags, env, false, false);
+    return { flags, tablePrefix: config.tablePrefix, timeoutMs: config.timeoutMs };
+  } catch {
+    return { flags, tablePrefix: flags.tablePrefix ?? '', timeoutMs: 10_000 };
+  }
 }
 
 function stackOf(error: unknown): string {

@@ -16,15 +16,43 @@ export type ErrorCode =
   | 'ACCESS_DENIED'
   | 'INTERNAL';
 
+/**
+ * What the person can do next, as data: each front end words it its own way
+ * (the CLI repeats the options in use, an HTTP API may link to docs).
+ */
+export type Hint =
+  /** The tables are missing: create them. */
+  | { kind: 'create-tables' }
+  /** Show the tables' state. */
+  | { kind: 'table-status' }
+  /** Nothing answers at a local endpoint: start the bundled engine. */
+  | { kind: 'start-local'; port?: number }
+  /** Calls took longer than the configured bound. */
+  | { kind: 'raise-timeout' }
+  /** An https:// endpoint whose port speaks plain HTTP: the same URL with http://. */
+  | { kind: 'use-http'; endpoint: string }
+  /** The credentials were refused. */
+  | { kind: 'check-credentials' }
+  /** A per-table property (capacity) is the limit. */
+  | { kind: 'raise-capacity' }
+  /** Stop the running local engine before starting one with other settings. */
+  | { kind: 'stop-local' }
+  /** No AWS region is configured. */
+  | { kind: 'set-region' }
+  /** Tables of these names exist with another shape: use other names. */
+  | { kind: 'other-prefix' };
+
 export class ShopError extends Error {
   override readonly name = 'ShopError';
+  readonly hint: Hint | undefined;
 
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; hint?: Hint },
   ) {
     super(message, options);
+    this.hint = options?.hint;
   }
 }
 

@@ -48,10 +48,10 @@ export interface TableDescription {
 
 export interface TableAdmin {
   describe(name: string): Promise<TableDescription | undefined>;
-  /** Resolves false when a table of that name already exists. */
+  /** Resolves false when a table of that name exists, in whatever state (DynamoDB answers the same for one still DELETING). */
   create(name: string, hashKey: string, billing: Billing): Promise<boolean>;
-  /** Resolves false when there was no such table. */
-  delete(name: string): Promise<boolean>;
+  /** `busy`: the table is CREATING or UPDATING and cannot be deleted yet. */
+  delete(name: string): Promise<'deleted' | 'absent' | 'busy'>;
 }
 
 export interface TableReport {
@@ -63,21 +63,59 @@ export interface TableReport {
   itemCount: number | null;
 }
 
+/** What a table is waited for; front ends show it as progress. */
+export interface TableWait {
+  table: string;
+  /** The state it is in now: DELETING, CREATING, UPDATING. */
+  status: string;
+  /** What comes once it has left that state. */
+  then: 'create' | 'delete' | 'use';
+}
+
+export interface WaitOptions {
+  /** The bound on all waiting of one call, for every table together. */
+  waitMs: number;
+  onWait?: (wait: TableWait) => void;
+}
+
+/** States a table leaves by itself; DynamoDB refuses creating or deleting it meanwhile. */
+const TRANSIENT = new Set(['CREATING', 'UPDATING', 'DELETING']);
+/** Tables in these states refuse reads and writes. */
+export const NOT_READY = new Set(['CREATING', 'DELETING']);
+
 const POLL_MS = 200;
 
 export class TableService {
   constructor(
     private readonly admin: TableAdmin,
     private readonly names: TableNames,
+    private readonly pollMs = POLL_MS,
   ) {}
 
-  /** Creates what is missing, checks what exists, and waits until both are ACTIVE. */
-  async create(billing: Billing, options: { waitMs: number; onWait?: (table: string) => void }): Promise<TableReport[]> {
+  /**
+   * Creates what is missing, checks what exists, and waits until both are
+   * ACTIVE. A table still DELETING (a `tables delete` moments ago; on AWS that
+   * takes seconds to minutes) is waited out first, then created.
+   */
+  async create(billing: Billing, options: WaitOptions): Promise<TableReport[]> {
+    const deadline = Date.now() + options.waitMs;
     const reports: TableReport[] = [];
     for (const table of TABLES) {
       const name = this.names[table.kind];
-      const created = await this.admin.create(name, table.hashKey, billing);
-      const description = await this.waitUntilActive(name, table.hashKey, Date.now() + options.waitMs, options.onWait);
+      let created = false;
+      for (;;) {
+        const current = await this.admin.describe(name);
+        if (current?.status === 'DELETING') {
+          await this.pause(name, current.status, 'create', deadline, options.onWait);
+          continue;
+        }
+        if (current) break;
+        created = await this.admin.create(name, table.hashKey, billing);
+        // Refused: another client created it, or it was deleting after all; look again.
+        if (created) break;
+        await this.pause(name, 'DELETING', 'create', deadline, options.onWait);
+      }
+      const description = await this.waitUntilActive(name, table.hashKey, deadline, options.onWait);
       reports.push(report(table.kind, name, created ? 'created' : 'exists', description));
     }
     return reports;
@@ -94,29 +132,48 @@ export class TableService {
     return reports;
   }
 
-  async delete(): Promise<TableReport[]> {
+  /** Deletes both tables; one still CREATING or UPDATING is waited for (DynamoDB refuses to delete it until ACTIVE). */
+  async delete(options: WaitOptions): Promise<TableReport[]> {
+    const deadline = Date.now() + options.waitMs;
     const reports: TableReport[] = [];
     for (const table of TABLES) {
       const name = this.names[table.kind];
-      const deleted = await this.admin.delete(name);
-      reports.push(report(table.kind, name, deleted ? 'deleted' : 'absent', undefined));
+      for (;;) {
+        const outcome = await this.admin.delete(name);
+        if (outcome !== 'busy') {
+          reports.push(report(table.kind, name, outcome, undefined));
+          break;
+        }
+        const current = await this.admin.describe(name);
+        if (!current) continue;
+        if (current.status === 'DELETING') {
+          // Someone else's deletion is under way: the outcome asked for.
+          reports.push(report(table.kind, name, 'deleted', current));
+          break;
+        }
+        await this.pause(name, TRANSIENT.has(current.status) ? current.status : 'CREATING', 'delete', deadline, options.onWait);
+      }
     }
     return reports;
   }
 
-  private async waitUntilActive(name: string, hashKey: string, deadline: number, onWait?: (table: string) => void): Promise<TableDescription> {
+  private async waitUntilActive(name: string, hashKey: string, deadline: number, onWait?: (wait: TableWait) => void): Promise<TableDescription> {
     for (;;) {
       const description = await this.admin.describe(name);
       if (description) {
         checkKeys(description, hashKey);
         if (description.status === 'ACTIVE') return description;
       }
-      if (Date.now() > deadline) {
-        throw new ShopError('TIMEOUT', `table ${name} is still ${description?.status ?? 'missing'}; check again with: shopdb tables status`);
-      }
-      onWait?.(name);
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await this.pause(name, description?.status ?? 'MISSING', 'use', deadline, onWait);
     }
+  }
+
+  private async pause(table: string, status: string, then: TableWait['then'], deadline: number, onWait?: (wait: TableWait) => void): Promise<void> {
+    if (Date.now() > deadline) {
+      throw new ShopError('TIMEOUT', `table ${table} is still ${status} after the wait allowed; nothing more was done`, { hint: { kind: 'table-status' } });
+    }
+    onWait?.({ table, status, then });
+    await new Promise((resolve) => setTimeout(resolve, this.pollMs));
   }
 }
 
@@ -124,7 +181,7 @@ function checkKeys(description: TableDescription, hashKey: string): void {
   const [only, ...rest] = description.keys;
   if (!only || rest.length > 0 || only[0] !== hashKey || only[1] !== 'S' || only[2] !== 'HASH') {
     const found = description.keys.map(([key, type, role]) => `${key} (${type}, ${role})`).join(', ');
-    throw new ShopError('SCHEMA_MISMATCH', `table ${description.name} exists with key ${found}, not ${hashKey} (S, HASH); use another --table-prefix or remove it`);
+    throw new ShopError('SCHEMA_MISMATCH', `table ${description.name} exists with key ${found}, not ${hashKey} (S, HASH)`, { hint: { kind: 'other-prefix' } });
   }
 }
 

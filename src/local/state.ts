@@ -4,8 +4,9 @@
  * Callers pass the environment in, so this module never reads process.env.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ShopError } from '../core/errors.js';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -31,6 +32,7 @@ export interface EngineState {
 }
 
 const STATE_FILE_NAME = 'engine.json';
+const LOCK_FILE_NAME = 'engine.lock';
 const LOG_FILE_NAME = 'dynamodb-local.log';
 const PRIVATE_DIR_MODE = 0o700;
 const PRIVATE_FILE_MODE = 0o600;
@@ -130,4 +132,109 @@ function isEngineState(value: unknown): value is EngineState {
 
 function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+export interface LockOptions {
+  /** How long to wait for another holder before giving up. */
+  waitMs: number;
+  /** A lock older than this is stale even if its pid lives (the pid was reused). */
+  staleMs: number;
+  /** Whether a pid is a live process; injected for tests. */
+  isAlive?: (pid: number) => boolean;
+  pollMs?: number;
+}
+
+/**
+ * Runs `body` while holding the engine lock of `stateDir`: `local start` and
+ * `local stop` in parallel (two terminals, a script's loop) would otherwise
+ * each spawn an engine and record whichever finished last. The lock is a file
+ * created with O_EXCL holding the holder's pid; a lock whose holder died (or
+ * that is older than any start can take) is taken over.
+ */
+export async function withEngineLock<T>(stateDir: string, options: LockOptions, body: () => Promise<T>): Promise<T> {
+  ensurePrivateDir(stateDir);
+  const lock = join(stateDir, LOCK_FILE_NAME);
+  const token = `${process.pid} ${randomBytes(8).toString('hex')}`;
+  const deadline = Date.now() + options.waitMs;
+  const alive = options.isAlive ?? isAlive;
+  for (;;) {
+    if (tryCreate(lock, token)) break;
+    const holder = readHolder(lock);
+    // A holder between creating the file and writing its pid (empty file) is judged by age alone.
+    const dead = holder !== undefined && holder.text !== '' && !alive(holder.pid);
+    if (holder !== undefined && (dead || Date.now() - holder.mtimeMs > options.staleMs)) {
+      takeOverStale(lock, holder.text);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new ShopError('UNAVAILABLE', `another shopdb (pid ${holder?.pid ?? 'unknown'}) is starting or stopping DynamoDB Local and did not finish in time; if none runs, delete ${lock}`);
+    }
+    await sleep(options.pollMs ?? 100);
+  }
+  try {
+    return await body();
+  } finally {
+    // Only our own lock: a holder judged stale may have been replaced meanwhile.
+    if (readHolder(lock)?.text === token) rmSync(lock, { force: true });
+  }
+}
+
+function tryCreate(lock: string, token: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(lock, 'wx', PRIVATE_FILE_MODE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  try {
+    writeSync(fd, token);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+function readHolder(lock: string): { pid: number; text: string; mtimeMs: number } | undefined {
+  try {
+    const text = readFileSync(lock, 'utf8');
+    const { mtimeMs } = statSync(lock);
+    const pid = Number(text.split(' ')[0]);
+    return { pid: Number.isSafeInteger(pid) && pid > 0 ? pid : 0, text, mtimeMs };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Moves the stale lock aside (atomic), and checks that what was moved is the
+ * lock judged stale: if another process took it over in between, its live
+ * lock is put back (link fails if yet another one exists meanwhile).
+ */
+function takeOverStale(lock: string, staleText: string): void {
+  const aside = `${lock}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+  try {
+    renameSync(lock, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    if (readFileSync(aside, 'utf8') !== staleText) linkSync(aside, lock);
+  } catch {
+    // Someone holds a newer lock already: theirs stands.
+  } finally {
+    rmSync(aside, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

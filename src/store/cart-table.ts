@@ -7,7 +7,8 @@ import type { StoredRead } from '../core/cache.js';
 import type { Cart } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
-import { cartToItem, fromAttributeValues, lineToItem, toCart } from './items.js';
+import { itemAfterFailedCondition } from './fallback-read.js';
+import { cartToItem, lineToItem, toCart } from './items.js';
 
 export class CartTable implements CartStore {
   constructor(
@@ -30,8 +31,9 @@ export class CartTable implements CartStore {
       );
       return { inserted: true, cart: created };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException && error.Item) {
-        return { inserted: false, existing: toCart(fromAttributeValues(error.Item)) };
+      if (error instanceof ConditionalCheckFailedException) {
+        const existing = await itemAfterFailedCondition(this.dynamo, this.tableName, { cartId }, error.Item);
+        if (existing) return { inserted: false, existing: toCart(existing) };
       }
       throw serviceError(error, this.dynamo.location, this.tableName);
     }
@@ -74,7 +76,8 @@ export class CartTable implements CartStore {
         if (error instanceof TransactionCanceledException) {
           const [reason] = error.CancellationReasons ?? [];
           if (reason?.Code === 'ConditionalCheckFailed') {
-            return { applied: false, current: reason.Item ? toCart(fromAttributeValues(reason.Item)) : undefined };
+            const current = await itemAfterFailedCondition(this.dynamo, this.tableName, { cartId: change.cartId }, reason.Item);
+            return { applied: false, current: current ? toCart(current) : undefined };
           }
           // Cancelled means not applied, so the caller may retry the change under a new token.
           if (reason?.Code === 'TransactionConflict') {

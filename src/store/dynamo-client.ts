@@ -20,6 +20,9 @@ export interface Dynamo {
   location: string;
 }
 
+/** Where connectDynamo's middleware leaves the name of the operation that failed (e.g. "TransactWriteItems"). */
+const OPERATION = Symbol('shopdb.operation');
+
 /** Attempts per call; the SDK's own default, kept explicit because the per-attempt timeout depends on it. */
 const MAX_ATTEMPTS = 3;
 
@@ -33,6 +36,20 @@ export function connectDynamo(settings: DynamoSettings): Dynamo {
     maxAttempts: MAX_ATTEMPTS,
     requestHandler: { connectionTimeout: attemptMs, requestTimeout: attemptMs, throwOnRequestTimeout: true },
   });
+  // Errors do not say which operation failed; messages about a missing operation must.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if (typeof error === 'object' && error !== null && context.commandName) {
+          Object.defineProperty(error, OPERATION, { value: context.commandName.replace(/Command$/, ''), configurable: true });
+        }
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'shopdbOperationName' },
+  );
   const documents = DynamoDBDocumentClient.from(client, {
     // Plain JS numbers would round long decimals and throw on 99999999999999999.99.
     unmarshallOptions: { wrapNumbers: true },
@@ -58,31 +75,91 @@ export function serviceError(error: unknown, location: string, table?: string): 
   if (error instanceof ShopError) return error;
   const { name, message, code } = describe(error);
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const operation = (error as { [OPERATION]?: string } | undefined)?.[OPERATION];
   if (name === 'ResourceNotFoundException' && table) {
-    return new ShopError('TABLE_NOT_FOUND', `table ${table} not found at ${location}; run: shopdb tables create`, { cause: error });
+    return new ShopError('TABLE_NOT_FOUND', `table ${table} not found at ${location}`, { cause: error, hint: { kind: 'create-tables' } });
+  }
+  if (name === 'UnknownOperationException') {
+    // dynalite, for one, has no transactions.
+    const what = operation === undefined ? 'an operation shopdb needs' : `the ${operation} operation`;
+    return new ShopError('UNAVAILABLE', `DynamoDB at ${location} does not support ${what}; this command needs a service that does (Amazon DynamoDB, DynamoDB Local)`, { cause: error });
   }
   if (THROTTLED.has(name)) {
-    return new ShopError('THROTTLED', `DynamoDB at ${location} is throttling requests (${name}) and the retries ran out; try again later or raise the table's capacity`, { cause: error });
+    return new ShopError('THROTTLED', `DynamoDB at ${location} is throttling requests (${name}) and the retries ran out`, { cause: error, hint: { kind: 'raise-capacity' } });
   }
   if (DENIED.has(name)) {
-    return new ShopError('ACCESS_DENIED', `DynamoDB at ${location} refused the credentials (${name}: ${oneLine(message)}); check AWS_PROFILE or AWS_ACCESS_KEY_ID`, { cause: error });
+    return new ShopError('ACCESS_DENIED', `DynamoDB at ${location} refused the credentials (${name}: ${oneLine(message)})`, { cause: error, hint: { kind: 'check-credentials' } });
+  }
+  if (code === 'EPROTO' || /wrong version number|packet length too long|ssl3_get_record/i.test(message)) {
+    // A TLS hello sent to a plain-HTTP port comes back as garbage the TLS layer cannot read.
+    const plain = location.startsWith('https://') ? `http://${location.slice('https://'.length)}` : undefined;
+    return new ShopError('UNAVAILABLE', `${location} did not answer TLS: the port speaks plain HTTP?`, {
+      cause: error,
+      ...(plain === undefined ? {} : { hint: { kind: 'use-http', endpoint: plain } }),
+    });
+  }
+  if ((code !== undefined && code.startsWith('HPE_')) || /^Parse Error/.test(message)) {
+    return new ShopError('UNAVAILABLE', `${location} does not speak HTTP (${oneLine(message)}); is this the DynamoDB endpoint?`, { cause: error });
+  }
+  if (name === 'SyntaxError' || /Deserialization error/.test(message) || (status !== undefined && status < 500 && !/Exception$|Error$/.test(name))) {
+    const type = (error as { $response?: { headers?: Record<string, string> } }).$response?.headers?.['content-type'];
+    const answered = [status === undefined ? undefined : `HTTP ${status}`, type].filter(Boolean).join(', ');
+    return new ShopError('UNAVAILABLE', `${location} does not answer like DynamoDB${answered ? ` (${answered})` : ''}; is this the DynamoDB endpoint?`, { cause: error });
+  }
+  if (code === 'ECONNRESET' || /socket hang up/.test(message)) {
+    // Redis, for one, drops an HTTP request without a word (the SDK calls that a TimeoutError).
+    return new ShopError('UNAVAILABLE', `${location} closed the connection without an HTTP answer (${code ?? 'socket hang up'}): it does not speak HTTP, or it stopped mid-request; is this the DynamoDB endpoint?`, { cause: error });
   }
   if (name === 'TimeoutError' || code === 'ETIMEDOUT' || name === 'RequestTimeout' || /timed? ?out/i.test(message)) {
-    return new ShopError('TIMEOUT', `no answer from DynamoDB at ${location} in time; check the endpoint, or raise --timeout`, { cause: error });
+    return new ShopError('TIMEOUT', `no answer from DynamoDB at ${location} in time`, { cause: error, hint: { kind: 'raise-timeout' } });
   }
   if ((code && UNREACHABLE.has(code)) || name === 'Error' && /socket hang up/.test(message)) {
-    return new ShopError('UNAVAILABLE', `cannot reach DynamoDB at ${location} (${code ?? 'connection closed'}); is it running? (shopdb local start)`, { cause: error });
+    return new ShopError('UNAVAILABLE', `cannot reach DynamoDB at ${location} (${code ?? 'connection closed'}); is it running?`, {
+      cause: error,
+      ...(localPort(location) === undefined ? {} : { hint: { kind: 'start-local', port: localPort(location) } }),
+    });
   }
   if (name === 'InternalServerError' || name === 'ServiceUnavailable' || (status !== undefined && status >= 500)) {
     return new ShopError('UNAVAILABLE', `DynamoDB at ${location} failed on its side (${name}) and the retries ran out; try again`, { cause: error });
   }
   if (/Region is missing/i.test(message)) {
-    return new ShopError('BAD_INPUT', 'region: no AWS region is configured; pass --region or set SHOPDB_REGION or AWS_REGION', { cause: error });
+    return new ShopError('BAD_INPUT', 'region: no AWS region is configured', { cause: error, hint: { kind: 'set-region' } });
   }
-  if (name === 'ValidationException') {
-    return new ShopError('BAD_INPUT', `DynamoDB at ${location} rejected the request: ${oneLine(message)}`, { cause: error });
-  }
+  if (name === 'ValidationException') return validationError(error, message, location, table, operation);
   return new ShopError('INTERNAL', `DynamoDB at ${location} failed: ${name}: ${oneLine(message)}`, { cause: error });
+}
+
+/**
+ * shopdb validates input before it reaches DynamoDB, so a ValidationException
+ * means the stored item or the service disagrees with what shopdb sent: say
+ * which attribute DynamoDB names, and never blame the user's input.
+ */
+function validationError(error: unknown, message: string, location: string, table: string | undefined, operation: string | undefined): ShopError {
+  const text = oneLine(message);
+  const attribute = attributeNamed(text);
+  if (table !== undefined && /key element does not match the schema|required keys was not given a value|Missing the key|Type mismatch for key/i.test(text)) {
+    // A table made by something else under shopdb's name: its key is not the one shopdb writes.
+    const named = attribute === undefined ? '' : ` (${attribute})`;
+    return new ShopError('SCHEMA_MISMATCH', `table ${table} at ${location} has another key${named} than shopdb's; DynamoDB says: ${text}`, { cause: error, hint: { kind: 'table-status' } });
+  }
+  const where = [operation, table === undefined ? undefined : `on ${table}`].filter(Boolean).join(' ');
+  const subject = attribute === undefined ? '' : ` about attribute ${attribute}`;
+  return new ShopError('INTERNAL', `DynamoDB at ${location} refused ${where || 'a request'}${subject}: ${text}`, { cause: error });
+}
+
+/**
+ * DynamoDB names attributes in a few set phrasings ("Missing the key orderId",
+ * "Key: cartId", "path one: [products, [0], quantity]", "attribute name: x");
+ * placeholders (":amount", "#status") are shopdb's own and name nothing.
+ */
+function attributeNamed(message: string): string | undefined {
+  const path = /path one: \[([^\]]*)\]/.exec(message)?.[1];
+  if (path) return path.split(',')[0]?.trim();
+  for (const pattern of [/Missing the key ([A-Za-z_][\w.-]*)/i, /for key ([A-Za-z_][\w.-]*)/i, /\bKey: ([A-Za-z_][\w.-]*)/, /\battribute name:? ([A-Za-z_][\w.-]*)/i]) {
+    const found = pattern.exec(message)?.[1];
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function describe(error: unknown): { name: string; message: string; code: string | undefined } {
@@ -93,6 +170,18 @@ function describe(error: unknown): { name: string; message: string; code: string
   // Connection failures sometimes arrive as AggregateError (one per address tried).
   const inner = (error as { errors?: unknown[] }).errors?.[0] as { code?: unknown } | undefined;
   return { name: error.name, message: error.message, code: networkCode ?? (typeof inner?.code === 'string' ? inner.code : undefined) };
+}
+
+/** The port of a loopback http:// endpoint, where the bundled engine could run; undefined otherwise. */
+function localPort(location: string): number | undefined {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    return undefined;
+  }
+  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+  return loopback && url.protocol === 'http:' ? Number(url.port || 80) : undefined;
 }
 
 function oneLine(text: string): string {

@@ -5,7 +5,8 @@ import type { StoredRead } from '../core/cache.js';
 import type { Order } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
-import { fromAttributeValues, orderToItem, toOrder } from './items.js';
+import { FALLBACK_ATTEMPTS, itemAfterFailedCondition, moveWouldApply } from './fallback-read.js';
+import { orderToItem, toOrder } from './items.js';
 
 export class OrderTable implements OrderStore {
   constructor(
@@ -28,8 +29,9 @@ export class OrderTable implements OrderStore {
       );
       return { inserted: true, order: created };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException && error.Item) {
-        return { inserted: false, existing: toOrder(fromAttributeValues(error.Item)) };
+      if (error instanceof ConditionalCheckFailedException) {
+        const existing = await itemAfterFailedCondition(this.dynamo, this.tableName, { orderId }, error.Item);
+        if (existing) return { inserted: false, existing: toOrder(existing) };
       }
       throw serviceError(error, this.dynamo.location, this.tableName);
     }
@@ -47,7 +49,7 @@ export class OrderTable implements OrderStore {
   }
 
 
-  async moveStatus(move: StatusMove): Promise<MoveOutcome> {
+  async moveStatus(move: StatusMove, attempt = 1): Promise<MoveOutcome> {
     // Placeholders only: no user text ever becomes part of an expression.
     const sources = move.from === 'any' ? [] : move.from;
     const sourceNames = sources.map((_, i) => `:from${i}`);
@@ -77,7 +79,10 @@ export class OrderTable implements OrderStore {
       return { applied: true, order: toOrder(Attributes ?? {}) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
-        return { applied: false, current: error.Item ? toOrder(fromAttributeValues(error.Item)) : undefined };
+        const found = await itemAfterFailedCondition(this.dynamo, this.tableName, { orderId: move.orderId }, error.Item);
+        const current = found ? toOrder(found) : undefined;
+        if (!error.Item && current && moveWouldApply(current, move) && attempt < FALLBACK_ATTEMPTS) return this.moveStatus(move, attempt + 1);
+        return { applied: false, current };
       }
       throw serviceError(error, this.dynamo.location, this.tableName);
     }

@@ -45,12 +45,14 @@ export class DynamoTableAdmin implements TableAdmin {
     }
   }
 
-  async delete(name: string): Promise<boolean> {
+  async delete(name: string): Promise<'deleted' | 'absent' | 'busy'> {
     try {
       await this.dynamo.client.send(new DeleteTableCommand({ TableName: name }));
-      return true;
+      return 'deleted';
     } catch (error) {
-      if (error instanceof ResourceNotFoundException) return false;
+      if (error instanceof ResourceNotFoundException) return 'absent';
+      // CREATING or UPDATING (or already DELETING): the service tells by this exception only.
+      if (error instanceof ResourceInUseException) return 'busy';
       throw serviceError(error, this.dynamo.location);
     }
   }

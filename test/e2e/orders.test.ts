@@ -110,10 +110,11 @@ describe('order get', () => {
   });
 
   it('names the missing table and the next step', async () => {
-    const run = await shopdb(['order', 'get', 'o1'], { prefix: uniquePrefix('none') });
+    const none = uniquePrefix('none');
+    const run = await shopdb(['order', 'get', 'o1'], { prefix: none });
     expect(run.exitCode).toBe(3);
     expect(run.stderr).toContain('EcommerceOrders not found');
-    expect(run.stderr).toContain('run: shopdb tables create');
+    expect(run.stderr).toContain(`run: shopdb --table-prefix ${none} tables create`);
   });
 });
 

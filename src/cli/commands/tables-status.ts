@@ -1,4 +1,5 @@
 import { ShopError } from '../../core/errors.js';
+import { NOT_READY } from '../../core/tables.js';
 import type { CommandContext } from '../context.js';
 
 export async function tablesStatus(ctx: CommandContext): Promise<void> {
@@ -7,6 +8,11 @@ export async function tablesStatus(ctx: CommandContext): Promise<void> {
   await ctx.out.result({ tables: reports }, (render) => render.tables(reports));
   const missing = reports.filter((report) => report.result === 'absent').map((report) => report.name);
   if (missing.length > 0) {
-    throw new ShopError('TABLE_NOT_FOUND', `missing at ${ctx.config.location}: ${missing.join(', ')}; run: shopdb tables create`);
+    throw new ShopError('TABLE_NOT_FOUND', `missing at ${ctx.config.location}: ${missing.join(', ')}`, { hint: { kind: 'create-tables' } });
+  }
+  // A table on its way in or out refuses reads and writes: not ready, though present (UPDATING ones serve).
+  const passing = reports.filter((report) => NOT_READY.has(report.status)).map((report) => `${report.name} is ${report.status}`);
+  if (passing.length > 0) {
+    throw new ShopError('UNAVAILABLE', `not ready at ${ctx.config.location}: ${passing.join(', ')}`, { hint: { kind: 'table-status' } });
   }
 }
