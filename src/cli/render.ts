@@ -1,6 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
-import type { Cart, Order } from '../core/model.js';
+import type { Cart, Extra, Order } from '../core/model.js';
 import { formatCents, multiply, parseAmount } from '../core/money.js';
 import type { TableReport } from '../core/tables.js';
 
@@ -34,6 +34,7 @@ export class Renderer {
       ['Created', show(order.createdAt)],
       ['Updated', show(order.updatedAt)],
       ['Version', show(order.version)],
+      ...extraRows(order.extra),
     ]);
   }
 
@@ -45,11 +46,13 @@ export class Renderer {
       ['Created', show(cart.createdAt)],
       ['Updated', show(cart.updatedAt)],
       ['Version', show(cart.version)],
+      ...extraRows(cart.extra),
     ]);
-    if (cart.products.length === 0) return `${summary}\n${this.chalk.dim('(no products)')}`;
+    if (!cart.products?.length) return `${summary}\n${this.chalk.dim('(no products)')}`;
     const lines = this.grid(['Product', 'Name', 'Qty', 'Unit price', 'Line total']);
     for (const line of cart.products) {
-      lines.push([line.productId, show(line.name), String(line.quantity), line.unitPrice, lineTotal(line.unitPrice, line.quantity)]);
+      const other = line.extra ? ` (${Object.keys(line.extra).join(', ')}: see --json)` : '';
+      lines.push([show(line.productId), show(line.name) + other, show(line.quantity), show(line.unitPrice), lineTotal(line.unitPrice, line.quantity)]);
     }
     return `${summary}\n${lines.toString()}`;
   }
@@ -93,11 +96,17 @@ export class Renderer {
   }
 }
 
-function show(value: string | number | null): string {
+function show(value: string | number | bigint | null): string {
   return value === null ? '-' : String(value);
 }
 
-function lineTotal(unitPrice: string, quantity: number): string {
+/** Attributes shopdb does not read, shown as stored (DynamoDB JSON). */
+function extraRows(extra: Extra | undefined): Array<[string, string]> {
+  return Object.entries(extra ?? {}).map(([name, value]) => [name, JSON.stringify(value)]);
+}
+
+function lineTotal(unitPrice: string | null, quantity: number | bigint | null): string {
+  if (unitPrice === null || quantity === null) return '-';
   try {
     return formatCents(multiply(parseAmount(unitPrice, 'unitPrice'), quantity));
   } catch {
