@@ -406,12 +406,12 @@ describe('existing ids', () => {
     await importOk(prefix, 'order', ['-', '--overwrite'], ndjson([orderLine(v10)]));
     expect(await get<Order>(prefix, 'order', 'ow-1')).toEqual(v10);
 
-    // No version over version 10: 11. A new id keeps its own version; none means 1.
+    // No version over version 10: 11. A new id keeps its own version; none stays none (nothing is invented).
     const bare = { ...order('ow-1', { userId: 'dave' }), version: null };
     await importOk(prefix, 'order', ['-', '--overwrite'], ndjson([orderLine(bare).replace(',"version":1', ',"version":null'), orderLine(order('ow-new', { version: 3 })), orderLine({ ...order('ow-none'), version: null })]));
     expect(await get<Order>(prefix, 'order', 'ow-1')).toEqual({ ...bare, version: 11 });
     expect(await get<Order>(prefix, 'order', 'ow-new')).toMatchObject({ version: 3 });
-    expect(await get<Order>(prefix, 'order', 'ow-none')).toMatchObject({ version: 1 });
+    expect(await get<Order>(prefix, 'order', 'ow-none')).toMatchObject({ version: null });
     const raw = await scanTable(ORDERS);
     expect(raw.get('ow-1')?.version).toEqual({ N: '11' });
 
