@@ -14,14 +14,18 @@ import { shopdb, uniquePrefix } from '../support/cli.js';
  * 1E-36 for 0.000…001 and may keep 5.00 as sent), and sets have no order: two
  * items are the same when their canonical forms are.
  */
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
+function canonical(value: unknown): Record<string, unknown> {
+  return canonicalValue(value) as Record<string, unknown>;
+}
+
+function canonicalValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonicalValue);
   if (typeof value !== 'object' || value === null) return value;
   const entries = Object.entries(value).map(([key, inner]) => {
     if (key === 'N') return [key, numberValue(inner as string)];
     if (key === 'NS') return [key, (inner as string[]).map(numberValue).sort()];
     if (key === 'SS' || key === 'BS') return [key, [...(inner as string[])].sort()];
-    return [key, canonical(inner)];
+    return [key, canonicalValue(inner)];
   });
   return Object.fromEntries(entries);
 }
@@ -118,7 +122,7 @@ describe('reading what boto3 wrote', () => {
   it('a hand-written cart: null, never "0.00" or 0, and every attribute exactly as stored', async () => {
     const run = await shopdb(['cart', 'get', 'hand-cart', '--strong'], { prefix });
     expect(run.exitCode, run.stderr).toBe(0);
-    const { cartId: _key, userId: _user, products: _products, totalAmount, ...others } = HAND_CART;
+    const others = Object.fromEntries(Object.entries(HAND_CART).filter(([name]) => !['cartId', 'userId', 'products'].includes(name)));
     expect(canonical(run.json())).toEqual(canonical({
       cartId: 'hand-cart',
       userId: 'bob',
@@ -130,7 +134,7 @@ describe('reading what boto3 wrote', () => {
       createdAt: null,
       updatedAt: null,
       version: null,
-      extra: { totalAmount, ...others },
+      extra: others,
     }));
   });
 
@@ -214,7 +218,7 @@ describe('writes keep what shopdb does not know', () => {
     expect((stored?.products as { L: Array<{ M: Record<string, unknown> }> }).L[0]?.M.sku).toEqual({ S: 'M-1' });
 
     // A line without extra replaces the item with exactly what it says.
-    const { extra: _dropped, ...bare } = line;
+    const bare = Object.fromEntries(Object.entries(line).filter(([name]) => name !== 'extra'));
     expect((await shopdb(['cart', 'import', '-', '--overwrite'], { prefix, input: `${JSON.stringify(bare)}\n` })).exitCode).toBe(0);
     expect(await boto3Get(CARTS, { cartId: { S: 'extendable' } })).not.toHaveProperty('coupon');
   });
