@@ -10,12 +10,14 @@ import { putRaw, rawClient } from '../support/dynamo.js';
 
 const prefix = uniquePrefix('limits');
 const copy = uniquePrefix('limits-copy');
+// Exports read whole tables: the carts that are exported get tables of their own.
+const exports = uniquePrefix('limits-export');
 const CARTS = `${prefix}EcommerceCarts`;
 const ORDERS = `${prefix}EcommerceOrders`;
 const client = rawClient();
 
 beforeAll(async () => {
-  await Promise.all([createTables(prefix), createTables(copy)]);
+  await Promise.all([createTables(prefix), createTables(copy), createTables(exports)]);
 });
 
 function message(run: { stderr: string }): string {
@@ -28,14 +30,14 @@ async function stored(table: string, key: Record<string, { S: string }>) {
 
 describe('money past 17 integer digits', () => {
   it('a total that add-product reaches exports and imports back', async () => {
-    await shopdb(['cart', 'create', 'c-rich', '--user', 'u1'], { prefix });
+    await shopdb(['cart', 'create', 'c-rich', '--user', 'u1'], { prefix: exports });
     for (let i = 0; i < 3; i++) {
-      const run = await shopdb(['cart', 'add-product', 'c-rich', `gold-${i}`, '--price', '99999999999999999.99', '--quantity', '1000000'], { prefix });
+      const run = await shopdb(['cart', 'add-product', 'c-rich', `gold-${i}`, '--price', '99999999999999999.99', '--quantity', '1000000'], { prefix: exports });
       expect(run.exitCode, run.stderr).toBe(0);
     }
-    const got = await shopdb(['cart', 'get', 'c-rich', '--strong'], { prefix });
+    const got = await shopdb(['cart', 'get', 'c-rich', '--strong'], { prefix: exports });
     expect(got.json()).toMatchObject({ totalAmount: '299999999999999999970000.00' });
-    const exported = await shopdb(['cart', 'export'], { prefix });
+    const exported = await shopdb(['cart', 'export'], { prefix: exports });
     const line = exported.stdout.split('\n').find((text) => text.includes('"c-rich"'));
     const imported = await shopdb(['cart', 'import', '-'], { prefix: copy, input: `${line}\n` });
     expect(imported.exitCode, imported.stderr).toBe(0);
@@ -85,11 +87,12 @@ describe('whole numbers past 2^53 stay exact', () => {
       totalAmount: { N: '90071992547409.93' },
       version: { N: '3' },
     });
-    const run = await shopdb(['cart', 'add-product', 'c-huge', 'grain', '--price', '0.01', '--output', 'table'], { prefix, env: { NO_COLOR: '1' } });
+    // 2^53 + 3 is not a double: a rounded read would print 9007199254740996.
+    const run = await shopdb(['cart', 'add-product', 'c-huge', 'grain', '--price', '0.01', '--quantity', '2', '--output', 'table'], { prefix, env: { NO_COLOR: '1' } });
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stdout).toContain('now 9007199254740994 in the cart, total 90071992547409.94');
+    expect(run.stdout).toContain('now 9007199254740995 in the cart, total 90071992547409.95');
     const got = await shopdb(['cart', 'get', 'c-huge', '--strong', '--output', 'table'], { prefix, env: { NO_COLOR: '1' } });
-    expect(got.stdout).toMatch(/grain\s+│[^│]*│ 9007199254740994 │ 0.01\s+│ 90071992547409.94/);
+    expect(got.stdout).toMatch(/grain\s+│[^│]*│ 9007199254740995 │ 0.01\s+│ 90071992547409.95/);
   });
 
   it('import --overwrite over a version past 2^53 writes the next one exactly', async () => {
@@ -109,21 +112,21 @@ describe('the 400 KB item', () => {
     const products = Array.from({ length: 380 }, (_, i) => ({ productId: `p${i}`, name: name(i), quantity: 1, unitPrice: '0.01' }));
     const cart = { cartId: 'c-big', userId: 'u1', products, totalAmount: '3.80', createdAt: null, updatedAt: null, version: 1 };
     expect(Buffer.byteLength(JSON.stringify(cart))).toBeGreaterThan(350_000);
-    const imported = await shopdb(['cart', 'import', '-'], { prefix, input: `${JSON.stringify(cart)}\n` });
+    const imported = await shopdb(['cart', 'import', '-'], { prefix: exports, input: `${JSON.stringify(cart)}\n` });
     expect(imported.exitCode, imported.stderr).toBe(0);
 
     let full: Awaited<ReturnType<typeof shopdb>> | undefined;
     let before = '';
     for (let i = 380; i < 420 && !full; i++) {
-      before = (await shopdb(['cart', 'get', 'c-big', '--strong'], { prefix })).stdout;
-      const run = await shopdb(['cart', 'add-product', 'c-big', `p${i}`, '--price', '0.01', '--name', name(i)], { prefix });
+      before = (await shopdb(['cart', 'get', 'c-big', '--strong'], { prefix: exports })).stdout;
+      const run = await shopdb(['cart', 'add-product', 'c-big', `p${i}`, '--price', '0.01', '--name', name(i)], { prefix: exports });
       if (run.exitCode !== 0) full = run;
     }
     expect(full?.exitCode).toBe(4);
     expect(message(full as { stderr: string })).toMatch(/^cart c-big is full: adding p\d+ would take it past DynamoDB's 400 KB item limit/);
-    expect((await shopdb(['cart', 'get', 'c-big', '--strong'], { prefix })).stdout).toBe(before);
+    expect((await shopdb(['cart', 'get', 'c-big', '--strong'], { prefix: exports })).stdout).toBe(before);
 
-    const exported = await shopdb(['cart', 'export'], { prefix });
+    const exported = await shopdb(['cart', 'export'], { prefix: exports });
     expect(exported.exitCode, exported.stderr).toBe(0);
     const line = exported.stdout.split('\n').find((text) => text.includes('"c-big"')) ?? '';
     expect(Buffer.byteLength(line)).toBeGreaterThan(400_000);
