@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fromCart, fromOrder, toCart, toOrder, type Attributes } from '../../src/core/attributes.js';
 import { itemSize, parseAttribute } from '../../src/core/limits.js';
 import type { AttributeJson } from '../../src/core/model.js';
-import { parseCartRecord, parseOrderRecord } from '../../src/core/records.js';
+import { linesTotal, parseCartRecord, parseOrderRecord } from '../../src/core/records.js';
 import { toDocument, toJson } from '../../src/store/items.js';
 
 const numberText = fc
@@ -87,7 +87,13 @@ describe('the item mapping', () => {
         expected.products = { L: products.L.map((element) => ({ M: withoutKnownNulls((element as { M: Attributes }).M, ['productId', 'name', 'quantity', 'unitPrice']) })) };
       }
       expect(canonicalAmounts(fromCart(cart))).toEqual(canonicalAmounts(expected));
-      expect(parseCartRecord(structuredClone(cart))).toEqual(cart);
+      // The one record import refuses: a cart with a version (shopdb's own) whose total is not the sum of its lines.
+      const sum = linesTotal(cart);
+      if (cart.version !== null && cart.totalAmount !== null && sum !== undefined && sum !== cart.totalAmount) {
+        expect(() => parseCartRecord(structuredClone(cart))).toThrow(/^totalAmount: is /);
+      } else {
+        expect(parseCartRecord(structuredClone(cart))).toEqual(cart);
+      }
     }));
   });
 
