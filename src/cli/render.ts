@@ -1,6 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
-import type { Cart, Order } from '../core/model.js';
+import type { Cart, Extra, Order } from '../core/model.js';
 import { formatCents, multiply, parseAmount } from '../core/money.js';
 import type { TableReport } from '../core/tables.js';
 import { cut, displayWidth, usableColumns, wrap } from './layout.js';
@@ -53,6 +53,7 @@ export class Renderer {
       ['Created', show(order.createdAt)],
       ['Updated', show(order.updatedAt)],
       ['Version', show(order.version)],
+      ...extraRows(order.extra),
     ]);
   }
 
@@ -64,8 +65,10 @@ export class Renderer {
       ['Created', show(cart.createdAt)],
       ['Updated', show(cart.updatedAt)],
       ['Version', show(cart.version)],
+      ...extraRows(cart.extra),
     ]);
-    if (cart.products.length === 0) return `${summary}\n${this.chalk.dim('(no products)')}`;
+    if (!cart.products?.length) return `${summary}
+${this.chalk.dim('(no products)')}`;
     const lines = this.grid(
       [
         { title: 'Product', kind: 'key' },
@@ -74,9 +77,13 @@ export class Renderer {
         { title: 'Unit price', kind: 'number' },
         { title: 'Line total', kind: 'number' },
       ],
-      cart.products.map((line) => [line.productId, show(line.name), String(line.quantity), line.unitPrice, lineTotal(line.unitPrice, line.quantity)]),
+      cart.products.map((line) => {
+        const other = line.extra ? ` (${Object.keys(line.extra).join(', ')}: see --json)` : '';
+        return [show(line.productId), show(line.name) + other, show(line.quantity), show(line.unitPrice), lineTotal(line.unitPrice, line.quantity)];
+      }),
     );
-    return `${summary}\n${lines}`;
+    return `${summary}
+${lines}`;
   }
 
   tables(reports: TableReport[]): string {
@@ -164,11 +171,17 @@ export class Renderer {
   }
 }
 
-function show(value: string | number | null): string {
+function show(value: string | number | bigint | null): string {
   return value === null ? '-' : String(value);
 }
 
-function lineTotal(unitPrice: string, quantity: number): string {
+/** Attributes shopdb does not read, shown as stored (DynamoDB JSON). */
+function extraRows(extra: Extra | undefined): Array<[string, string]> {
+  return Object.entries(extra ?? {}).map(([name, value]) => [name, JSON.stringify(value)]);
+}
+
+function lineTotal(unitPrice: string | null, quantity: number | bigint | null): string {
+  if (unitPrice === null || quantity === null) return '-';
   try {
     return formatCents(multiply(parseAmount(unitPrice, 'unitPrice'), quantity));
   } catch {

@@ -4,8 +4,9 @@ import { BulkService, type BulkStore } from './bulk.js';
 import { ShopError } from './errors.js';
 import { parseCartRecord } from './records.js';
 import { newId } from './ids.js';
-import type { Cart, ProductLine, WriteResult } from './model.js';
+import type { AttributeJson, Cart, ProductLine, WriteResult } from './model.js';
 import { formatCents, multiply, parseAmount } from './money.js';
+import { linesTotal } from './records.js';
 import { parseQuantity, validateId, validateName } from './validate.js';
 
 export interface NewCart {
@@ -25,6 +26,8 @@ export interface LineChange {
   lineIndex: number | undefined;
   /** Lines the cart held when it was read; an append is refused if that changed. */
   lineCount: number;
+  /** Whether the cart held a (numeric) total when it was read; refused if that changed. */
+  hasTotal: boolean;
   /** quantity × unitPrice, added to the cart's total in the same write. */
   amount: string;
   at: string;
@@ -62,7 +65,7 @@ export interface AddProductInput {
 const MAX_ATTEMPTS = 100;
 
 export class CartService {
-  private readonly reads: ReadThrough<Cart>;
+  private readonly reads: ReadThrough<Cached<Cart>>;
   /** Import and export; see core/bulk.ts. */
   readonly bulk: BulkService<Cart>;
 
@@ -70,8 +73,8 @@ export class CartService {
     private readonly store: CartStore,
     options: { cache?: CacheSettings | undefined; events?: ServiceEvents; bulk?: BulkStore<Cart> } = {},
   ) {
-    this.bulk = new BulkService({ parse: parseCartRecord, idOf: (item) => item.cartId }, options.bulk, (item) => this.reads.written(item.cartId, item));
-    this.reads = new ReadThrough(store.tableName, 'cartId', (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
+    this.bulk = new BulkService({ parse: parseCartRecord, idOf: (item) => item.cartId }, options.bulk, (item) => this.reads.written(item.cartId, cached(item)));
+    this.reads = new ReadThrough<Cached<Cart>>(store.tableName, 'cartId', (id, consistent) => store.get(id, consistent) as Promise<StoredRead<Cached<Cart>>>, options.cache, options.events ?? {});
   }
 
   async create(input: CreateCartInput): Promise<{ result: WriteResult; cart: Cart }> {
@@ -79,7 +82,7 @@ export class CartService {
     const userId = validateId(input.userId, 'userId');
     const outcome = await this.store.insert({ cartId, userId, createdAt: new Date().toISOString() });
     if (outcome.inserted) {
-      await this.reads.written(cartId, outcome.cart);
+      await this.reads.written(cartId, cached(outcome.cart));
       return { result: 'created', cart: outcome.cart };
     }
     if (outcome.existing.userId === userId) return { result: 'unchanged', cart: outcome.existing };
@@ -87,7 +90,7 @@ export class CartService {
   }
 
   async get(cartId: string, options: { strong: boolean }): Promise<Cart> {
-    const cart = await this.reads.get(validateId(cartId, 'cartId'), options.strong);
+    const cart = (await this.reads.get(validateId(cartId, 'cartId'), options.strong)) as Cart | undefined;
     if (!cart) throw notFound(cartId);
     return cart;
   }
@@ -102,10 +105,19 @@ export class CartService {
     const amount = formatCents(multiply(unitPrice, quantity));
 
     let cart = (await this.store.get(cartId, true)).item;
+    let before: string | undefined;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!cart) throw notFound(cartId);
-      const lineIndex = cart.products.findIndex((existing) => existing.productId === productId);
-      const existing = cart.products[lineIndex];
+      // A refused condition must be explained by what the re-read shows; otherwise retrying would only spin.
+      const seen = fingerprint(cart);
+      if (seen === before) {
+        throw new ShopError('CONFLICT', `cart ${cartId}: DynamoDB refused to add ${productId} though the cart reads unchanged; nothing was changed (check the item's attributes)`);
+      }
+      before = seen;
+      refuseUnwritable(cart);
+      const products = cart.products ?? [];
+      const lineIndex = products.findIndex((existing) => existing.productId === productId);
+      const existing = products[lineIndex];
       if (existing && existing.unitPrice !== line.unitPrice) {
         throw new ShopError(
           'CONFLICT',
@@ -116,7 +128,8 @@ export class CartService {
         cartId,
         line,
         lineIndex: existing ? lineIndex : undefined,
-        lineCount: cart.products.length,
+        lineCount: products.length,
+        hasTotal: cart.totalAmount !== null,
         amount,
         at: new Date().toISOString(),
       });
@@ -132,11 +145,65 @@ export class CartService {
   private async afterChange(cartId: string): Promise<Cart> {
     const { item } = await this.store.get(cartId, true);
     if (!item) throw notFound(cartId);
-    await this.reads.written(cartId, item);
+    await this.reads.written(cartId, cached(item));
     return item;
   }
 }
 
+/**
+ * add-product keeps a cart's total the sum of its lines with DynamoDB
+ * arithmetic; on a cart written by another program (a string total, lines
+ * holding `price`/`qty`, a total that does not add up) that would fail or
+ * invent, so it is refused at once, naming the attribute.
+ */
+function refuseUnwritable(cart: Cart): void {
+  const extra = cart.extra ?? {};
+  const refuse = (attribute: string, problem: string) =>
+    new ShopError(
+      'CONFLICT',
+      `cart ${cart.cartId} cannot take add-product: ${attribute} ${problem}; correct the item (e.g. export it, fix the line, import it with --overwrite) and try again; nothing was changed`,
+    );
+  if (cart.products === null && extra.products) throw refuse('products', `holds ${describe(extra.products)}, not a list of product maps`);
+  if (cart.version === null && extra.version) throw refuse('version', `holds ${describe(extra.version)}, not a positive whole number`);
+  const products = cart.products ?? [];
+  for (const [index, line] of products.entries()) {
+    const others = Object.keys(line.extra ?? {}).filter((name) => !['productId', 'name', 'quantity', 'unitPrice'].includes(name));
+    const holding = others.length > 0 ? ` (the line holds ${others.join(', ')})` : '';
+    for (const field of ['productId', 'quantity', 'unitPrice'] as const) {
+      if (line[field] !== null) continue;
+      const stored = line.extra?.[field];
+      throw refuse(`products[${index}].${field}`, stored ? `holds ${describe(stored)}, not what shopdb writes there${holding}` : `is missing${holding}`);
+    }
+  }
+  if (cart.totalAmount === null) {
+    if (extra.totalAmount) throw refuse('totalAmount', `holds ${describe(extra.totalAmount)}, not an amount stored as a number`);
+    if (products.length > 0) throw refuse('totalAmount', 'is missing though the cart has products');
+    return;
+  }
+  const sum = linesTotal(cart);
+  if (sum !== undefined && sum !== cart.totalAmount) throw refuse('totalAmount', `is ${cart.totalAmount} but the products add up to ${sum}`);
+}
+
+function describe(value: AttributeJson): string {
+  if ('S' in value) return `the string ${JSON.stringify(value.S.length > 40 ? `${value.S.slice(0, 40)}…` : value.S)}`;
+  if ('N' in value) return `the number ${value.N}`;
+  return `a value of type ${Object.keys(value)[0]}`;
+}
+
+function fingerprint(cart: Cart): string {
+  return JSON.stringify(cart, (_, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
+}
+
 function notFound(cartId: string): ShopError {
   return new ShopError('NOT_FOUND', `cart ${cartId} not found`);
+}
+
+/**
+ * cache.ts types versions as plain numbers; a version past 2^53 reaches it as a
+ * bigint, which the cache must compare and store exactly (its owner's change).
+ */
+type Cached<T> = Omit<T, 'version'> & { version: number | null };
+
+function cached(item: Cart): Cached<Cart> {
+  return item as unknown as Cached<Cart>;
 }

@@ -8,18 +8,23 @@ import { quote } from './validate.js';
  */
 export type Cents = bigint;
 
-/** 17 integer digits: 99999999999999999.99 is the largest amount accepted. */
+/** 17 integer digits: 99999999999999999.99 is the largest amount a person may type. */
 const MAX_INTEGER_DIGITS = 17;
+/**
+ * DynamoDB holds 38 significant digits: totals that add-product reaches go up
+ * to 36 integer digits and 2 decimals, and import takes back all of them.
+ */
+export const MAX_STORED_INTEGER_DIGITS = 36;
 const AMOUNT = /^(\d+)(?:\.(\d{1,2}))?$/;
 
-export function parseAmount(text: string, field: string): Cents {
+export function parseAmount(text: string, field: string, maxIntegerDigits = MAX_INTEGER_DIGITS): Cents {
   const match = AMOUNT.exec(text);
   if (!match) {
     throw badInput(field, `${quote(text)} is not an amount; use a non-negative decimal with at most 2 decimals, e.g. 19.99`);
   }
   const [, whole = '', fraction = ''] = match;
-  if (whole.replace(/^0+(?=\d)/, '').length > MAX_INTEGER_DIGITS) {
-    throw badInput(field, `amount is too large; at most ${MAX_INTEGER_DIGITS} digits before the decimal point`);
+  if (whole.replace(/^0+(?=\d)/, '').length > maxIntegerDigits) {
+    throw badInput(field, `amount is too large; at most ${maxIntegerDigits} digits before the decimal point`);
   }
   return BigInt(whole) * 100n + BigInt(fraction.padEnd(2, '0'));
 }
@@ -48,6 +53,25 @@ export function normalizeStoredAmount(stored: string): string {
   return formatCents(sign === '-' ? -cents : cents);
 }
 
-export function multiply(unitPrice: Cents, quantity: number): Cents {
+export function multiply(unitPrice: Cents, quantity: number | bigint): Cents {
   return unitPrice * BigInt(quantity);
+}
+
+/**
+ * The amount a stored DynamoDB number holds, if it is one shopdb writes: not
+ * negative, at most 2 decimals, no exponent. Anything else is undefined (the
+ * caller keeps it as found, never rounded).
+ */
+export function storedAmount(number: string): string | undefined {
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(number);
+  if (!match) return undefined;
+  const [, whole = '', fraction = ''] = match;
+  const significant = fraction.replace(/0+$/, '');
+  if (significant.length > 2 || whole.replace(/^0+(?=\d)/, '').length > MAX_STORED_INTEGER_DIGITS) return undefined;
+  return formatCents(BigInt(whole) * 100n + BigInt(significant.padEnd(2, '0')));
+}
+
+/** A whole number as the contract carries it: a plain number while exact, a bigint beyond. */
+export function wholeNumber(value: bigint): number | bigint {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;
 }

@@ -1,79 +1,134 @@
+import { CART_FIELDS, LINE_FIELDS, ORDER_FIELDS, fromCart, fromOrder, isKnownField, isTimestamp, readsAs } from './attributes.js';
 import { badInput } from './errors.js';
-import type { Cart, Order, ProductLine } from './model.js';
-import { formatCents, multiply, parseAmount } from './money.js';
+import { MAX_ITEM_BYTES, itemSize, parseAttribute, significantDigits } from './limits.js';
+import type { Cart, Extra, Order, ProductLine, WholeNumber } from './model.js';
+import { MAX_STORED_INTEGER_DIGITS, formatCents, multiply, parseAmount } from './money.js';
 import { parseStatus } from './status.js';
 import { validateId, validateName } from './validate.js';
 
 /*
  * Validation of whole items, as `get --json` and `export` print them, for
  * `import`: the same rules as the single commands, plus the invariants those
- * commands maintain (a cart's total is the sum of its lines).
+ * commands maintain (a cart's total is the sum of its lines), plus DynamoDB's
+ * own limits. Whatever export prints, import takes back: null fields stay
+ * absent, `extra` is written back as found.
  */
-
-const ORDER_FIELDS = ['orderId', 'userId', 'totalAmount', 'status', 'createdAt', 'updatedAt', 'version'];
-const CART_FIELDS = ['cartId', 'userId', 'products', 'totalAmount', 'createdAt', 'updatedAt', 'version'];
-const LINE_FIELDS = ['productId', 'name', 'quantity', 'unitPrice'];
 
 export function parseOrderRecord(value: unknown): Order {
   const record = object(value, 'order', ORDER_FIELDS);
-  return {
+  const order: Order = {
     orderId: validateId(string(record.orderId, 'orderId'), 'orderId'),
-    userId: validateId(string(record.userId, 'userId'), 'userId'),
-    totalAmount: amount(record.totalAmount, 'totalAmount'),
-    status: parseStatus(string(record.status, 'status'), 'status'),
+    userId: optional(record.userId, (id) => validateId(string(id, 'userId'), 'userId')),
+    totalAmount: optional(record.totalAmount, (amount) => money(amount, 'totalAmount')),
+    status: optional(record.status, (status) => parseStatus(string(status, 'status'), 'status')),
     createdAt: timestamp(record.createdAt, 'createdAt'),
     updatedAt: timestamp(record.updatedAt, 'updatedAt'),
-    version: version(record.version),
+    version: optional(record.version, (version) => positive(version, 'version')),
   };
+  const extra = parseExtra(record, 'order', 'extra');
+  if (extra) order.extra = extra;
+  fits('order', fromOrder(order));
+  return order;
 }
-
-/** DynamoDB refuses items over 400 KB; a cart near that is refused here, with its line number, instead of failing its whole batch. */
-const MAX_CART_JSON_BYTES = 350_000;
 
 export function parseCartRecord(value: unknown): Cart {
   const record = object(value, 'cart', CART_FIELDS);
-  if (Buffer.byteLength(JSON.stringify(record)) > MAX_CART_JSON_BYTES) throw badInput('cart', "is too large for DynamoDB's 400 KB item limit");
-  if (!Array.isArray(record.products)) throw badInput('products', 'must be a list of product lines');
-  const seen = new Set<string>();
-  const products = record.products.map((line: unknown, index) => {
-    const parsed = productLine(line, `products[${index}]`);
-    if (seen.has(parsed.productId)) throw badInput(`products[${index}].productId`, `${parsed.productId} appears twice`);
-    seen.add(parsed.productId);
-    return parsed;
+  const products = optional(record.products, (list) => {
+    if (!Array.isArray(list)) throw badInput('products', 'must be a list of product lines, or null');
+    const seen = new Set<string>();
+    return list.map((line: unknown, index) => {
+      const parsed = productLine(line, `products[${index}]`);
+      if (parsed.productId !== null && seen.has(parsed.productId)) throw badInput(`products[${index}].productId`, `${parsed.productId} appears twice`);
+      if (parsed.productId !== null) seen.add(parsed.productId);
+      return parsed;
+    });
   });
-  const totalAmount = amount(record.totalAmount, 'totalAmount');
-  const sum = formatCents(products.reduce((total, line) => total + multiply(parseAmount(line.unitPrice, 'unitPrice'), line.quantity), 0n));
-  if (sum !== totalAmount) throw badInput('totalAmount', `is ${totalAmount} but the products add up to ${sum}`);
-  return {
+  const cart: Cart = {
     cartId: validateId(string(record.cartId, 'cartId'), 'cartId'),
-    userId: validateId(string(record.userId, 'userId'), 'userId'),
+    userId: optional(record.userId, (id) => validateId(string(id, 'userId'), 'userId')),
     products,
-    totalAmount,
+    totalAmount: optional(record.totalAmount, (amount) => money(amount, 'totalAmount')),
     createdAt: timestamp(record.createdAt, 'createdAt'),
     updatedAt: timestamp(record.updatedAt, 'updatedAt'),
-    version: version(record.version),
+    version: optional(record.version, (version) => positive(version, 'version')),
   };
+  const extra = parseExtra(record, 'cart', 'extra');
+  if (extra) cart.extra = extra;
+  const sum = linesTotal(cart);
+  // shopdb's own carts (those with a version) always add up; items others wrote are taken as found.
+  if (cart.version !== null && sum !== undefined && cart.totalAmount !== null && sum !== cart.totalAmount) {
+    throw badInput('totalAmount', `is ${cart.totalAmount} but the products add up to ${sum}`);
+  }
+  fits('cart', fromCart(cart));
+  return cart;
+}
+
+/** The sum of the lines, when every line has a quantity and a price (undefined otherwise, or when there is no list). */
+export function linesTotal(cart: Pick<Cart, 'products'>): string | undefined {
+  if (cart.products === null) return undefined;
+  let total = 0n;
+  for (const line of cart.products) {
+    if (line.quantity === null || line.unitPrice === null) return undefined;
+    total += multiply(parseAmount(line.unitPrice, 'unitPrice', MAX_STORED_INTEGER_DIGITS), line.quantity);
+  }
+  return formatCents(total);
 }
 
 function productLine(value: unknown, path: string): ProductLine {
-  const line = object(value, path, LINE_FIELDS);
-  const quantity = line.quantity;
-  if (typeof quantity !== 'number' || !Number.isSafeInteger(quantity) || quantity < 1) {
-    throw badInput(`${path}.quantity`, 'must be a positive whole number');
-  }
-  return {
-    productId: validateId(string(line.productId, `${path}.productId`), `${path}.productId`),
-    name: line.name === null || line.name === undefined ? null : validateName(string(line.name, `${path}.name`), `${path}.name`),
-    quantity,
-    unitPrice: amount(line.unitPrice, `${path}.unitPrice`),
+  const record = object(value, path, LINE_FIELDS);
+  const line: ProductLine = {
+    productId: optional(record.productId, (id) => validateId(string(id, `${path}.productId`), `${path}.productId`)),
+    name: optional(record.name, (name) => validateName(string(name, `${path}.name`), `${path}.name`)),
+    quantity: optional(record.quantity, (quantity) => positive(quantity, `${path}.quantity`)),
+    unitPrice: optional(record.unitPrice, (amount) => money(amount, `${path}.unitPrice`)),
   };
+  const extra = parseExtra(record, 'line', `${path}.extra`);
+  if (extra) line.extra = extra;
+  return line;
 }
 
-function object(value: unknown, what: string, fields: string[]): Record<string, unknown> {
+/**
+ * `extra` holds attributes as DynamoDB JSON. It may name a known field only to
+ * carry a value shopdb does not read in that field (the field is then null):
+ * one attribute, one place.
+ */
+function parseExtra(record: Record<string, unknown>, kind: 'order' | 'cart' | 'line', path: string): Extra | undefined {
+  const value = record.extra;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw badInput(path, 'must be an object of attribute name → DynamoDB JSON value, or absent');
+  const names = Object.keys(value);
+  if (names.length === 0) return undefined;
+  const extra: Extra = {};
+  for (const name of names) {
+    const at = `${path}.${name.slice(0, 40)}`;
+    if (name.length === 0) throw badInput(path, 'holds an attribute with an empty name');
+    if (name === 'orderId' || name === 'cartId') throw badInput(at, 'is the key; give it as its field');
+    const attribute = parseAttribute((value as Record<string, unknown>)[name], at);
+    if (isKnownField(kind, name)) {
+      if (record[name] !== null && record[name] !== undefined) throw badInput(at, `repeats the field ${name}; an attribute is either a field or in extra`);
+      if (readsAs(kind, name, attribute)) throw badInput(at, `holds a value shopdb reads as ${name}; give it as the field ${name}`);
+    }
+    extra[name] = attribute;
+  }
+  return extra;
+}
+
+function fits(what: string, item: Parameters<typeof itemSize>[0]): void {
+  const size = itemSize(item);
+  if (size > MAX_ITEM_BYTES) throw badInput(what, `is ${size} bytes as DynamoDB counts them, over its ${MAX_ITEM_BYTES}-byte (400 KB) item limit`);
+}
+
+function object(value: unknown, what: string, fields: readonly string[]): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badInput(what, 'must be a JSON object');
-  const unknown = Object.keys(value).find((key) => !fields.includes(key));
-  if (unknown !== undefined) throw badInput(what, `has an unknown field ${JSON.stringify(unknown.slice(0, 40))}; allowed: ${fields.join(', ')}`);
+  const unknown = Object.keys(value).find((key) => key !== 'extra' && !fields.includes(key));
+  if (unknown !== undefined) {
+    throw badInput(what, `has an unknown field ${JSON.stringify(unknown.slice(0, 40))}; allowed: ${fields.join(', ')}, extra (other attributes, as DynamoDB JSON)`);
+  }
   return value as Record<string, unknown>;
+}
+
+function optional<T>(value: unknown, parse: (value: unknown) => T): T | null {
+  return value === null || value === undefined ? null : parse(value);
 }
 
 function string(value: unknown, field: string): string {
@@ -81,30 +136,28 @@ function string(value: unknown, field: string): string {
   return value;
 }
 
-/** Money travels as a string: a JSON number may already have lost digits. */
-function amount(value: unknown, field: string): string {
-  if (typeof value !== 'string') throw badInput(field, 'must be a decimal string such as "19.99"');
-  return formatCents(parseAmount(value, field));
+/** Money travels as a string: a JSON number may already have lost digits. Up to 36 integer digits, what DynamoDB holds with 2 decimals. */
+function money(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw badInput(field, 'must be a decimal string such as "19.99", or null');
+  return formatCents(parseAmount(value, field, MAX_STORED_INTEGER_DIGITS));
 }
-
-const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
-
-/** Imports repeat the same timestamps line after line; checking one again is the costliest part of a line. */
-let lastValidTimestamp = '';
 
 function timestamp(value: unknown, field: string): string | null {
   if (value === null || value === undefined) return null;
-  if (value === lastValidTimestamp) return value;
-  // Date.parse rolls 2026-02-30 over to March; only a time that survives the round trip is real.
-  if (typeof value !== 'string' || !ISO_UTC.test(value) || Number.isNaN(Date.parse(value)) || new Date(value).toISOString().slice(0, 19) !== value.slice(0, 19)) {
-    throw badInput(field, 'must be an ISO-8601 UTC time such as 2026-01-31T12:00:00.000Z, or null');
-  }
-  lastValidTimestamp = value;
+  if (typeof value !== 'string' || !isTimestamp(value)) throw badInput(field, 'must be an ISO-8601 UTC time such as 2026-01-31T12:00:00.000Z, or null');
   return value;
 }
 
-function version(value: unknown): number | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw badInput('version', 'must be a positive whole number, or null');
-  return value;
+/** A positive whole number, exact: a JSON number within 2^53, or a bigint (the import parser's form for longer literals). */
+function positive(value: unknown, field: string): WholeNumber {
+  const problem = 'must be a positive whole number (at most 38 digits), or null';
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 1) throw badInput(field, Number.isInteger(value) && value > 0 ? `${problem}; ${value} is past 2^53 and was rounded when read as a JSON number` : problem);
+    return value;
+  }
+  if (typeof value === 'bigint') {
+    if (value < 1n || significantDigits(value.toString()) > 38 || value.toString().length > 38) throw badInput(field, problem);
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  }
+  throw badInput(field, problem);
 }

@@ -16,7 +16,7 @@ export interface ItemCodec<T> {
   fromItem(item: RawItem): T;
 }
 
-type Versioned = { version: number | null };
+type Versioned = { version: number | bigint | null };
 
 /** DynamoDB's limits: 100 items per transaction, 25 per BatchWriteItem, 100 keys per BatchGetItem. */
 const TRANSACTION_ITEMS = 100;
@@ -44,7 +44,8 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
 
   async insertNew(items: T[]): Promise<{ written: T[]; conflicts: string[] }> {
     const conflicts: string[] = [];
-    let pending = items.map((item) => ({ ...item, version: item.version ?? 1 }));
+    // An item imported without a version keeps none: nothing is invented (the original design's items have none).
+    let pending = items;
     for (let attempt = 1; pending.length > 0; attempt++) {
       try {
         await this.dynamo.documents.send(
@@ -73,8 +74,11 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     const current = await this.currentVersions(items.map((item) => this.codec.idOf(item)));
     const versioned = items.map((item) => {
       const replaced = current.get(this.codec.idOf(item));
-      const own = item.version ?? 1;
-      return { ...item, version: replaced === undefined ? own : Math.max(own, replaced + 1) };
+      if (replaced === undefined) return item;
+      // Exact past 2^53: a cached copy of the replaced item must always lose to this one.
+      const own = BigInt(item.version ?? 0);
+      const version = own > replaced ? own : replaced + 1n;
+      return { ...item, version: version <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(version) : version };
     });
     for (let start = 0; start < versioned.length; start += BATCH_WRITE_ITEMS) {
       await this.batchWrite(versioned.slice(start, start + BATCH_WRITE_ITEMS));
@@ -106,8 +110,8 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     } while (startKey && !pages.closed);
   }
 
-  private async currentVersions(ids: string[]): Promise<Map<string, number>> {
-    const versions = new Map<string, number>();
+  private async currentVersions(ids: string[]): Promise<Map<string, bigint>> {
+    const versions = new Map<string, bigint>();
     let keys: RawItem[] = ids.map((id) => ({ [this.codec.key]: id }));
     for (let attempt = 1; keys.length > 0; attempt++) {
       const answer = await this.guard(
@@ -117,7 +121,7 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
       );
       for (const item of answer.Responses?.[this.tableName] ?? []) {
         const found = this.codec.fromItem(item);
-        versions.set(this.codec.idOf(found), found.version ?? 0);
+        versions.set(this.codec.idOf(found), BigInt(found.version ?? 0));
       }
       keys = (answer.UnprocessedKeys?.[this.tableName]?.Keys as RawItem[] | undefined) ?? [];
       if (keys.length > 0) await retryOrGiveUp(attempt, this.tableName);

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CartStore, ChangeOutcome, LineChange, NewCart } from '../core/carts.js';
 import type { StoredRead } from '../core/cache.js';
+import { ShopError } from '../core/errors.js';
 import type { Cart } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
@@ -75,6 +76,9 @@ export class CartTable implements CartStore {
         }
         if (error instanceof TransactionCanceledException) {
           const [reason] = error.CancellationReasons ?? [];
+          if (reason?.Code === 'ValidationError' && /size/i.test(reason.Message ?? '')) {
+            throw new ShopError('CONFLICT', `cart ${change.cartId} is full: adding ${change.line.productId} would take it past DynamoDB's 400 KB item limit; the cart was left as it was`, { cause: error });
+          }
           if (reason?.Code === 'ConditionalCheckFailed') {
             const current = await itemAfterFailedCondition(this.dynamo, this.tableName, { cartId: change.cartId }, reason.Item);
             return { applied: false, current: current ? toCart(current) : undefined };
@@ -84,10 +88,21 @@ export class CartTable implements CartStore {
             return { applied: false, current: (await this.get(change.cartId, true)).item };
           }
         }
-        throw serviceError(error, this.dynamo.location, this.tableName);
+        throw serviceError(numberLimit(error, change) ?? error, this.dynamo.location, this.tableName);
       }
     }
   }
+}
+
+/** DynamoDB numbers hold 38 significant digits: a sum past that is the cart's limit, not bad input. */
+function numberLimit(error: unknown, change: LineChange): ShopError | undefined {
+  if (!(error instanceof Error) || error.name !== 'ValidationException' || !/38 digits|significant digits|number overflow|magnitude/i.test(error.message)) return undefined;
+  const attribute = change.lineIndex === undefined ? 'totalAmount' : `totalAmount or products[${change.lineIndex}].quantity`;
+  return new ShopError(
+    'CONFLICT',
+    `cart ${change.cartId} cannot take ${change.line.quantity} × ${change.line.productId}: ${attribute} would pass the 38 significant digits a DynamoDB number holds; the cart was left as it was`,
+    { cause: error },
+  );
 }
 
 const IN_PROGRESS_ATTEMPTS = 5;
@@ -101,18 +116,30 @@ type Update = {
 
 const COMMON_SET = 'totalAmount = if_not_exists(totalAmount, :zero) + :amount, updatedAt = :at';
 
+/**
+ * The arithmetic needs numbers where it adds: a total or version of another
+ * type written since the read fails the condition (and the re-read explains
+ * it) instead of failing with DynamoDB's "incorrect data type".
+ */
+function commonCondition(change: LineChange): string {
+  const total = change.hasTotal ? 'attribute_type(totalAmount, :numberType)' : 'attribute_not_exists(totalAmount)';
+  return `${total} AND (attribute_not_exists(version) OR attribute_type(version, :numberType))`;
+}
+
 function commonValues(change: LineChange): Record<string, unknown> {
-  return { ':zero': 0, ':amount': NumberValue.from(change.amount), ':at': change.at, ':one': 1 };
+  return { ':zero': 0, ':amount': NumberValue.from(change.amount), ':at': change.at, ':one': 1, ':numberType': 'N' };
 }
 
 function appendLine(change: LineChange): Update {
   // Lines are never removed, so an unchanged count proves the product is still absent.
-  const unchanged = change.lineCount === 0 ? '(attribute_not_exists(products) OR size(products) = :count)' : 'size(products) = :count';
+  const list = 'attribute_type(products, :listType) AND size(products) = :count';
+  const unchanged = change.lineCount === 0 ? `(attribute_not_exists(products) OR (${list}))` : `(${list})`;
   return {
     UpdateExpression: `SET products = list_append(if_not_exists(products, :empty), :line), ${COMMON_SET} ADD version :one`,
-    ConditionExpression: `attribute_exists(cartId) AND ${unchanged}`,
+    ConditionExpression: `attribute_exists(cartId) AND ${unchanged} AND ${commonCondition(change)}`,
     ExpressionAttributeValues: {
       ...commonValues(change),
+      ':listType': 'L',
       ':empty': [],
       ':count': change.lineCount,
       ':line': [lineToItem(change.line)],
@@ -124,12 +151,12 @@ function raiseLine(change: LineChange, index: number): Update {
   const line = `products[${index}]`;
   return {
     UpdateExpression: `SET ${line}.quantity = ${line}.quantity + :quantity, ${COMMON_SET} ADD version :one`,
-    ConditionExpression: `${line}.productId = :productId AND ${line}.unitPrice = :unitPrice`,
+    ConditionExpression: `${line}.productId = :productId AND ${line}.unitPrice = :unitPrice AND attribute_type(${line}.quantity, :numberType) AND ${commonCondition(change)}`,
     ExpressionAttributeValues: {
       ...commonValues(change),
-      ':quantity': change.line.quantity,
+      ':quantity': NumberValue.from(String(change.line.quantity)),
       ':productId': change.line.productId,
-      ':unitPrice': NumberValue.from(change.line.unitPrice),
+      ':unitPrice': NumberValue.from(String(change.line.unitPrice)),
     },
   };
 }

@@ -1,14 +1,14 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { NumberValue } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Cart, Order, ProductLine } from '../core/model.js';
-import { normalizeStoredAmount } from '../core/money.js';
+import { convertToAttr, unmarshall } from '@aws-sdk/util-dynamodb';
+import * as attributes from '../core/attributes.js';
+import type { AttributeJson, Cart, Order, ProductLine } from '../core/model.js';
 
 /*
- * Items come back with numbers wrapped (NumberValue), so nothing is rounded
- * on the way in; these functions turn them into the JSON contract. Items
- * written by the original Python design lack fields and hold money as
- * strings; both read correctly.
+ * The document client hands items over unmarshalled, numbers wrapped
+ * (NumberValue), so nothing is rounded on the way in. These functions turn
+ * them into DynamoDB JSON and back, and core/attributes.ts maps that to the
+ * JSON contract: every type (sets, binary, nested maps) and every digit
+ * round-trips exactly.
  */
 
 type RawItem = Record<string, unknown>;
@@ -18,88 +18,61 @@ export function fromAttributeValues(item: Record<string, AttributeValue>): RawIt
   return unmarshall(item, { wrapNumbers: true });
 }
 
-/** The stored form of an order: money as exact DynamoDB numbers. */
 export function orderToItem(order: Order): RawItem {
-  return withoutNulls({ ...order, totalAmount: exactNumber(order.totalAmount) });
+  return toDocument(attributes.fromOrder(order));
 }
 
 export function cartToItem(cart: Cart): RawItem {
-  return withoutNulls({
-    ...cart,
-    totalAmount: exactNumber(cart.totalAmount),
-    products: cart.products.map(lineToItem),
-  });
+  return toDocument(attributes.fromCart(cart));
 }
 
 export function lineToItem(line: ProductLine): RawItem {
-  return { ...line, unitPrice: NumberValue.from(line.unitPrice) };
-}
-
-/** A field an item lacks stays absent, as the original design's items have it, rather than stored as NULL. */
-function withoutNulls(item: RawItem): RawItem {
-  for (const key of Object.keys(item)) if (item[key] === null) delete item[key];
-  return item;
-}
-
-function exactNumber(amount: string | null): NumberValue | null {
-  return amount === null ? null : NumberValue.from(amount);
+  return toDocument(attributes.fromLine(line));
 }
 
 export function toOrder(item: RawItem): Order {
-  return {
-    orderId: text(item.orderId) ?? '',
-    userId: text(item.userId),
-    totalAmount: money(item.totalAmount),
-    status: text(item.status),
-    createdAt: text(item.createdAt),
-    updatedAt: text(item.updatedAt),
-    version: integer(item.version),
-  };
+  return attributes.toOrder(toJson(item));
 }
 
 export function toCart(item: RawItem): Cart {
-  const products = Array.isArray(item.products) ? item.products : [];
-  return {
-    cartId: text(item.cartId) ?? '',
-    userId: text(item.userId),
-    products: products.map((line) => toProductLine(isRecord(line) ? line : {})),
-    totalAmount: money(item.totalAmount),
-    createdAt: text(item.createdAt),
-    updatedAt: text(item.updatedAt),
-    version: integer(item.version),
-  };
+  return attributes.toCart(toJson(item));
 }
 
-function toProductLine(line: RawItem): ProductLine {
-  return {
-    productId: text(line.productId) ?? '',
-    name: text(line.name),
-    quantity: integer(line.quantity) ?? 0,
-    unitPrice: money(line.unitPrice) ?? '0.00',
-  };
+/** An unmarshalled item as DynamoDB JSON. */
+export function toJson(item: RawItem): Record<string, AttributeJson> {
+  const json: Record<string, AttributeJson> = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (value === undefined) continue;
+    json[name] = valueToJson(convertToAttr(value, { convertClassInstanceToMap: false }));
+  }
+  return json;
 }
 
-function text(value: unknown): string | null {
-  if (typeof value === 'string') return value;
-  return isNumber(value) ? value.value : null;
+function valueToJson(value: AttributeValue): AttributeJson {
+  if (value.S !== undefined) return { S: value.S };
+  if (value.N !== undefined) return { N: value.N };
+  if (value.B !== undefined) return { B: Buffer.from(value.B).toString('base64') };
+  if (value.BOOL !== undefined) return { BOOL: value.BOOL };
+  if (value.NULL !== undefined) return { NULL: true };
+  if (value.SS !== undefined) return { SS: value.SS };
+  if (value.NS !== undefined) return { NS: value.NS };
+  if (value.BS !== undefined) return { BS: value.BS.map((element) => Buffer.from(element).toString('base64')) };
+  if (value.L !== undefined) return { L: value.L.map(valueToJson) };
+  if (value.M !== undefined) return { M: Object.fromEntries(Object.entries(value.M).map(([name, element]) => [name, valueToJson(element)])) };
+  throw new Error(`unsupported attribute value: ${Object.keys(value).join(', ')}`);
 }
 
-function money(value: unknown): string | null {
-  const raw = text(value);
-  return raw === null ? null : normalizeStoredAmount(raw);
+/** DynamoDB JSON as the document client's input: numbers wrapped, binary as bytes, sets as Sets. */
+export function toDocument(item: Record<string, AttributeJson>): RawItem {
+  const values: Record<string, AttributeValue> = {};
+  for (const [name, value] of Object.entries(item)) values[name] = jsonToValue(value);
+  return unmarshall(values, { wrapNumbers: true });
 }
 
-function integer(value: unknown): number | null {
-  if (typeof value === 'number') return Number.isInteger(value) ? value : null;
-  const raw = isNumber(value) ? value.value : typeof value === 'string' ? value : null;
-  if (raw === null || !/^-?\d+$/.test(raw)) return null;
-  return Number(raw);
-}
-
-function isNumber(value: unknown): value is NumberValue {
-  return value instanceof NumberValue;
-}
-
-function isRecord(value: unknown): value is RawItem {
-  return typeof value === 'object' && value !== null;
+function jsonToValue(value: AttributeJson): AttributeValue {
+  if ('B' in value) return { B: Buffer.from(value.B, 'base64') };
+  if ('BS' in value) return { BS: value.BS.map((element) => Buffer.from(element, 'base64')) };
+  if ('L' in value) return { L: value.L.map(jsonToValue) };
+  if ('M' in value) return { M: Object.fromEntries(Object.entries(value.M).map(([name, element]) => [name, jsonToValue(element)])) };
+  return value as AttributeValue;
 }

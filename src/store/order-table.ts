@@ -56,6 +56,8 @@ export class OrderTable implements OrderStore {
     const condition = [
       'attribute_exists(orderId)',
       '#status <> :to',
+      // ADD needs a number: a version of another type fails here, and the service names it, rather than DynamoDB's "incorrect data type".
+      '(attribute_not_exists(version) OR attribute_type(version, :numberType))',
       ...(sources.length > 0 ? [`#status IN (${sourceNames.join(', ')})`] : []),
     ].join(' AND ');
     try {
@@ -70,6 +72,7 @@ export class OrderTable implements OrderStore {
             ':to': move.to,
             ':at': move.at,
             ':one': 1,
+            ':numberType': 'N',
             ...Object.fromEntries(sources.map((status, i) => [`:from${i}`, status])),
           },
           ReturnValues: 'ALL_NEW',

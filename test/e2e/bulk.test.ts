@@ -59,16 +59,16 @@ interface Summary {
   failed: number;
 }
 
-/** The line `get --json` / `export` prints for an order: the contract's field order, version 1 when none was given. */
+/** The line `get --json` / `export` prints for an order: the contract's field order; no version given stays none (nothing invented). */
 function orderLine(order: Order): string {
   const { orderId, userId, totalAmount, status, createdAt, updatedAt, version } = order;
-  return JSON.stringify({ orderId, userId, totalAmount, status, createdAt, updatedAt, version: version ?? 1 });
+  return JSON.stringify({ orderId, userId, totalAmount, status, createdAt, updatedAt, version });
 }
 
 function cartLine(cart: Cart): string {
   const { cartId, userId, totalAmount, createdAt, updatedAt, version } = cart;
-  const products = cart.products.map(({ productId, name, quantity, unitPrice }) => ({ productId, name, quantity, unitPrice }));
-  return JSON.stringify({ cartId, userId, products, totalAmount, createdAt, updatedAt, version: version ?? 1 });
+  const products = (cart.products ?? []).map(({ productId, name, quantity, unitPrice }) => ({ productId, name, quantity, unitPrice }));
+  return JSON.stringify({ cartId, userId, products, totalAmount, createdAt, updatedAt, version });
 }
 
 function order(orderId: string, fields: Partial<Order> = {}): Order {
@@ -288,7 +288,7 @@ describe('import and export round trip', () => {
     const [ordersA, cartsA] = await Promise.all([exportLines(prefixA, 'order'), exportLines(prefixA, 'cart')]);
     console.log(`bulk: exported A (${ordersA.length} orders, ${cartsA.length} carts) in ${seconds(started)}`);
 
-    // A holds exactly what the files said, normalised: "0.1" → "0.10", absent fields → null, no version → 1.
+    // A holds exactly what the files said, normalised: "0.1" → "0.10", absent fields → null, no version → null.
     expect(ordersA).toHaveLength(ORDER_COUNT);
     expect(new Set(ordersA).size).toBe(ORDER_COUNT);
     expect(sorted(ordersA)).toEqual(sorted(orders.expected));
@@ -312,12 +312,12 @@ describe('import and export round trip', () => {
     // Spot checks through `get --strong`.
     const big = JSON.parse(orders.expected[0] as string) as Order;
     expect(big.totalAmount).toBe('99999999999999999.99');
-    expect(await get<Order>(prefixB, 'order', big.orderId)).toEqual({ ...big, version: big.version ?? 1 });
+    expect(await get<Order>(prefixB, 'order', big.orderId)).toEqual(big);
     const dime = JSON.parse(orders.expected[1] as string) as Order;
     expect(dime.totalAmount).toBe('0.10');
-    expect(await get<Order>(prefixB, 'order', dime.orderId)).toEqual({ ...dime, version: dime.version ?? 1 });
+    expect(await get<Order>(prefixB, 'order', dime.orderId)).toEqual(dime);
     const unicode = JSON.parse(orders.expected[97] as string) as Order;
-    expect(await get<Order>(prefixB, 'order', unicode.orderId)).toEqual({ ...unicode, version: unicode.version ?? 1 });
+    expect(await get<Order>(prefixB, 'order', unicode.orderId)).toEqual(unicode);
     expect(await get<Cart>(prefixB, 'cart', 'cart-0000')).toMatchObject({ totalAmount: '99999999999999999.99', products: [{ unitPrice: '99999999999999999.99', quantity: 1 }] });
     expect(await get<Cart>(prefixB, 'cart', 'cart-0001')).toMatchObject({ totalAmount: '0.30', products: [{ productId: 'sku-dime', name: null, quantity: 3, unitPrice: '0.10' }] });
 
@@ -418,12 +418,12 @@ describe('existing ids', () => {
     await importOk(prefix, 'order', ['-', '--overwrite'], ndjson([orderLine(v10)]));
     expect(await get<Order>(prefix, 'order', 'ow-1')).toEqual(v10);
 
-    // No version over version 10: 11. A new id keeps its own version; none means 1.
+    // No version over version 10: 11. A new id keeps its own version; none stays none (nothing is invented).
     const bare = { ...order('ow-1', { userId: 'dave' }), version: null };
     await importOk(prefix, 'order', ['-', '--overwrite'], ndjson([orderLine(bare).replace(',"version":1', ',"version":null'), orderLine(order('ow-new', { version: 3 })), orderLine({ ...order('ow-none'), version: null })]));
     expect(await get<Order>(prefix, 'order', 'ow-1')).toEqual({ ...bare, version: 11 });
     expect(await get<Order>(prefix, 'order', 'ow-new')).toMatchObject({ version: 3 });
-    expect(await get<Order>(prefix, 'order', 'ow-none')).toMatchObject({ version: 1 });
+    expect(await get<Order>(prefix, 'order', 'ow-none')).toMatchObject({ version: null });
     const raw = await scanTable(ORDERS);
     expect(raw.get('ow-1')?.version).toEqual({ N: '11' });
 

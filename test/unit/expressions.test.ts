@@ -120,6 +120,7 @@ function line(change: Partial<LineChange> & { text: string }): LineChange {
     line: { productId: change.text, name: change.text, quantity: 2, unitPrice: '19.99' },
     lineIndex: change.lineIndex,
     lineCount: change.lineCount ?? 0,
+    hasTotal: true,
     amount: '39.98',
     at: AT,
   };
@@ -168,7 +169,7 @@ describe('expression strings never contain user text (only placeholders)', () =>
         const [write] = await expectOnlyValues(text, (dynamo, value) => new CartTable(dynamo, 'Carts').addToLine(line({ text: value, lineCount })));
         const update = (write?.input.TransactItems as Array<{ Update: Record<string, unknown> }>)[0]?.Update;
         expect(update?.Key).toEqual({ cartId: text });
-        expect((update?.ExpressionAttributeValues as Record<string, unknown>)[':line']).toMatchObject([{ productId: text, name: text, quantity: 2 }]);
+        expect((update?.ExpressionAttributeValues as Record<string, unknown>)[':line']).toMatchObject([{ productId: text, name: text, quantity: { value: '2' } }]);
       }
     });
 

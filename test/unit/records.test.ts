@@ -29,13 +29,14 @@ describe('import records', () => {
     [{ ...order, createdAt: '2026-02-30T00:00:00.000Z' }, 'createdAt'],
     [{ ...order, createdAt: '2026-01-01T24:00:00Z' }, 'createdAt'],
     [{ ...order, version: 0 }, 'version'],
-    [{ ...order, extra: 1 }, 'order'],
+    [{ ...order, extra: 1 }, 'extra'],
+    [{ ...order, other: 1 }, 'order'],
   ])('rejects an order with a bad %s', (record, field) => {
     badInputMessage(() => parseOrderRecord(record), field);
   });
 
   it.each([
-    [{ ...cart, totalAmount: '60.06' }, 'totalAmount'],
+    [{ ...cart, totalAmount: '60.06', version: 2 }, 'totalAmount'],
     [{ ...cart, products: [cart.products[0], cart.products[0]] }, 'products[1].productId'],
     [{ ...cart, products: [{ ...cart.products[0], quantity: 1.5 }] }, 'products[0].quantity'],
     [{ ...cart, products: Array.from({ length: 4000 }, (_, i) => ({ productId: `p${i}`, name: 'x'.repeat(80), quantity: 1, unitPrice: '0.00' })), totalAmount: '0.00' }, 'cart'],

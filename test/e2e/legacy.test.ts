@@ -1,0 +1,245 @@
+/*
+ * Items the original Python design (boto3) or a person wrote, read and
+ * written through the built binary. shopdb invents nothing (a missing or
+ * foreign-typed field is null), loses nothing (every other attribute travels
+ * in `extra`, through get, export, import and every write), and refuses at
+ * once, naming the attribute, a write it cannot apply exactly.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { boto3, boto3Get, type DynamoJson } from '../support/boto3.js';
+import { shopdb, uniquePrefix } from '../support/cli.js';
+
+/**
+ * DynamoDB keeps a number's value, not its spelling (DynamoDB Local answers
+ * 1E-36 for 0.000…001 and may keep 5.00 as sent), and sets have no order: two
+ * items are the same when their canonical forms are.
+ */
+function canonical(value: unknown): Record<string, unknown> {
+  return canonicalValue(value) as Record<string, unknown>;
+}
+
+function canonicalValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonicalValue);
+  if (typeof value !== 'object' || value === null) return value;
+  const entries = Object.entries(value).map(([key, inner]) => {
+    if (key === 'N') return [key, numberValue(inner as string)];
+    if (key === 'NS') return [key, (inner as string[]).map(numberValue).sort()];
+    if (key === 'SS' || key === 'BS') return [key, [...(inner as string[])].sort()];
+    return [key, canonicalValue(inner)];
+  });
+  return Object.fromEntries(entries);
+}
+
+function numberValue(text: string): string {
+  const [mantissa = '', exponent = '0'] = text.toLowerCase().split('e');
+  const negative = mantissa.startsWith('-');
+  const [whole = '', fraction = ''] = mantissa.replace('-', '').split('.');
+  const all = `${whole}${fraction}`;
+  const digits = all.replace(/^0+/, '');
+  if (digits === '') return '0';
+  const point = whole.length - (all.length - digits.length) + Number(exponent);
+  return `${negative ? '-' : ''}0.${digits.replace(/0+$/, '')}e${point}`;
+}
+
+/** The one-line message of a piped failure. */
+function message(run: { stderr: string }): string {
+  return (JSON.parse(run.stderr) as { error: { message: string } }).error.message;
+}
+
+const prefix = uniquePrefix('legacy');
+const copy = uniquePrefix('legacy-copy');
+const ORDERS = `${prefix}EcommerceOrders`;
+const CARTS = `${prefix}EcommerceCarts`;
+
+/** A cart as a person might write it: lines with price/qty, strings where numbers belong, sets, binary, nesting, 38 digits. */
+const HAND_CART: DynamoJson = {
+  cartId: { S: 'hand-cart' },
+  userId: { S: 'bob' },
+  products: {
+    L: [
+      { M: { productId: { S: 'mug' }, price: { N: '19.99' }, qty: { N: '2' } } },
+      { M: { productId: { S: 'pen' }, name: { S: 'Pen' }, quantity: { S: '2' }, unitPrice: { S: '0.10' }, colour: { S: 'blue' } } },
+    ],
+  },
+  totalAmount: { S: '40.18' },
+  tags: { SS: ['gift', 'urgent'] },
+  scores: { NS: ['1.5', '99999999999999999999999999999999999999'] },
+  blob: { B: Buffer.from([0, 1, 2, 250, 255]).toString('base64') },
+  blobs: { BS: [Buffer.from('a').toString('base64'), Buffer.from([0xff]).toString('base64')] },
+  meta: { M: { source: { S: 'hand' }, nested: { L: [{ N: '0.000000000000000000000000000000000001' }, { BOOL: true }, { NULL: true }] } } },
+  big: { N: '12345678901234567890123456789012345678' },
+};
+
+/** A cart whose lines are shopdb's own shape but whose total is a string, as str(total) writes it. */
+const STRING_TOTAL_CART: DynamoJson = {
+  cartId: { S: 'string-total' },
+  userId: { S: 'carol' },
+  products: { L: [{ M: { productId: { S: 'mug' }, quantity: { N: '1' }, unitPrice: { N: '5' } } }] },
+  totalAmount: { S: '5.00' },
+};
+
+/** A cart shopdb can extend: numbers where it adds, plus attributes it does not know, at both levels. */
+const EXTENDABLE_CART: DynamoJson = {
+  cartId: { S: 'extendable' },
+  userId: { S: 'dave' },
+  products: { L: [{ M: { productId: { S: 'mug' }, quantity: { N: '1' }, unitPrice: { N: '5' }, sku: { S: 'M-1' } } }] },
+  totalAmount: { N: '5' },
+  coupon: { M: { code: { S: 'SAVE5' }, uses: { N: '3' } } },
+};
+
+beforeAll(async () => {
+  await boto3([
+    { op: 'create_tables', prefix },
+    { op: 'create_tables', prefix: copy },
+    { op: 'create_order', table: ORDERS, orderId: 'py-1', userId: 'alice', totalAmount: '59.97' },
+    { op: 'update_order_status', table: ORDERS, orderId: 'py-1', status: 'SHIPPED' },
+    { op: 'create_order', table: ORDERS, orderId: 'py-2', userId: 'alice', totalAmount: '10' },
+    { op: 'put_item', table: ORDERS, item: { orderId: { S: 'bare' } } },
+    { op: 'put_item', table: CARTS, item: HAND_CART },
+    { op: 'put_item', table: CARTS, item: STRING_TOTAL_CART },
+    { op: 'put_item', table: CARTS, item: EXTENDABLE_CART },
+  ]);
+}, 120_000);
+
+describe('reading what boto3 wrote', () => {
+  it('an order from the seed: no amount invented, the string total kept in extra', async () => {
+    const run = await shopdb(['order', 'get', 'py-1', '--strong'], { prefix });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.json()).toEqual({
+      orderId: 'py-1',
+      userId: 'alice',
+      totalAmount: null,
+      status: 'SHIPPED',
+      createdAt: null,
+      updatedAt: null,
+      version: null,
+      extra: { totalAmount: { S: '59.97' } },
+    });
+    const bare = await shopdb(['order', 'get', 'bare', '--strong'], { prefix });
+    expect(bare.json()).toEqual({ orderId: 'bare', userId: null, totalAmount: null, status: null, createdAt: null, updatedAt: null, version: null });
+  });
+
+  it('a hand-written cart: null, never "0.00" or 0, and every attribute exactly as stored', async () => {
+    const run = await shopdb(['cart', 'get', 'hand-cart', '--strong'], { prefix });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const others = Object.fromEntries(Object.entries(HAND_CART).filter(([name]) => !['cartId', 'userId', 'products'].includes(name)));
+    expect(canonical(run.json())).toEqual(canonical({
+      cartId: 'hand-cart',
+      userId: 'bob',
+      products: [
+        { productId: 'mug', name: null, quantity: null, unitPrice: null, extra: { price: { N: '19.99' }, qty: { N: '2' } } },
+        { productId: 'pen', name: 'Pen', quantity: null, unitPrice: null, extra: { quantity: { S: '2' }, unitPrice: { S: '0.10' }, colour: { S: 'blue' } } },
+      ],
+      totalAmount: null,
+      createdAt: null,
+      updatedAt: null,
+      version: null,
+      extra: others,
+    }));
+  });
+
+  it('draws missing fields as "-" in a table, with the kept attributes', async () => {
+    const run = await shopdb(['cart', 'get', 'hand-cart', '--strong', '--output', 'table'], { prefix, env: { NO_COLOR: '1' } });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).not.toContain('0.00');
+    expect(run.stdout).toMatch(/│ mug\s+│ - \(price, qty: see --json\)\s+│ -\s+│ -\s+│ -\s+│/);
+    expect(run.stdout).toContain('{"S":"40.18"}');
+  });
+});
+
+describe('export and import back', () => {
+  it('round-trips every item exactly: a boto3 get of the copy equals the original', async () => {
+    for (const kind of ['order', 'cart'] as const) {
+      const exported = await shopdb([kind, 'export'], { prefix });
+      expect(exported.exitCode, exported.stderr).toBe(0);
+      const imported = await shopdb([kind, 'import', '-'], { prefix: copy, input: exported.stdout });
+      expect(imported.exitCode, imported.stderr).toBe(0);
+      const again = await shopdb([kind, 'export'], { prefix: copy });
+      expect(again.stdout.split('\n').sort()).toEqual(exported.stdout.split('\n').sort());
+    }
+    for (const [table, key] of [
+      ['EcommerceOrders', { orderId: { S: 'py-1' } }],
+      ['EcommerceOrders', { orderId: { S: 'bare' } }],
+      ['EcommerceCarts', { cartId: { S: 'hand-cart' } }],
+      ['EcommerceCarts', { cartId: { S: 'string-total' } }],
+      ['EcommerceCarts', { cartId: { S: 'extendable' } }],
+    ] as const) {
+      const original = await boto3Get(`${prefix}${table}`, key);
+      expect(original).not.toBeNull();
+      expect(canonical(await boto3Get(`${copy}${table}`, key))).toEqual(canonical(original));
+    }
+  });
+
+  it('refuses extra that names a field shopdb reads, or is not DynamoDB JSON, as a bad line', async () => {
+    const lines = [
+      { orderId: 'x1', totalAmount: '1.00', extra: { totalAmount: { S: '1.00' } } },
+      { orderId: 'x2', totalAmount: null, extra: { totalAmount: { N: '1.5' } } },
+      { orderId: 'x3', extra: { note: { Z: 'x' } } },
+      { orderId: 'x4', extra: { tags: { SS: [] } } },
+      { orderId: 'x5', extra: { orderId: { S: 'x5' } } },
+    ].map((line) => JSON.stringify(line));
+    const run = await shopdb(['order', 'import', '-'], { prefix: copy, input: `${lines.join('\n')}\n` });
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('extra.totalAmount');
+    expect(run.stderr).toContain('extra.note');
+    expect(run.stderr).toContain('extra.tags.SS');
+    expect(run.stderr).toContain('extra.orderId');
+    expect((await shopdb(['order', 'get', 'x2', '--strong'], { prefix: copy })).exitCode).toBe(3);
+  });
+});
+
+describe('writes keep what shopdb does not know', () => {
+  it('set-status on a seed order keeps the string total', async () => {
+    const run = await shopdb(['order', 'set-status', 'py-2', 'PAID'], { prefix });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.json()).toMatchObject({ result: 'updated', order: { status: 'PAID', version: 1, totalAmount: null, extra: { totalAmount: { S: '10' } } } });
+    expect((await boto3Get(ORDERS, { orderId: { S: 'py-2' } }))?.totalAmount).toEqual({ S: '10' });
+  });
+
+  it('add-product keeps unknown attributes at the top and inside lines', async () => {
+    const run = await shopdb(['cart', 'add-product', 'extendable', 'mug', '--price', '5', '--quantity', '2'], { prefix });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const stored = await boto3Get(CARTS, { cartId: { S: 'extendable' } });
+    expect(canonical(stored)).toMatchObject(canonical({
+      totalAmount: { N: '15' },
+      coupon: EXTENDABLE_CART.coupon,
+      products: { L: [{ M: { productId: { S: 'mug' }, quantity: { N: '3' }, unitPrice: { N: '5' }, sku: { S: 'M-1' } } }] },
+      version: { N: '1' },
+    }));
+  });
+
+  it('import --overwrite writes extra back; the line is the whole item', async () => {
+    const before = await shopdb(['cart', 'get', 'extendable', '--strong'], { prefix });
+    const line = before.json<Record<string, unknown>>();
+    const run = await shopdb(['cart', 'import', '-', '--overwrite'], { prefix, input: `${JSON.stringify({ ...line, userId: 'erin' })}\n` });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const stored = await boto3Get(CARTS, { cartId: { S: 'extendable' } });
+    expect(stored).toMatchObject({ userId: { S: 'erin' }, coupon: EXTENDABLE_CART.coupon, version: { N: '2' } });
+    expect((stored?.products as { L: Array<{ M: Record<string, unknown> }> }).L[0]?.M.sku).toEqual({ S: 'M-1' });
+
+    // A line without extra replaces the item with exactly what it says.
+    const bare = Object.fromEntries(Object.entries(line).filter(([name]) => name !== 'extra'));
+    expect((await shopdb(['cart', 'import', '-', '--overwrite'], { prefix, input: `${JSON.stringify(bare)}\n` })).exitCode).toBe(0);
+    expect(await boto3Get(CARTS, { cartId: { S: 'extendable' } })).not.toHaveProperty('coupon');
+  });
+
+  it('add-product on a cart whose lines hold price/qty: exit 4 at once, naming the attribute, nothing changed', async () => {
+    const before = await boto3Get(CARTS, { cartId: { S: 'hand-cart' } });
+    const run = await shopdb(['cart', 'add-product', 'hand-cart', 'cup', '--price', '1.00'], { prefix });
+    expect(run.exitCode).toBe(4);
+    expect(message(run)).toContain('products[0].quantity is missing (the line holds price, qty)');
+    expect(run.stderr).not.toMatch(/too fast|please report/);
+    const raise = await shopdb(['cart', 'add-product', 'hand-cart', 'mug', '--price', '19.99'], { prefix });
+    expect(raise.exitCode).toBe(4);
+    expect(raise.stderr).toContain('products[0].quantity');
+    expect(await boto3Get(CARTS, { cartId: { S: 'hand-cart' } })).toEqual(before);
+  });
+
+  it('add-product on a cart whose total is a string: exit 4 naming totalAmount, nothing changed', async () => {
+    const run = await shopdb(['cart', 'add-product', 'string-total', 'pen', '--price', '1.00'], { prefix });
+    expect(run.exitCode).toBe(4);
+    expect(message(run)).toContain('totalAmount holds the string "5.00", not an amount stored as a number');
+    expect(run.stderr).not.toMatch(/incorrect data type|rejected the request/);
+    expect(canonical(await boto3Get(CARTS, { cartId: { S: 'string-total' } }))).toEqual(canonical(STRING_TOTAL_CART));
+  });
+});
