@@ -65,7 +65,7 @@ export interface AddProductInput {
 const MAX_ATTEMPTS = 100;
 
 export class CartService {
-  private readonly reads: ReadThrough<Cached<Cart>>;
+  private readonly reads: ReadThrough<Cart>;
   /** Import and export; see core/bulk.ts. */
   readonly bulk: BulkService<Cart>;
 
@@ -73,8 +73,8 @@ export class CartService {
     private readonly store: CartStore,
     options: { cache?: CacheSettings | undefined; events?: ServiceEvents; bulk?: BulkStore<Cart> } = {},
   ) {
-    this.bulk = new BulkService({ parse: parseCartRecord, idOf: (item) => item.cartId }, options.bulk, (item) => this.reads.written(item.cartId, cached(item)));
-    this.reads = new ReadThrough<Cached<Cart>>(store.tableName, 'cartId', (id, consistent) => store.get(id, consistent) as Promise<StoredRead<Cached<Cart>>>, options.cache, options.events ?? {});
+    this.bulk = new BulkService({ parse: parseCartRecord, idOf: (item) => item.cartId }, options.bulk, (item) => this.reads.written(item.cartId, item));
+    this.reads = new ReadThrough(store.tableName, 'cartId', (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
   }
 
   async create(input: CreateCartInput): Promise<{ result: WriteResult; cart: Cart }> {
@@ -82,7 +82,7 @@ export class CartService {
     const userId = validateId(input.userId, 'userId');
     const outcome = await this.store.insert({ cartId, userId, createdAt: new Date().toISOString() });
     if (outcome.inserted) {
-      await this.reads.written(cartId, cached(outcome.cart));
+      await this.reads.written(cartId, outcome.cart);
       return { result: 'created', cart: outcome.cart };
     }
     if (outcome.existing.userId === userId) return { result: 'unchanged', cart: outcome.existing };
@@ -145,7 +145,7 @@ export class CartService {
   private async afterChange(cartId: string): Promise<Cart> {
     const { item } = await this.store.get(cartId, true);
     if (!item) throw notFound(cartId);
-    await this.reads.written(cartId, cached(item));
+    await this.reads.written(cartId, item);
     return item;
   }
 }
@@ -196,14 +196,4 @@ function fingerprint(cart: Cart): string {
 
 function notFound(cartId: string): ShopError {
   return new ShopError('NOT_FOUND', `cart ${cartId} not found`);
-}
-
-/**
- * cache.ts types versions as plain numbers; a version past 2^53 reaches it as a
- * bigint, which the cache must compare and store exactly (its owner's change).
- */
-type Cached<T> = Omit<T, 'version'> & { version: number | null };
-
-function cached(item: Cart): Cached<Cart> {
-  return item as unknown as Cached<Cart>;
 }

@@ -50,7 +50,7 @@ export interface SetStatusInput {
 }
 
 export class OrderService {
-  private readonly reads: ReadThrough<Cached<Order>>;
+  private readonly reads: ReadThrough<Order>;
   /** Import and export; see core/bulk.ts. */
   readonly bulk: BulkService<Order>;
 
@@ -58,8 +58,8 @@ export class OrderService {
     private readonly store: OrderStore,
     options: { cache?: CacheSettings | undefined; events?: ServiceEvents; bulk?: BulkStore<Order> } = {},
   ) {
-    this.bulk = new BulkService({ parse: parseOrderRecord, idOf: (item) => item.orderId }, options.bulk, (item) => this.reads.written(item.orderId, cached(item)));
-    this.reads = new ReadThrough<Cached<Order>>(store.tableName, 'orderId', (id, consistent) => store.get(id, consistent) as Promise<StoredRead<Cached<Order>>>, options.cache, options.events ?? {});
+    this.bulk = new BulkService({ parse: parseOrderRecord, idOf: (item) => item.orderId }, options.bulk, (item) => this.reads.written(item.orderId, item));
+    this.reads = new ReadThrough(store.tableName, 'orderId', (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
   }
 
   async create(input: CreateOrderInput): Promise<{ result: WriteResult; order: Order }> {
@@ -68,7 +68,7 @@ export class OrderService {
     const totalAmount = formatCents(parseAmount(input.amount, 'amount'));
     const outcome = await this.store.insert({ orderId, userId, totalAmount, createdAt: new Date().toISOString() });
     if (outcome.inserted) {
-      await this.reads.written(orderId, cached(outcome.order));
+      await this.reads.written(orderId, outcome.order);
       return { result: 'created', order: outcome.order };
     }
 
@@ -100,7 +100,7 @@ export class OrderService {
         ? { applied: false as const, current: (await this.store.get(orderId, true)).item }
         : await this.store.moveStatus({ orderId, to, from, at: new Date().toISOString() });
     if (outcome.applied) {
-      await this.reads.written(orderId, cached(outcome.order));
+      await this.reads.written(orderId, outcome.order);
       return { result: 'updated', order: outcome.order };
     }
 
@@ -127,14 +127,4 @@ function illegalMoveMessage(orderId: string, from: string | null, to: OrderStatu
 
 function notFound(orderId: string): ShopError {
   return new ShopError('NOT_FOUND', `order ${orderId} not found`);
-}
-
-/**
- * cache.ts types versions as plain numbers; a version past 2^53 reaches it as a
- * bigint, which the cache must compare and store exactly (its owner's change).
- */
-type Cached<T> = Omit<T, 'version'> & { version: number | null };
-
-function cached(item: Order): Cached<Order> {
-  return item as unknown as Cached<Order>;
 }
