@@ -1,7 +1,6 @@
 import { ShopError } from '../core/errors.js';
 import { stringifyExact } from '../core/json.js';
 import { fit, ProgressLine, type Draw } from './progress.js';
-import { usableColumns, wrap } from './layout.js';
 import type { Renderer } from './render.js';
 
 export interface TextSink {
@@ -126,7 +125,7 @@ export class Output {
   }
 
   warn(message: string): void {
-    this.writeErr(this.fitted(`shopdb: warning: ${message}`));
+    this.writeErr(`shopdb: warning: ${message}\n`);
   }
 
   debug(message: string): void {
@@ -137,7 +136,7 @@ export class Output {
     if (this.mode === 'json') {
       this.writeErr(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
     } else {
-      this.writeErr(this.fitted(`shopdb: ${error.message}`));
+      this.writeErr(`shopdb: ${error.message}\n`);
     }
     if (detail !== undefined && this.verbose) this.writeErr(`${detail}\n`);
   }
@@ -162,12 +161,6 @@ export class Output {
         message = '';
       },
     };
-  }
-
-  /** A message line for stderr: wrapped at spaces to the terminal's width when a person reads it there, as is when piped. */
-  private fitted(line: string): string {
-    const columns = this.mode === 'table' ? usableColumns(this.streams.stderrColumns) : undefined;
-    return `${(columns === undefined ? [line] : wrap(line, columns - 1, { indent: 2 })).join('\n')}\n`;
   }
 
   private writeOut(text: string): void {

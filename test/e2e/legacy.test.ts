@@ -142,7 +142,7 @@ describe('reading what boto3 wrote', () => {
     const run = await shopdb(['cart', 'get', 'hand-cart', '--strong', '--output', 'table'], { prefix, env: { NO_COLOR: '1' } });
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).not.toContain('0.00');
-    expect(run.stdout).toMatch(/│ mug\s+│ - \(price, qty: see --json\)\s+│ -\s+│ -\s+│ -\s+│/);
+    expect(run.stdout).toMatch(/│ mug\s+│ - \(price, qty: see --json\)\s+│\s+-\s+│\s+-\s+│\s+-\s+│/);
     expect(run.stdout).toContain('{"S":"40.18"}');
   });
 });

@@ -92,7 +92,7 @@ describe('whole numbers past 2^53 stay exact', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toContain('now 9007199254740995 in the cart, total 90071992547409.95');
     const got = await shopdb(['cart', 'get', 'c-huge', '--strong', '--output', 'table'], { prefix, env: { NO_COLOR: '1' } });
-    expect(got.stdout).toMatch(/grain\s+│[^│]*│ 9007199254740995 │ 0.01\s+│ 90071992547409.95/);
+    expect(got.stdout).toMatch(/grain\s+│[^│]*│\s+9007199254740995 │\s+0.01 │\s+90071992547409.95 │/);
   });
 
   it('import --overwrite over a version past 2^53 writes the next one exactly', async () => {
