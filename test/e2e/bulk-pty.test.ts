@@ -7,8 +7,8 @@ import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BIN, createTables, uniquePrefix } from '../support/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, createTables, testEnv, uniquePrefix } from '../support/cli.js';
 
 /* eslint-disable no-control-regex -- the point is to find terminal control sequences */
 const dir = mkdtempSync(join(tmpdir(), 'shopdb-bulk-pty-'));
@@ -28,19 +28,7 @@ async function onTerminal(command: string, columns: number, term = 'xterm-256col
     reject: false,
     timeout: 120_000,
     stdin: 'ignore',
-    env: {
-      SHOPDB_ENDPOINT: inject('dynamoEndpoint'),
-      SHOPDB_TABLE_PREFIX: prefix,
-      TERM: term,
-      NO_COLOR: undefined,
-      AWS_PROFILE: undefined,
-      AWS_ACCESS_KEY_ID: undefined,
-      AWS_SECRET_ACCESS_KEY: undefined,
-      AWS_REGION: undefined,
-      SHOPDB_REDIS_URL: undefined,
-      REDIS_URL: undefined,
-      HOME: '/nonexistent-shopdb-test-home',
-    },
+    env: testEnv(prefix, { TERM: term, NO_COLOR: undefined }),
     extendEnv: true,
   });
   return { exitCode: result.exitCode ?? -1, screen: String(result.stdout) };

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BIN, createTables, uniquePrefix } from '../support/cli.js';
+import { BIN, createTables, testEnv, uniquePrefix } from '../support/cli.js';
 import { rawClient } from '../support/dynamo.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 
@@ -44,18 +44,7 @@ function orderLines(label: string, count: number): string {
 }
 
 function env(prefix: string, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return {
-    SHOPDB_ENDPOINT: inject('dynamoEndpoint'),
-    SHOPDB_TABLE_PREFIX: prefix,
-    AWS_PROFILE: undefined,
-    AWS_ACCESS_KEY_ID: undefined,
-    AWS_SECRET_ACCESS_KEY: undefined,
-    AWS_REGION: undefined,
-    SHOPDB_REDIS_URL: undefined,
-    REDIS_URL: undefined,
-    HOME: '/nonexistent-shopdb-test-home',
-    ...extra,
-  };
+  return testEnv(prefix, extra);
 }
 
 function start(args: string[], options: { env: Record<string, string | undefined>; input?: string; stdin?: 'pipe' }): ResultPromise {

@@ -18,25 +18,32 @@ export function uniquePrefix(label: string): string {
   return `t${randomBytes(4).toString('hex')}-${label}-`;
 }
 
+/**
+ * The environment of a shopdb run in the tests: the shared DynamoDB Local, the
+ * given table prefix, and none of the developer's own AWS or shopdb settings.
+ */
+export function testEnv(prefix: string | undefined, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    SHOPDB_ENDPOINT: inject('dynamoEndpoint'),
+    ...(prefix === undefined ? {} : { SHOPDB_TABLE_PREFIX: prefix }),
+    AWS_PROFILE: undefined,
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    AWS_REGION: undefined,
+    SHOPDB_REDIS_URL: undefined,
+    REDIS_URL: undefined,
+    HOME: '/nonexistent-shopdb-test-home',
+    ...extra,
+  };
+}
+
 /** Runs the built binary as a script would: piped, so output is JSON. */
 export async function shopdb(args: string[], options: { prefix?: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<Run> {
   const result: Result = await execa(BIN, args, {
     reject: false,
     timeout: options.timeoutMs ?? 60_000,
     input: options.input,
-    env: {
-      SHOPDB_ENDPOINT: inject('dynamoEndpoint'),
-      ...(options.prefix === undefined ? {} : { SHOPDB_TABLE_PREFIX: options.prefix }),
-      // Tests must not pick up the developer's own AWS or shopdb settings.
-      AWS_PROFILE: undefined,
-      AWS_ACCESS_KEY_ID: undefined,
-      AWS_SECRET_ACCESS_KEY: undefined,
-      AWS_REGION: undefined,
-      SHOPDB_REDIS_URL: undefined,
-      REDIS_URL: undefined,
-      HOME: '/nonexistent-shopdb-test-home',
-      ...options.env,
-    },
+    env: testEnv(options.prefix, options.env),
     extendEnv: true,
   });
   const stdout = String(result.stdout ?? '');

@@ -1,7 +1,6 @@
 /* eslint-disable no-control-regex -- these patterns match terminal escape sequences (ESC, BEL) on purpose */
 import { execa } from 'execa';
-import { inject } from 'vitest';
-import { BIN } from './cli.js';
+import { BIN, testEnv } from './cli.js';
 
 /**
  * Runs the built binary under a real pseudo-terminal (util-linux script(1)),
@@ -58,17 +57,7 @@ export async function pty(args: string[], options: PtyOptions = {}): Promise<Pty
       COLUMNS: undefined,
       LINES: undefined,
       SHOPDB_OUTPUT: undefined,
-      SHOPDB_ENDPOINT: inject('dynamoEndpoint'),
-      ...(options.prefix === undefined ? {} : { SHOPDB_TABLE_PREFIX: options.prefix }),
-      // Tests must not pick up the developer's own AWS or shopdb settings.
-      AWS_PROFILE: undefined,
-      AWS_ACCESS_KEY_ID: undefined,
-      AWS_SECRET_ACCESS_KEY: undefined,
-      AWS_REGION: undefined,
-      SHOPDB_REDIS_URL: undefined,
-      REDIS_URL: undefined,
-      HOME: '/nonexistent-shopdb-test-home',
-      ...options.env,
+      ...testEnv(options.prefix, options.env),
     },
   });
   // The pty's line discipline turns every \n into \r\n (onlcr); undo that, keep lone \r (progress redraws).
