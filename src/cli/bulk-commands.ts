@@ -139,7 +139,7 @@ export async function runExport<T>(ctx: CommandContext, kind: 'order' | 'cart', 
 
 async function printSummary(ctx: CommandContext, summary: ImportSummary): Promise<void> {
   const abandoned = summary.abandoned ? `, abandoned ${summary.abandoned} (in flight)` : '';
-  await ctx.out.result(summary, (render) =>
-    render.done(`read ${summary.read}, written ${summary.written}, skipped ${summary.skipped} (existing), failed ${summary.failed}${abandoned}`),
-  );
+  const counts = `read ${summary.read}, written ${summary.written}, skipped ${summary.skipped} (existing), failed ${summary.failed}${abandoned}`;
+  // A tick only for an import that did all it was given; anything failed or abandoned is marked as partial.
+  await ctx.out.result(summary, (render) => (summary.failed > 0 || summary.abandoned ? render.partial(counts) : render.done(counts)));
 }

@@ -104,6 +104,11 @@ ${lines}`;
     return this.prose(`${this.chalk.green('✓')} ${message}`, 2);
   }
 
+  /** The outcome of a command that did only part of its work: never a green tick. */
+  partial(message: string): string {
+    return this.prose(`${this.chalk.yellow('!')} ${message}`, 2);
+  }
+
   /** A line of prose fitted to the terminal: wrapped at spaces, long words broken, nothing dropped. */
   prose(line: string, indent = 0): string {
     return this.width === undefined ? line : wrap(line, this.width, { indent }).join('\n');
@@ -112,7 +117,7 @@ ${lines}`;
   status(status: string | null): string {
     if (status === null) return show(status);
     const colour = STATUS_COLOURS[status];
-    return colour ? (this.chalk[colour] as ChalkInstance)(status) : status;
+    return colour ? (this.chalk[colour] as ChalkInstance)(status) : show(status);
   }
 
   private tableStatus(status: string): string {
@@ -172,12 +177,22 @@ ${lines}`;
 }
 
 function show(value: string | number | bigint | null): string {
-  return value === null ? '-' : String(value);
+  return value === null ? '-' : printable(String(value));
+}
+
+/**
+ * Text others stored may hold control characters; C1 ones (U+0080–U+009F)
+ * start escape sequences on many terminals, and JSON.stringify leaves them as
+ * they are. Shown escaped, so a value can never drive the terminal.
+ */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Attributes shopdb does not read, shown as stored (DynamoDB JSON). */
 function extraRows(extra: Extra | undefined): Array<[string, string]> {
-  return Object.entries(extra ?? {}).map(([name, value]) => [name, JSON.stringify(value)]);
+  return Object.entries(extra ?? {}).map(([name, value]) => [printable(name), printable(JSON.stringify(value))]);
 }
 
 function lineTotal(unitPrice: string | null, quantity: number | bigint | null): string {

@@ -72,3 +72,31 @@ describe('Renderer fits the terminal', () => {
     expect(text).toContain(`Mug ${'n'.repeat(200)}`);
   });
 });
+
+describe('Renderer never lets stored text drive the terminal', () => {
+  // U+009B is a one-character CSI on many terminals; JSON.stringify leaves it as it is.
+  const order = {
+    orderId: 'o-c1',
+    userId: 'u\u009b31mred',
+    totalAmount: '1.00',
+    status: 'ODD\u001b[2J',
+    createdAt: null,
+    updatedAt: null,
+    version: 1,
+    extra: { note: { S: 'x\u009b2Jy\u007f' } },
+  };
+
+  it('escapes C0, DEL and C1 controls in values, statuses and kept attributes', () => {
+    const text = new Renderer(false, 80).order(order);
+    // eslint-disable-next-line no-control-regex -- the assertion is about control characters
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain('u\\u009b31mred');
+    expect(text).toContain('ODD\\u001b[2J');
+    expect(text).toContain('\\u009b2Jy\\u007f');
+  });
+
+  it('marks a partial outcome without the green tick', () => {
+    expect(new Renderer(false, 80).partial('read 3, written 2, failed 1')).toBe('! read 3, written 2, failed 1');
+    expect(new Renderer(false, 80).done('read 3, written 3')).toBe('✓ read 3, written 3');
+  });
+});
