@@ -42,13 +42,37 @@ export interface ImportSummary {
   abandoned?: number;
 }
 
+/**
+ * A batch that failed: what had been written before the failure (a replace
+ * goes out in several requests), the ids found to exist, and whether DynamoDB
+ * refused the items themselves (a ValidationException): then writing them one
+ * at a time finds the offending one.
+ */
+export class BatchError<T> extends Error {
+  constructor(
+    readonly error: ShopError,
+    readonly written: T[],
+    readonly conflicts: string[],
+    readonly refused: boolean,
+  ) {
+    super(error.message, { cause: error });
+  }
+}
+
 /** The writes import needs; src/store implements them with DynamoDB's batch operations. */
 export interface BulkWriter<T> {
   /** Items per request in each mode. */
   readonly batchSize: { insert: number; replace: number };
-  /** Writes each item whose id is free, all-or-nothing per item; resolves with the items written and the ids that existed. */
+  /**
+   * Writes each item whose id is free, all-or-nothing per item; resolves with
+   * the items written and the ids that existed; rejects with a BatchError.
+   */
   insertNew(items: T[]): Promise<{ written: T[]; conflicts: string[] }>;
-  /** Writes every item, replacing existing ones with a version above the one replaced; resolves with the items as written. */
+  /**
+   * Writes every item, replacing existing ones with a version above the one
+   * replaced; resolves with the items as written; rejects with a BatchError
+   * that says which items were written before the failure.
+   */
   replace(items: T[]): Promise<T[]>;
 }
 
@@ -143,23 +167,24 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
   const { signal } = options;
   const stopped = signal ? untilAborted(signal) : undefined;
   let fatal: unknown;
-  let batch: T[] = [];
+  // Each item with its line number: a line DynamoDB refuses is reported by number.
+  let batch: Array<{ item: T; line: number }> = [];
   let batchIds = new Set<string>();
 
   // Ids in batches sent and not yet finished: a repeat waits for its earlier line, so the first line wins.
   const inFlightIds = new Map<string, Promise<void>>();
 
   const flush = async () => {
-    const items = batch;
+    const entries = batch;
     batch = [];
     batchIds = new Set();
-    if (items.length === 0) return;
-    const ids = items.map((item) => kind.idOf(item));
-    const task: Promise<void> = writeBatch(items).finally(() => {
+    if (entries.length === 0) return;
+    const ids = entries.map((entry) => kind.idOf(entry.item));
+    const task: Promise<void> = writeBatch(entries).finally(() => {
       inFlight.delete(task);
       for (const id of ids) if (inFlightIds.get(id) === task) inFlightIds.delete(id);
     });
-    inFlight.set(task, items.length);
+    inFlight.set(task, entries.length);
     for (const id of ids) inFlightIds.set(id, task);
     // Backpressure: stop reading while the pool is full (or until a stop).
     while (inFlight.size >= options.concurrency && !signal?.aborted) await Promise.race([...inFlight.keys(), ...(stopped ? [stopped] : [])]);
@@ -167,27 +192,59 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
 
   // Set once the counts are returned: a batch abandoned after a stop must not change them afterwards.
   let done = false;
-  const writeBatch = async (items: T[]) => {
+  /** Writes the items; counts what was written and skipped, and rethrows a failure with what it had written by then. */
+  const write = async (items: T[]): Promise<void> => {
+    let written: T[];
+    let conflicts: string[] = [];
     try {
-      if (options.overwrite) {
-        const written = await kind.writer.replace(items);
-        if (done) return;
-        summary.written += written.length;
-        await options.afterWrite?.(written);
-      } else {
-        const { written, conflicts } = await kind.writer.insertNew(items);
-        if (done) return;
-        summary.written += written.length;
-        summary.skipped += conflicts.length;
-        conflicts.forEach((id) => options.onConflict(id));
-        await options.afterWrite?.(written);
-      }
+      if (options.overwrite) written = await kind.writer.replace(items);
+      else ({ written, conflicts } = await kind.writer.insertNew(items));
+    } catch (error) {
+      if (!done && error instanceof BatchError) await counted(error.written as T[], error.conflicts);
+      throw error;
+    }
+    if (!done) await counted(written, conflicts);
+  };
+  const counted = async (written: T[], conflicts: string[]) => {
+    summary.written += written.length;
+    summary.skipped += conflicts.length;
+    conflicts.forEach((id) => options.onConflict(id));
+    await options.afterWrite?.(written);
+  };
+  const writeBatch = async (entries: Array<{ item: T; line: number }>) => {
+    try {
+      await write(entries.map((entry) => entry.item));
     } catch (error) {
       if (done) return;
-      summary.failed += items.length;
-      fatal ??= error;
+      const failure = error instanceof BatchError ? error : undefined;
+      const settled = new Set([...(failure?.written ?? []).map((item) => kind.idOf(item as T)), ...(failure?.conflicts ?? [])]);
+      const rest = entries.filter((entry) => !settled.has(kind.idOf(entry.item)));
+      if (failure?.refused) await oneByOne(rest);
+      else fail(rest.length, error);
     }
     if (!done) options.onProgress?.(summary);
+  };
+  // DynamoDB refused a batch for what an item holds: one request per item finds the line, and the others are written.
+  const oneByOne = async (entries: Array<{ item: T; line: number }>) => {
+    for (const [index, entry] of entries.entries()) {
+      if (done) return;
+      try {
+        await write([entry.item]);
+      } catch (error) {
+        if (done) return;
+        if (error instanceof BatchError && error.refused) {
+          summary.failed++;
+          options.onInvalidLine(entry.line, new ShopError('BAD_INPUT', `DynamoDB refused the item: ${error.message}`, { cause: error }));
+          continue;
+        }
+        fail(entries.length - index, error);
+        return;
+      }
+    }
+  };
+  const fail = (count: number, error: unknown) => {
+    summary.failed += count;
+    fatal ??= error instanceof BatchError ? error.error : error;
   };
 
   for await (const line of lines) {
@@ -203,7 +260,7 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
     const id = kind.idOf(parsed);
     if (batchIds.has(id)) await flush();
     await Promise.race([inFlightIds.get(id), stopped]);
-    batch.push(parsed);
+    batch.push({ item: parsed, line: line.number });
     batchIds.add(id);
     if (batch.length >= size) await flush();
   }

@@ -10,7 +10,9 @@
  *   not below the item's version floor and no newer entry is cached;
  * - a writer, once DynamoDB has committed, raises the floor to its version,
  *   revokes every outstanding token and stores its entry (unless a newer one
- *   is there).
+ *   is there); a write whose item has no usable version (shopdb reads a
+ *   fractional, zero or negative stored version as null) cannot be ordered,
+ *   so it drops the entry and revokes the tokens instead.
  * A token that vanished (lease expired, evicted, flushed) refuses the fill, so
  * a late fill can only be lost (a later miss), never pin an old item. This is
  * the lease of memcache at Facebook (NSDI 2013), with the floor added for
@@ -51,6 +53,12 @@ export interface VersionedCache {
   fill(ref: CacheRef, entry: CachedEntry, token: string, ttlSeconds: number): Promise<boolean>;
   /** After a committed write: raises the floor, revokes tokens, stores the entry unless a newer one is cached; atomic. */
   put(ref: CacheRef, entry: CachedEntry, ttlSeconds: number, leaseSeconds: number): Promise<boolean>;
+  /**
+   * After a committed write whose item has no usable version (a stored version
+   * of 1.5 stays fractional): drops the entry and revokes tokens, keeping the
+   * floor; atomic. Only a later reader's fill caches the item again.
+   */
+  forget(ref: CacheRef, leaseSeconds: number): Promise<void>;
 }
 
 export interface CacheSettings {
@@ -184,6 +192,11 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
       `the write stands, but the cached copy was not refreshed (${reason}): cached readers may see the old value for up to ${settings.ttlSeconds} s`;
     if (!this.breaker.closed) {
       if (this.breaker.claimWarning()) this.events.warn?.(warning('Redis failed a moment ago and is being left alone for now'));
+      return;
+    }
+    // Without a version the entry cannot be ordered against the cached one (version 0 would lose to it): drop it.
+    if (item.version === null) {
+      await this.attempt(() => settings.cache.forget(this.ref(id), this.leaseSeconds), warning);
       return;
     }
     const { entry, ttl } = this.entry(item);

@@ -5,7 +5,7 @@ import { ShopError } from './errors.js';
 import { parseCartRecord } from './records.js';
 import { newId } from './ids.js';
 import type { AttributeJson, Cart, ProductLine, WriteResult } from './model.js';
-import { formatCents, multiply, parseAmount } from './money.js';
+import { amountProblem, formatCents, multiply, parseAmount } from './money.js';
 import { linesTotal } from './records.js';
 import { parseQuantity, validateId, validateName } from './validate.js';
 
@@ -176,7 +176,9 @@ function refuseUnwritable(cart: Cart): void {
     }
   }
   if (cart.totalAmount === null) {
-    if (extra.totalAmount) throw refuse('totalAmount', `holds ${describe(extra.totalAmount)}, not an amount stored as a number`);
+    const stored = extra.totalAmount;
+    if (stored && 'N' in stored) throw refuse('totalAmount', `holds the number ${shorten(stored.N)}, which ${amountProblem(stored.N)}; an amount is a number, not negative, with at most 2 decimals`);
+    if (stored) throw refuse('totalAmount', `holds ${describe(stored)}, not an amount stored as a number`);
     if (products.length > 0) throw refuse('totalAmount', 'is missing though the cart has products');
     return;
   }
@@ -186,8 +188,12 @@ function refuseUnwritable(cart: Cart): void {
 
 function describe(value: AttributeJson): string {
   if ('S' in value) return `the string ${JSON.stringify(value.S.length > 40 ? `${value.S.slice(0, 40)}…` : value.S)}`;
-  if ('N' in value) return `the number ${value.N}`;
+  if ('N' in value) return `the number ${shorten(value.N)}`;
   return `a value of type ${Object.keys(value)[0]}`;
+}
+
+function shorten(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 function fingerprint(cart: Cart): string {

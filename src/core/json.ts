@@ -8,8 +8,12 @@
  * overflow the call stack.
  */
 
-/** Containers (objects and arrays) nested deeper than this make a line invalid; shopdb's records need 3. */
-export const MAX_JSON_DEPTH = 64;
+/**
+ * Containers (objects and arrays) nested deeper than this make a line invalid.
+ * Every item DynamoDB holds fits: 32 DynamoDB levels take 2 JSON levels each
+ * in `extra` ({"M":{…}}), plus a cart line's wrappers (record, products, line, extra).
+ */
+export const MAX_JSON_DEPTH = 128;
 
 /** Why a text is not accepted; the message names the problem, never the whole text. */
 export class JsonError extends Error {

@@ -10,9 +10,15 @@ import { quote } from './validate.js';
 
 /** 400 KB, as DynamoDB counts it. */
 export const MAX_ITEM_BYTES = 400 * 1024;
-/** DynamoDB nests lists and maps at most 32 levels deep. */
+/**
+ * DynamoDB nests attributes at most 32 levels deep, the top-level attribute
+ * being level 1: a list or map may sit at levels 1 to 31 (measured on
+ * DynamoDB Local: 31 nested maps store, 32 are a ValidationException).
+ */
 const MAX_DEPTH = 32;
-const MAX_SIGNIFICANT_DIGITS = 38;
+export const MAX_SIGNIFICANT_DIGITS = 38;
+/** DynamoDB's limit for an attribute name, at any depth (a map's keys are names too). */
+export const MAX_NAME_BYTES = 65535;
 const NUMBER = /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
 
 /**
@@ -64,7 +70,23 @@ function canonicalNumber(text: string): string {
   return `${sign}0.${significant}e${point}`;
 }
 
-/** Checks a value from an import line's `extra` as DynamoDB JSON that DynamoDB would store. */
+/**
+ * Checks an attribute name as DynamoDB does: not empty, at most 65535 bytes
+ * of UTF-8, and encodable as UTF-8 at all (no lone surrogate).
+ */
+export function attributeName(name: string, path: string): string {
+  if (name.length === 0) throw badInput(path, 'holds an attribute with an empty name; DynamoDB refuses empty names');
+  if (!name.isWellFormed()) throw badInput(`${path}.${quote(name)}`, 'is a name that is not valid Unicode (it holds a lone surrogate)');
+  const bytes = Buffer.byteLength(name);
+  if (bytes > MAX_NAME_BYTES) throw badInput(`${path}.${quote(name)}`, `is a name of ${bytes} bytes; DynamoDB allows at most ${MAX_NAME_BYTES}`);
+  return name;
+}
+
+/**
+ * Checks a value from an import line's `extra` as DynamoDB JSON that DynamoDB
+ * would store. `depth` is the DynamoDB level of the attribute: 1 at the top of
+ * an item, 3 for an attribute of a cart's product line (products, then the line's map).
+ */
 export function parseAttribute(value: unknown, path: string, depth = 1): AttributeJson {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badInput(path, 'must be a DynamoDB JSON value such as {"S":"text"} or {"N":"1.50"}');
   const keys = Object.keys(value);
@@ -100,7 +122,7 @@ export function parseAttribute(value: unknown, path: string, depth = 1): Attribu
       if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) throw badInput(at, 'must be a JSON object');
       nested(depth, at);
       const map: Record<string, AttributeJson> = {};
-      for (const [name, element] of Object.entries(inner)) map[name] = parseAttribute(element, `${at}.${name}`, depth + 1);
+      for (const [name, element] of Object.entries(inner)) map[attributeName(name, at)] = parseAttribute(element, `${at}.${name.slice(0, 40)}`, depth + 1);
       return { M: map };
     }
     default:

@@ -11,10 +11,12 @@ export type Cents = bigint;
 /** 17 integer digits: 99999999999999999.99 is the largest amount a person may type. */
 const MAX_INTEGER_DIGITS = 17;
 /**
- * DynamoDB holds 38 significant digits: totals that add-product reaches go up
- * to 36 integer digits and 2 decimals, and import takes back all of them.
+ * DynamoDB holds 38 significant digits (trailing zeros do not count) below
+ * 10^126: a whole number or an amount's integer part has at most 126 digits.
  */
-export const MAX_STORED_INTEGER_DIGITS = 36;
+export const MAX_NUMBER_DIGITS = 126;
+/** Amounts read from the table and taken back by import: whatever DynamoDB holds, 2 decimals at most. */
+export const MAX_STORED_INTEGER_DIGITS = MAX_NUMBER_DIGITS;
 const AMOUNT = /^(\d+)(?:\.(\d{1,2}))?$/;
 
 export function parseAmount(text: string, field: string, maxIntegerDigits = MAX_INTEGER_DIGITS): Cents {
@@ -59,8 +61,9 @@ export function multiply(unitPrice: Cents, quantity: number | bigint): Cents {
 
 /**
  * The amount a stored DynamoDB number holds, if it is one shopdb writes: not
- * negative, at most 2 decimals, no exponent. Anything else is undefined (the
- * caller keeps it as found, never rounded).
+ * negative, at most 2 decimals, no exponent (DynamoDB already bounds its
+ * digits). Anything else is undefined (the caller keeps it as found, never
+ * rounded); amountProblem says why.
  */
 export function storedAmount(number: string): string | undefined {
   const match = /^(\d+)(?:\.(\d+))?$/.exec(number);
@@ -74,4 +77,14 @@ export function storedAmount(number: string): string | undefined {
 /** A whole number as the contract carries it: a plain number while exact, a bigint beyond. */
 export function wholeNumber(value: bigint): number | bigint {
   return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;
+}
+
+/** Why a stored DynamoDB number is not an amount (storedAmount refused it), in words for a message. */
+export function amountProblem(number: string): string {
+  if (number.startsWith('-')) return 'is negative';
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(number);
+  if (!match) return 'is not written as plain digits';
+  const [, , fraction = ''] = match;
+  if (fraction.replace(/0+$/, '').length > 2) return 'has more than 2 decimals';
+  return `has more than ${MAX_STORED_INTEGER_DIGITS} integer digits`;
 }

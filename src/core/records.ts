@@ -1,8 +1,8 @@
 import { CART_FIELDS, LINE_FIELDS, ORDER_FIELDS, fromCart, fromOrder, isKnownField, isTimestamp, readsAs } from './attributes.js';
 import { badInput } from './errors.js';
-import { MAX_ITEM_BYTES, itemSize, parseAttribute, significantDigits } from './limits.js';
+import { MAX_ITEM_BYTES, MAX_SIGNIFICANT_DIGITS, attributeName, itemSize, parseAttribute, significantDigits } from './limits.js';
 import type { Cart, Extra, Order, ProductLine, WholeNumber } from './model.js';
-import { MAX_STORED_INTEGER_DIGITS, formatCents, multiply, parseAmount } from './money.js';
+import { MAX_NUMBER_DIGITS, MAX_STORED_INTEGER_DIGITS, formatCents, multiply, parseAmount } from './money.js';
 import { parseStatus } from './status.js';
 import { validateId, validateName } from './validate.js';
 
@@ -82,17 +82,20 @@ function productLine(value: unknown, path: string): ProductLine {
     quantity: optional(record.quantity, (quantity) => positive(quantity, `${path}.quantity`)),
     unitPrice: optional(record.unitPrice, (amount) => money(amount, `${path}.unitPrice`)),
   };
-  const extra = parseExtra(record, 'line', `${path}.extra`);
+  const extra = parseExtra(record, 'line', `${path}.extra`, LINE_ATTRIBUTE_DEPTH);
   if (extra) line.extra = extra;
   return line;
 }
+
+/** A product line's own attributes sit at DynamoDB level 3: the products list is level 1, the line's map level 2. */
+const LINE_ATTRIBUTE_DEPTH = 3;
 
 /**
  * `extra` holds attributes as DynamoDB JSON. It may name a known field only to
  * carry a value shopdb does not read in that field (the field is then null):
  * one attribute, one place.
  */
-function parseExtra(record: Record<string, unknown>, kind: 'order' | 'cart' | 'line', path: string): Extra | undefined {
+function parseExtra(record: Record<string, unknown>, kind: 'order' | 'cart' | 'line', path: string, depth = 1): Extra | undefined {
   const value = record.extra;
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) throw badInput(path, 'must be an object of attribute name → DynamoDB JSON value, or absent');
@@ -101,9 +104,9 @@ function parseExtra(record: Record<string, unknown>, kind: 'order' | 'cart' | 'l
   const extra: Extra = {};
   for (const name of names) {
     const at = `${path}.${name.slice(0, 40)}`;
-    if (name.length === 0) throw badInput(path, 'holds an attribute with an empty name');
+    attributeName(name, path);
     if (name === 'orderId' || name === 'cartId') throw badInput(at, 'is the key; give it as its field');
-    const attribute = parseAttribute((value as Record<string, unknown>)[name], at);
+    const attribute = parseAttribute((value as Record<string, unknown>)[name], at, depth);
     if (isKnownField(kind, name)) {
       if (record[name] !== null && record[name] !== undefined) throw badInput(at, `repeats the field ${name}; an attribute is either a field or in extra`);
       if (readsAs(kind, name, attribute)) throw badInput(at, `holds a value shopdb reads as ${name}; give it as the field ${name}`);
@@ -136,10 +139,12 @@ function string(value: unknown, field: string): string {
   return value;
 }
 
-/** Money travels as a string: a JSON number may already have lost digits. Up to 36 integer digits, what DynamoDB holds with 2 decimals. */
+/** Money travels as a string: a JSON number may already have lost digits. Any amount DynamoDB holds (storedAmount) is taken back. */
 function money(value: unknown, field: string): string {
   if (typeof value !== 'string') throw badInput(field, 'must be a decimal string such as "19.99", or null');
-  return formatCents(parseAmount(value, field, MAX_STORED_INTEGER_DIGITS));
+  const amount = formatCents(parseAmount(value, field, MAX_STORED_INTEGER_DIGITS));
+  if (significantDigits(amount) > MAX_SIGNIFICANT_DIGITS) throw badInput(field, `has more than the ${MAX_SIGNIFICANT_DIGITS} significant digits a DynamoDB number holds`);
+  return amount;
 }
 
 function timestamp(value: unknown, field: string): string | null {
@@ -150,13 +155,15 @@ function timestamp(value: unknown, field: string): string | null {
 
 /** A positive whole number, exact: a JSON number within 2^53, or a bigint (the import parser's form for longer literals). */
 function positive(value: unknown, field: string): WholeNumber {
-  const problem = 'must be a positive whole number (at most 38 digits), or null';
+  const problem = `must be a positive whole number that DynamoDB can hold (at most ${MAX_SIGNIFICANT_DIGITS} significant digits, below 10^${MAX_NUMBER_DIGITS}), or null`;
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value < 1) throw badInput(field, Number.isInteger(value) && value > 0 ? `${problem}; ${value} is past 2^53 and was rounded when read as a JSON number` : problem);
     return value;
   }
   if (typeof value === 'bigint') {
-    if (value < 1n || significantDigits(value.toString()) > 38 || value.toString().length > 38) throw badInput(field, problem);
+    // As DynamoDB counts: 10^38 (what a write above 38 nines stores) has 1 significant digit.
+    const digits = value.toString();
+    if (value < 1n || significantDigits(digits) > MAX_SIGNIFICANT_DIGITS || digits.length > MAX_NUMBER_DIGITS) throw badInput(field, problem);
     return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
   }
   throw badInput(field, problem);

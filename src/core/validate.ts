@@ -7,12 +7,15 @@ export const MAX_NAME_LENGTH = 1000;
 
 /**
  * Keys must be something an operator can type back: no control characters,
- * no lone UTF-16 surrogates (DynamoDB would store U+FFFD), no padding spaces.
+ * no lone UTF-16 surrogates (DynamoDB would store U+FFFD), no U+FFFD (what
+ * invalid UTF-8 in an argument decodes to), no padding spaces.
  */
 export function validateId(value: string, field: string): string {
   if (value.length === 0) throw badInput(field, 'must not be empty');
   if (value.trim().length === 0) throw badInput(field, 'must not be only whitespace');
   if (!value.isWellFormed()) throw badInput(field, 'must be valid Unicode (it holds a lone surrogate)');
+  // Node turns bytes that are not UTF-8 in an argument into U+FFFD: the id would silently differ from what was typed.
+  if (value.includes('\uFFFD')) throw badInput(field, 'contains U+FFFD, the replacement character: the text was not valid UTF-8');
   if (hasControlCharacter(value)) throw badInput(field, 'must not contain control characters');
   if (value.trim() !== value) throw badInput(field, 'must not start or end with whitespace');
   const bytes = Buffer.byteLength(value, 'utf8');

@@ -2,7 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BulkWriter } from '../core/bulk.js';
+import { BatchError, type BulkWriter } from '../core/bulk.js';
 import { ShopError } from '../core/errors.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
@@ -58,7 +58,8 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
         );
         return { written: pending, conflicts };
       } catch (error) {
-        if (!(error instanceof TransactionCanceledException) || attempt > MAX_RETRIES) throw serviceError(error, this.dynamo.location, this.tableName);
+        // A transaction is all or nothing: none of `pending` was written.
+        if (!(error instanceof TransactionCanceledException) || attempt > MAX_RETRIES || refusedItems(error)) throw this.failure(error, [], conflicts);
         // Cancelled: nothing was written. Drop the items that exist and try the rest again.
         const reasons = error.CancellationReasons ?? [];
         const existing = new Set(pending.filter((_, i) => reasons[i]?.Code === 'ConditionalCheckFailed'));
@@ -80,10 +81,24 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
       const version = own > replaced ? own : replaced + 1n;
       return { ...item, version: version <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(version) : version };
     });
+    const written: T[] = [];
     for (let start = 0; start < versioned.length; start += BATCH_WRITE_ITEMS) {
-      await this.batchWrite(versioned.slice(start, start + BATCH_WRITE_ITEMS));
+      const chunk = versioned.slice(start, start + BATCH_WRITE_ITEMS);
+      try {
+        await this.batchWrite(chunk);
+      } catch (error) {
+        const unprocessed = (error as { unprocessed?: Set<string> }).unprocessed;
+        // Of the failed request, only the items DynamoDB had already processed were written.
+        const done = unprocessed ? chunk.filter((item) => !unprocessed.has(this.codec.idOf(item))) : [];
+        throw this.failure((error as { cause?: unknown }).cause ?? error, [...written, ...done], []);
+      }
+      written.push(...chunk);
     }
     return versioned;
+  }
+
+  private failure(error: unknown, written: T[], conflicts: string[]): BatchError<T> {
+    return new BatchError(error instanceof ShopError ? error : serviceError(error, this.dynamo.location, this.tableName), written, conflicts, refusedItems(error));
   }
 
   /** Every item in the table, from `segments` parallel scans; pages arrive in no particular order. */
@@ -110,7 +125,16 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     } while (startKey && !pages.closed);
   }
 
+  /** Versions of the items being replaced; a failure here wrote nothing. */
   private async currentVersions(ids: string[]): Promise<Map<string, bigint>> {
+    try {
+      return await this.readVersions(ids);
+    } catch (error) {
+      throw this.failure(error, [], []);
+    }
+  }
+
+  private async readVersions(ids: string[]): Promise<Map<string, bigint>> {
     const versions = new Map<string, bigint>();
     let keys: RawItem[] = ids.map((id) => ({ [this.codec.key]: id }));
     for (let attempt = 1; keys.length > 0; attempt++) {
@@ -129,13 +153,19 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     return versions;
   }
 
+  /** Writes the items; a failure carries (as `unprocessed`) the ids not written by then, and the raw error as `cause`. */
   private async batchWrite(items: T[]): Promise<void> {
     let requests: Array<{ PutRequest: { Item: RawItem } }> = items.map((item) => ({ PutRequest: { Item: this.codec.toItem(item) } }));
     for (let attempt = 1; requests.length > 0; attempt++) {
-      const answer = await this.guard(this.dynamo.documents.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } })));
-      // Throttled items come back as unprocessed: retried with backoff, never dropped.
-      requests = (answer.UnprocessedItems?.[this.tableName] as typeof requests | undefined) ?? [];
-      if (requests.length > 0) await retryOrGiveUp(attempt, this.tableName);
+      try {
+        const answer = await this.dynamo.documents.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        // Throttled items come back as unprocessed: retried with backoff, never dropped.
+        requests = (answer.UnprocessedItems?.[this.tableName] as typeof requests | undefined) ?? [];
+        if (requests.length > 0) await retryOrGiveUp(attempt, this.tableName);
+      } catch (error) {
+        const unprocessed = new Set(requests.map((request) => String(request.PutRequest.Item[this.codec.key])));
+        throw Object.assign(new Error('batch write failed', { cause: error }), { unprocessed });
+      }
     }
   }
 
@@ -146,6 +176,12 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
       throw serviceError(error, this.dynamo.location, this.tableName);
     }
   }
+}
+
+/** DynamoDB refused the request for what the items hold (not for throttling, capacity or a failed condition). */
+function refusedItems(error: unknown): boolean {
+  if (error instanceof TransactionCanceledException) return (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ValidationError');
+  return error instanceof Error && error.name === 'ValidationException';
 }
 
 async function backoff(attempt: number): Promise<void> {

@@ -35,7 +35,9 @@ export async function itemAfterFailedCondition(
  * was changed by another writer in between: the move is tried again, not refused.
  */
 export function moveWouldApply(order: Order, move: StatusMove): boolean {
-  return order.status !== move.to && (move.from === 'any' || move.from.some((status) => status === order.status));
+  const stored = order.extra?.version;
+  const versionPasses = order.version !== null || stored === undefined || ('N' in stored && Number(stored.N) >= 1);
+  return versionPasses && order.status !== move.to && (move.from === 'any' || move.from.some((status) => status === order.status));
 }
 
 /** Another writer would have to win this many races in a row. */

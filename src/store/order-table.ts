@@ -57,7 +57,8 @@ export class OrderTable implements OrderStore {
       'attribute_exists(orderId)',
       '#status <> :to',
       // ADD needs a number: a version of another type fails here, and the service names it, rather than DynamoDB's "incorrect data type".
-      '(attribute_not_exists(version) OR attribute_type(version, :numberType))',
+      // A version of 0 or below is refused too (as add-product refuses it); a fractional one (1.5) passes: no condition can tell.
+      '(attribute_not_exists(version) OR (attribute_type(version, :numberType) AND version >= :one))',
       ...(sources.length > 0 ? [`#status IN (${sourceNames.join(', ')})`] : []),
     ].join(' AND ');
     try {

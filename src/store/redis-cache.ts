@@ -104,6 +104,21 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 `;
 
+/**
+ * A writer whose item has no usable version: revoke every reader's token and
+ * drop the entry, in one step, so that neither the old entry nor a fill read
+ * before the write can answer afterwards. The floor stays.
+ * KEYS: entry, lease. ARGV: lease ms.
+ */
+const FORGET_SCRIPT = `${LUA_HELPERS}
+local kind = redis.call('TYPE', KEYS[2])['ok']
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[2]) end
+redis.call('HDEL', KEYS[2], 'token')
+if redis.call('EXISTS', KEYS[2]) == 1 then extend(KEYS[2], tonumber(ARGV[1])) end
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
 /** Redis trouble may add at most about this much to a command before it falls back to DynamoDB. */
 const TIMEOUT_MS = 300;
 
@@ -153,6 +168,11 @@ export class RedisCache implements VersionedCache {
       redis.eval(PUT_SCRIPT, 2, keys.entry, keys.lease, versionText(entry.version), encode(entry), String(ttlSeconds), String(leaseSeconds * 1000)),
     );
     return stored === 1;
+  }
+
+  async forget(ref: CacheRef, leaseSeconds: number): Promise<void> {
+    const keys = cacheKeys(ref);
+    await this.run((redis) => redis.eval(FORGET_SCRIPT, 2, keys.entry, keys.lease, String(leaseSeconds * 1000)));
   }
 
   /** Lets the process exit at once: no socket or reconnect timer is left behind. */

@@ -639,7 +639,7 @@ describe('hostile input files', () => {
   const prefix = uniquePrefix('bulk-hostile');
   beforeAll(() => createTables(prefix));
 
-  it('a line nested past 64 levels, a repeated key, or a line past 4 MiB is one bad line; the lines around it are written', async () => {
+  it('a line nested past 128 levels, a repeated key, or a line past 4 MiB is one bad line; the lines around it are written', async () => {
     const deep = `{"orderId":"deep","userId":"u1","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
     const repeated = '{"orderId":"rep","userId":"u1","totalAmount":"1.00","totalAmount":"9.00","status":"PAID"}';
     const long = `{"orderId":"long","userId":"${'x'.repeat(40 * 1024 * 1024)}"}`;
@@ -648,7 +648,7 @@ describe('hostile input files', () => {
     expect(result.exitCode, result.stderr.slice(0, 2000)).toBe(2);
     expect(result.json<Summary>()).toEqual({ read: 5, written: 2, skipped: 0, failed: 3 });
     expect(errorMessages(result.stderr)).toEqual([
-      'line 2: nested deeper than 64 levels',
+      'line 2: nested deeper than 128 levels',
       'line 3: key "totalAmount" appears twice in one object',
       'line 4: longer than 4194304 bytes (4 MiB), the longest line import reads',
       '3 invalid lines were skipped',
@@ -660,7 +660,7 @@ describe('hostile input files', () => {
     const carts = await run(prefix, ['cart', 'import', '-'], { input: ndjson([cartLine(cart('hostile-cart-1', [])), deepCart, cartLine(cart('hostile-cart-2', []))]) });
     expect(carts.exitCode, carts.stderr.slice(0, 2000)).toBe(2);
     expect(carts.json<Summary>()).toEqual({ read: 3, written: 2, skipped: 0, failed: 1 });
-    expect(errorMessages(carts.stderr)[0]).toBe('line 2: nested deeper than 64 levels');
+    expect(errorMessages(carts.stderr)[0]).toBe('line 2: nested deeper than 128 levels');
     expect([...(await scanTable(`${prefix}EcommerceCarts`)).keys()].sort()).toEqual(['hostile-cart-1', 'hostile-cart-2']);
   });
 

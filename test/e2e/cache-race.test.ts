@@ -129,6 +129,10 @@ class OfferLog implements VersionedCache {
     this.offers.push({ kind: 'put', version: entry.version, stored });
     return stored;
   }
+
+  forget(ref: CacheRef, leaseSeconds: number): Promise<void> {
+    return this.inner.forget(ref, leaseSeconds);
+  }
 }
 
 function cached(cache: VersionedCache): CacheSettings {

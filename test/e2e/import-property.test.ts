@@ -33,7 +33,7 @@ function lineArbitrary(id: string): fc.Arbitrary<string> {
     // A key repeated inside the object.
     orderObject.map((order) => print(order).replace(/}$/, ',"status":"PAID"}')),
     // Nesting far past the limit.
-    fc.integer({ min: 65, max: 50_000 }).map((depth) => `{"orderId":"${id}","x":${'['.repeat(depth)}${']'.repeat(depth)}}`),
+    fc.integer({ min: 129, max: 50_000 }).map((depth) => `{"orderId":"${id}","x":${'['.repeat(depth)}${']'.repeat(depth)}}`),
     // Random bytes (no newline), as text.
     fc.uint8Array({ minLength: 1, maxLength: 60 }).map((bytes) => Buffer.from(bytes.filter((byte) => byte !== 0x0a)).toString('latin1')),
     // A long string.

@@ -5,7 +5,12 @@
  * in `extra`, through get, export, import and every write), and refuses at
  * once, naming the attribute, a write it cannot apply exactly.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { importLines, type NumberedLine } from '../../src/core/bulk.js';
+import type { Order } from '../../src/core/model.js';
+import { parseOrderRecord } from '../../src/core/records.js';
+import { tableNames } from '../../src/core/tables.js';
+import { openDynamoStore } from '../../src/store/index.js';
 import { boto3, boto3Get, type DynamoJson } from '../support/boto3.js';
 import { shopdb, uniquePrefix } from '../support/cli.js';
 
@@ -241,5 +246,160 @@ describe('writes keep what shopdb does not know', () => {
     expect(message(run)).toContain('totalAmount holds the string "5.00", not an amount stored as a number');
     expect(run.stderr).not.toMatch(/incorrect data type|rejected the request/);
     expect(canonical(await boto3Get(CARTS, { cartId: { S: 'string-total' } }))).toEqual(canonical(STRING_TOTAL_CART));
+  });
+});
+
+/** Found by an outside try: writes on odd versions, DynamoDB's own limits, and what shopdb itself stores. */
+describe('what shopdb stores, DynamoDB refuses or the cache keeps', () => {
+  const redis = { SHOPDB_REDIS_URL: inject('redisUrl') };
+
+  it('set-status on a version of 1.5 applies and the cache drops the old status; 0 and -1 are refused naming version', async () => {
+    await boto3([
+      { op: 'put_item', table: ORDERS, item: { orderId: { S: 'v-frac' }, status: { S: 'PENDING' }, version: { N: '1.5' } } },
+      { op: 'put_item', table: ORDERS, item: { orderId: { S: 'v-zero' }, status: { S: 'PENDING' }, version: { N: '0' } } },
+      { op: 'put_item', table: ORDERS, item: { orderId: { S: 'v-neg' }, status: { S: 'PENDING' }, version: { N: '-1' } } },
+    ]);
+    expect((await shopdb(['order', 'get', 'v-frac', '--cache'], { prefix, env: redis })).json()).toMatchObject({ status: 'PENDING', version: null });
+    const moved = await shopdb(['order', 'set-status', 'v-frac', 'PAID'], { prefix, env: redis });
+    expect(moved.exitCode, moved.stderr).toBe(0);
+    expect(moved.json()).toMatchObject({ order: { status: 'PAID', version: null, extra: { version: { N: '2.5' } } } });
+    const cached = await shopdb(['order', 'get', 'v-frac', '--cache'], { prefix, env: redis });
+    expect(cached.json()).toMatchObject({ status: 'PAID' });
+
+    for (const id of ['v-zero', 'v-neg']) {
+      const before = await boto3Get(ORDERS, { orderId: { S: id } });
+      const run = await shopdb(['order', 'set-status', id, 'PAID'], { prefix, env: redis });
+      expect(run.exitCode, run.stderr).toBe(4);
+      expect(message(run)).toMatch(/version attribute holds .*not a positive whole number/);
+      expect(await boto3Get(ORDERS, { orderId: { S: id } })).toEqual(before);
+    }
+  });
+
+  it('a version of 10^38, written by set-status above 38 nines, exports and imports back', async () => {
+    const nines = '9'.repeat(38);
+    await boto3([{ op: 'put_item', table: ORDERS, item: { orderId: { S: 'v-38' }, status: { S: 'PENDING' }, version: { N: nines } } }]);
+    expect((await shopdb(['order', 'set-status', 'v-38', 'PAID'], { prefix })).exitCode).toBe(0);
+    const got = await shopdb(['order', 'get', 'v-38', '--strong'], { prefix });
+    expect(got.stdout).toContain(`"version":1${'0'.repeat(38)}`);
+    const imported = await shopdb(['order', 'import', '-', '--overwrite'], { prefix: copy, input: `${got.stdout}\n` });
+    expect(imported.exitCode, imported.stderr).toBe(0);
+    expect((await boto3Get(`${copy}EcommerceOrders`, { orderId: { S: 'v-38' } }))?.version).toEqual({ N: `1${'0'.repeat(38)}` });
+  });
+
+  it('maps nested as deep as DynamoDB allows round-trip through export and import; one level more is a bad line', async () => {
+    const nest = (levels: number): DynamoJson => {
+      let value: DynamoJson = { S: 'x' };
+      for (let i = 0; i < levels; i++) value = { M: { a: value } };
+      return value;
+    };
+    // 31 maps under a top-level attribute and 29 under a product line's: DynamoDB's 32 levels, as DynamoDB counts them.
+    await boto3([
+      { op: 'put_item', table: ORDERS, item: { orderId: { S: 'deep' }, deep: nest(31) } },
+      { op: 'put_item', table: CARTS, item: { cartId: { S: 'deep' }, products: { L: [{ M: { productId: { S: 'p' }, deep: nest(29) } }] } } },
+    ]);
+    for (const kind of ['order', 'cart'] as const) {
+      const got = await shopdb([kind, 'get', 'deep', '--strong'], { prefix });
+      expect(got.exitCode, got.stderr).toBe(0);
+      const imported = await shopdb([kind, 'import', '-'], { prefix: copy, input: `${got.stdout}\n` });
+      expect(imported.exitCode, imported.stderr).toBe(0);
+      expect((await shopdb([kind, 'get', 'deep', '--strong'], { prefix: copy })).stdout).toBe(got.stdout);
+    }
+    const tooDeep = [
+      JSON.stringify({ orderId: 'deep-32', extra: { deep: nest(32) } }),
+      JSON.stringify({ cartId: 'deep-30', products: [{ productId: 'p', name: null, quantity: null, unitPrice: null, extra: { deep: nest(30) } }] }),
+    ];
+    const orderRun = await shopdb(['order', 'import', '-'], { prefix: copy, input: `${tooDeep[0]}\n` });
+    expect(orderRun.exitCode).toBe(2);
+    expect(orderRun.stderr).toContain("nests deeper than DynamoDB's 32 levels");
+    const cartRun = await shopdb(['cart', 'import', '-'], { prefix: copy, input: `${tooDeep[1]}\n` });
+    expect(cartRun.exitCode).toBe(2);
+    expect(cartRun.stderr).toContain("nests deeper than DynamoDB's 32 levels");
+  });
+
+  it('an empty or over-long attribute name at any depth is a bad line with its number; the other lines are written', async () => {
+    const lines = Array.from({ length: 120 }, (_, i) => ({ orderId: `nm-${i}`, userId: 'u', status: 'PENDING' }) as Record<string, unknown>);
+    lines[50] = { ...lines[50], extra: { y: { M: { '': { S: 'b' } } } } };
+    lines[90] = { ...lines[90], extra: { ['n'.repeat(65536)]: { S: 'b' } } };
+    for (const overwrite of [[], ['--overwrite']]) {
+      const run = await shopdb(['order', 'import', '-', ...overwrite], { prefix: copy, input: `${lines.map((line) => JSON.stringify(line)).join('\n')}\n` });
+      expect(run.exitCode, run.stderr).toBe(2);
+      expect(run.stderr).toContain('line 51: extra.y.M: holds an attribute with an empty name');
+      expect(run.stderr).toMatch(/line 91: extra\.\\"nnnn[^\n]*is a name of 65536 bytes; DynamoDB allows at most 65535/);
+      expect(run.json()).toEqual({ read: 120, written: 118, skipped: 0, failed: 2 });
+    }
+  });
+
+  it('a lone surrogate escaped in a line is a bad line, in an id, in extra names and in extra strings', async () => {
+    const lines = [
+      String.raw`{"orderId":"s1","userId":"u\ud800"}`,
+      String.raw`{"orderId":"s2","extra":{"x":{"S":"\udfff"}}}`,
+      String.raw`{"orderId":"s3","extra":{"\ud800":{"S":"a"}}}`,
+      String.raw`{"orderId":"s4","extra":{"x":{"M":{"\udc00":{"S":"a"}}}}}`,
+      String.raw`{"orderId":"s5","extra":{"x":{"SS":["\ud800"]}}}`,
+    ];
+    const run = await shopdb(['order', 'import', '-'], { prefix: copy, input: `${lines.join('\n')}\n` });
+    expect(run.exitCode).toBe(2);
+    for (const number of [1, 2, 3, 4, 5]) expect(run.stderr).toContain(`line ${number}:`);
+    expect(run.stderr).toContain('userId: must be valid Unicode');
+    expect(run.stderr).toContain('extra.x.S: must be valid Unicode');
+    expect(run.stderr).toMatch(/line 3: extra\.[^\n]*ud800[^\n]*is a name that is not valid Unicode/);
+    expect(run.stderr).toMatch(/line 4: extra\.x\.M\.[^\n]*udc00[^\n]*is a name that is not valid Unicode/);
+    expect(run.json()).toMatchObject({ written: 0, failed: 5 });
+  });
+
+  it('an argument that was not valid UTF-8 (Node reads it as U+FFFD) is refused as an id', async () => {
+    const run = await shopdb(['order', 'create', '--user', 'u', '--amount', '1', '--', '\uFFFD\uFFFD'], { prefix });
+    expect(run.exitCode).toBe(2);
+    expect(message(run)).toContain('not valid UTF-8');
+  });
+
+  it('add-product on a cart whose total is a negative number or has 3 decimals says which', async () => {
+    await boto3([
+      { op: 'put_item', table: CARTS, item: { cartId: { S: 'neg-total' }, products: { L: [] }, totalAmount: { N: '-1' } } },
+      { op: 'put_item', table: CARTS, item: { cartId: { S: 'fine-total' }, products: { L: [] }, totalAmount: { N: '1.005' } } },
+    ]);
+    const negative = await shopdb(['cart', 'add-product', 'neg-total', 'pen', '--price', '1.00'], { prefix });
+    expect(negative.exitCode).toBe(4);
+    expect(message(negative)).toContain('totalAmount holds the number -1, which is negative');
+    const fine = await shopdb(['cart', 'add-product', 'fine-total', 'pen', '--price', '1.00'], { prefix });
+    expect(fine.exitCode).toBe(4);
+    expect(message(fine)).toContain('totalAmount holds the number 1.005, which has more than 2 decimals');
+  });
+});
+
+describe('a batch DynamoDB refuses for one item', () => {
+  it('is written item by item: only that line fails (a bad line with its number), the others are written and counted', async () => {
+    // Past shopdb's validation on purpose (an empty nested name), so that DynamoDB Local itself refuses the batch.
+    const store = openDynamoStore(
+      { endpoint: inject('dynamoEndpoint'), region: 'us-east-1', staticCredentials: { accessKeyId: 'test', secretAccessKey: 'test' }, timeoutMs: 10_000, location: 'test' },
+      tableNames(copy),
+    );
+    try {
+      for (const overwrite of [false, true]) {
+        const lines = async function* (): AsyncGenerator<NumberedLine> {
+          for (let i = 0; i < 100; i++) yield { number: i + 1, text: JSON.stringify({ orderId: `refused-${i}`, userId: 'u', status: 'PENDING', version: 1 }) };
+        };
+        const invalid: Array<[number, string]> = [];
+        const parse = (value: unknown): Order => {
+          const order = parseOrderRecord(value);
+          return order.orderId === 'refused-60' ? { ...order, extra: { y: { M: { '': { S: 'b' } } } } } : order;
+        };
+        const summary = await importLines(lines(), { parse, idOf: (order) => order.orderId, writer: store.bulkOrders }, {
+          overwrite,
+          concurrency: 1,
+          onInvalidLine: (line, error) => invalid.push([line, error.message]),
+          onConflict: () => undefined,
+        });
+        expect(summary).toEqual({ read: 100, written: 99, skipped: 0, failed: 1 });
+        expect(invalid).toHaveLength(1);
+        expect(invalid[0]?.[0]).toBe(61);
+        expect(invalid[0]?.[1]).toMatch(/DynamoDB refused the item.*Empty attribute name/);
+        expect(await boto3Get(`${copy}EcommerceOrders`, { orderId: { S: 'refused-99' } })).not.toBeNull();
+        expect(await boto3Get(`${copy}EcommerceOrders`, { orderId: { S: 'refused-60' } })).toBeNull();
+        // The second round (--overwrite) replaces the 99 the first one wrote.
+      }
+    } finally {
+      store.close();
+    }
   });
 });

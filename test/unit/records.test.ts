@@ -44,3 +44,27 @@ describe('import records', () => {
     badInputMessage(() => parseCartRecord(record), field);
   });
 });
+
+describe('import takes back whatever DynamoDB holds', () => {
+  it('whole numbers and amounts by significant digits, as DynamoDB counts them', () => {
+    const big = 10n ** 38n;
+    expect(parseOrderRecord({ ...order, version: big }).version).toBe(big);
+    expect(parseOrderRecord({ ...order, version: 10n ** 125n }).version).toBe(10n ** 125n);
+    expect(badInputMessage(() => parseOrderRecord({ ...order, version: 10n ** 126n }), 'version')).toMatch(/38 significant digits, below 10\^126/);
+    expect(badInputMessage(() => parseOrderRecord({ ...order, version: 10n ** 38n + 1n }), 'version')).toMatch(/38 significant digits/);
+    expect(parseOrderRecord({ ...order, totalAmount: `1${'0'.repeat(40)}.00` }).totalAmount).toBe(`1${'0'.repeat(40)}.00`);
+    expect(badInputMessage(() => parseOrderRecord({ ...order, totalAmount: `${'9'.repeat(37)}.99` }), 'totalAmount')).toMatch(/38 significant digits/);
+  });
+
+  it('extra: names checked at every depth, and a product line starts at DynamoDB level 3', () => {
+    expect(badInputMessage(() => parseOrderRecord({ ...order, extra: { y: { M: { '': { S: 'b' } } } } }), 'extra.y.M')).toMatch(/empty name/);
+    expect(badInputMessage(() => parseOrderRecord({ ...order, extra: { ['é'.repeat(32768)]: { S: 'b' } } }), `extra."${'é'.repeat(40)}…"`)).toMatch(/65536 bytes/);
+    expect(parseOrderRecord({ ...order, extra: { ['n'.repeat(65535)]: { S: 'b' } } }).extra).toBeDefined();
+    const nest = (levels: number): unknown => (levels === 0 ? { S: 'x' } : { M: { a: nest(levels - 1) } });
+    const line = (levels: number) => ({ ...cart, products: [{ ...cart.products[0], extra: { deep: nest(levels) } }], totalAmount: '59.97' });
+    expect(parseCartRecord(line(29)).products?.[0]?.extra).toBeDefined();
+    expect(() => parseCartRecord(line(30))).toThrow(/nests deeper than DynamoDB's 32 levels/);
+    expect(parseOrderRecord({ ...order, extra: { deep: nest(31) } }).extra).toBeDefined();
+    expect(() => parseOrderRecord({ ...order, extra: { deep: nest(32) } })).toThrow(/nests deeper/);
+  });
+});

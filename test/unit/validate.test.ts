@@ -12,6 +12,10 @@ describe('validateId', () => {
     expect(badInputMessage(() => validateId('', 'orderId'), 'orderId')).toMatch(/empty/);
   });
 
+  it('rejects U+FFFD, what Node makes of an argument that is not valid UTF-8', () => {
+    expect(badInputMessage(() => validateId('\uFFFD\uFFFD', 'orderId'), 'orderId')).toMatch(/U\+FFFD.*not valid UTF-8/);
+  });
+
   it.each([[' '], ['   '], ['\u00a0'], ['\u3000']])('rejects whitespace-only %j', (id) => {
     expect(badInputMessage(() => validateId(id, 'cartId'), 'cartId')).toMatch(/whitespace/);
   });
