@@ -88,7 +88,7 @@ export async function runImport<T>(ctx: CommandContext, kind: 'order' | 'cart', 
     }
     if (summary.failed > 0) {
       const unreported = invalid.unshown > 0 ? ` (${invalid.unshown} more not shown)` : '';
-      throw new ShopError('BAD_INPUT', `${summary.failed} invalid lines were skipped${unreported}`);
+      throw new ShopError('BAD_INPUT', `${summary.failed === 1 ? '1 invalid line was skipped' : `${summary.failed} invalid lines were skipped`}${unreported}`);
     }
   } finally {
     progress.stop();
