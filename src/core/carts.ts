@@ -5,7 +5,8 @@ import { ShopError } from './errors.js';
 import { parseCartRecord } from './records.js';
 import { newId } from './ids.js';
 import type { AttributeJson, Cart, ProductLine, WriteResult } from './model.js';
-import { amountProblem, formatCents, multiply, parseAmount } from './money.js';
+import { MAX_SIGNIFICANT_DIGITS, significantDigits } from './limits.js';
+import { amountProblem, formatCents, MAX_STORED_INTEGER_DIGITS, multiply, parseAmount } from './money.js';
 import { linesTotal } from './records.js';
 import { parseQuantity, validateId, validateName } from './validate.js';
 
@@ -124,6 +125,7 @@ export class CartService {
           `product ${productId} is in cart ${cartId} at ${existing.unitPrice}, not ${line.unitPrice}; a line's price never changes`,
         );
       }
+      refuseOverflow(cartId, line, cart, existing, amount);
       const outcome = await this.store.addToLine({
         cartId,
         line,
@@ -202,4 +204,25 @@ function fingerprint(cart: Cart): string {
 
 function notFound(cartId: string): ShopError {
   return new ShopError('NOT_FOUND', `cart ${cartId} not found`);
+}
+
+/**
+ * DynamoDB numbers hold 38 significant digits. What this change would store is
+ * known before it is sent, so the attribute that would not fit is named here;
+ * the store's own mapping of DynamoDB's refusal stays as the backstop.
+ */
+function refuseOverflow(cartId: string, line: ProductLine, cart: Cart, existing: ProductLine | undefined, amount: string): void {
+  const total = formatCents(parseAmount(cart.totalAmount ?? '0', 'totalAmount', MAX_STORED_INTEGER_DIGITS) + parseAmount(amount, 'amount', MAX_STORED_INTEGER_DIGITS));
+  const next: Array<[string, string]> = [
+    ['totalAmount', total],
+    ...(existing?.quantity != null && line.quantity !== null ? [[`products[${cart.products?.indexOf(existing)}].quantity`, String(BigInt(existing.quantity) + BigInt(line.quantity))] as [string, string]] : []),
+    ...(cart.version !== null ? [['version', String(BigInt(cart.version) + 1n)] as [string, string]] : []),
+  ];
+  const over = next.find(([, value]) => significantDigits(value) > MAX_SIGNIFICANT_DIGITS);
+  if (over) {
+    throw new ShopError(
+      'CONFLICT',
+      `cart ${cartId} cannot take ${line.quantity} × ${line.productId}: ${over[0]} would pass the ${MAX_SIGNIFICANT_DIGITS} significant digits a DynamoDB number holds; the cart was left as it was`,
+    );
+  }
 }

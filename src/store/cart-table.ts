@@ -97,7 +97,7 @@ export class CartTable implements CartStore {
 /** DynamoDB numbers hold 38 significant digits: a sum past that is the cart's limit, not bad input. */
 function numberLimit(error: unknown, change: LineChange): ShopError | undefined {
   if (!(error instanceof Error) || error.name !== 'ValidationException' || !/38 digits|significant digits|number overflow|magnitude/i.test(error.message)) return undefined;
-  const attribute = change.lineIndex === undefined ? 'totalAmount' : `totalAmount or products[${change.lineIndex}].quantity`;
+  const attribute = change.lineIndex === undefined ? 'totalAmount or version' : `totalAmount, products[${change.lineIndex}].quantity or version`;
   return new ShopError(
     'CONFLICT',
     `cart ${change.cartId} cannot take ${change.line.quantity} × ${change.line.productId}: ${attribute} would pass the 38 significant digits a DynamoDB number holds; the cart was left as it was`,

@@ -3,6 +3,7 @@ import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { MoveOutcome, NewOrder, OrderStore, StatusMove } from '../core/orders.js';
 import type { StoredRead } from '../core/cache.js';
 import type { Order } from '../core/model.js';
+import { ShopError } from '../core/errors.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
 import { FALLBACK_ATTEMPTS, itemAfterFailedCondition, moveWouldApply } from './fallback-read.js';
@@ -88,8 +89,14 @@ export class OrderTable implements OrderStore {
         if (!error.Item && current && moveWouldApply(current, move) && attempt < FALLBACK_ATTEMPTS) return this.moveStatus(move, attempt + 1);
         return { applied: false, current };
       }
-      throw serviceError(error, this.dynamo.location, this.tableName);
+      throw serviceError(versionLimit(error, move.orderId) ?? error, this.dynamo.location, this.tableName);
     }
   }
 
+}
+
+/** DynamoDB numbers hold 38 significant digits: a version already at that edge cannot move on. */
+function versionLimit(error: unknown, orderId: string): ShopError | undefined {
+  if (!(error instanceof Error) || error.name !== 'ValidationException' || !/38 digits|significant digits|number overflow|magnitude/i.test(error.message)) return undefined;
+  return new ShopError('CONFLICT', `order ${orderId} cannot change: its version would pass the 38 significant digits a DynamoDB number holds; nothing was changed`, { cause: error });
 }

@@ -70,6 +70,23 @@ describe('money past 17 integer digits', () => {
 });
 
 describe('whole numbers past 2^53 stay exact', () => {
+  it('a cart version at the 38-digit edge: add-product is exit 4 naming the version, cart intact', async () => {
+    await putRaw(client, CARTS, { cartId: { S: 'c-edge' }, userId: { S: 'u1' }, products: { L: [] }, totalAmount: { N: '0' }, version: { N: '1E+38' } });
+    const run = await shopdb(['cart', 'add-product', 'c-edge', 'pen', '--price', '1.00'], { prefix });
+    expect(run.exitCode, run.stderr).toBe(4);
+    expect(message(run)).toMatch(/^cart c-edge cannot take 1 × pen: version would pass the 38 significant digits/);
+    expect((await stored(CARTS, { cartId: { S: 'c-edge' } }))?.products).toEqual({ L: [] });
+  });
+
+  it('a version at the 38-digit edge: set-status is exit 4 naming the version, order intact', async () => {
+    // 10^38 is one significant digit; 10^38 + 1 would need 39, which DynamoDB refuses.
+    await putRaw(client, ORDERS, { orderId: { S: 'o-edge' }, userId: { S: 'u1' }, status: { S: 'PENDING' }, version: { N: '1E+38' } });
+    const moved = await shopdb(['order', 'set-status', 'o-edge', 'PAID'], { prefix });
+    expect(moved.exitCode, moved.stderr).toBe(4);
+    expect(message(moved)).toMatch(/version would pass the 38 significant digits/);
+    expect((await stored(ORDERS, { orderId: { S: 'o-edge' } }))?.status).toEqual({ S: 'PENDING' });
+  });
+
   it('an order version: read, and raised by set-status, to the digit', async () => {
     await putRaw(client, ORDERS, { orderId: { S: 'o-old' }, userId: { S: 'u1' }, totalAmount: { N: '1' }, status: { S: 'PENDING' }, version: { N: '9007199254740993' } });
     const got = await shopdb(['order', 'get', 'o-old', '--strong', '--output', 'table'], { prefix, env: { NO_COLOR: '1' } });
