@@ -55,7 +55,7 @@ const LINE_READERS: Record<string, Reader> = {
 
 /** Whether a known field's reader takes this value: then it belongs in the field, not in `extra`. */
 export function readsAs(kind: 'order' | 'cart' | 'line', field: string, value: AttributeJson): boolean {
-  const reader = (kind === 'order' ? ORDER_READERS : kind === 'cart' ? CART_READERS : LINE_READERS)[field];
+  const reader = readerOf(kind === 'order' ? ORDER_READERS : kind === 'cart' ? CART_READERS : LINE_READERS, field);
   return reader !== undefined && ('NULL' in value || reader(value) !== undefined);
 }
 
@@ -64,17 +64,22 @@ export function isKnownField(kind: 'order' | 'cart' | 'line', field: string): bo
   return fields.includes(field);
 }
 
+/** Own entries only: an attribute named `valueOf` or `constructor` is not a known field. */
+function readerOf(readers: Record<string, Reader>, name: string): Reader | undefined {
+  return Object.hasOwn(readers, name) ? readers[name] : undefined;
+}
+
 function read(item: Attributes, readers: Record<string, Reader>, key: string | undefined): { fields: Record<string, unknown>; extra: Extra | undefined } {
   const fields: Record<string, unknown> = {};
   let extra: Extra | undefined;
   for (const name of Object.keys(item).sort()) {
     const value = item[name] as AttributeJson;
     if (name === key) continue;
-    const reader = readers[name];
+    const reader = readerOf(readers, name);
     // NULL in a known field means no value (shopdb itself once stored a line's missing name so): read as null, written back absent.
     if (reader && 'NULL' in value) continue;
     const parsed = reader ? reader(value) : undefined;
-    if (parsed === undefined) (extra ??= {})[name] = value;
+    if (parsed === undefined) define((extra ??= {}), name, value);
     else fields[name] = parsed;
   }
   return { fields, extra };
@@ -124,7 +129,7 @@ function toLine(item: Attributes): ProductLine {
 
 /** The key is always a string (the table's key schema says so); it is shown as stored. */
 function keyOf(item: Attributes, key: string): string {
-  const value = item[key];
+  const value = Object.hasOwn(item, key) ? item[key] : undefined;
   return value && 'S' in value ? value.S : '';
 }
 
@@ -167,6 +172,11 @@ function withExtra(extra: Extra | undefined, known: Record<string, AttributeJson
   const item: Attributes = { ...extra };
   for (const [name, value] of Object.entries(known)) if (value !== undefined) item[name] = value;
   return item;
+}
+
+/** Sets an own member, even one named `__proto__` (plain assignment would set the prototype instead). */
+export function define<T>(object: Record<string, T>, name: string, value: T): void {
+  Object.defineProperty(object, name, { value, writable: true, enumerable: true, configurable: true });
 }
 
 function string(value: string | null): AttributeJson | undefined {

@@ -122,7 +122,10 @@ export function parseAttribute(value: unknown, path: string, depth = 1): Attribu
       if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) throw badInput(at, 'must be a JSON object');
       nested(depth, at);
       const map: Record<string, AttributeJson> = {};
-      for (const [name, element] of Object.entries(inner)) map[attributeName(name, at)] = parseAttribute(element, `${at}.${name.slice(0, 40)}`, depth + 1);
+      for (const [name, element] of Object.entries(inner)) {
+        refuseProtoName(name, `${at}.${name}`);
+        map[attributeName(name, at)] = parseAttribute(element, `${at}.${name.slice(0, 40)}`, depth + 1);
+      }
       return { M: map };
     }
     default:
@@ -165,4 +168,15 @@ function set<T>(value: unknown, path: string, element: (value: unknown, path: st
     seen.add(id);
     return parsed;
   });
+}
+
+/**
+ * The AWS SDK's document conversion (util-dynamodb) builds maps by assignment,
+ * which turns an attribute named `__proto__` into a prototype: it would be
+ * written as nothing. Refused, so that nothing is lost without a word.
+ */
+export const PROTO_NAME = '__proto__';
+
+export function refuseProtoName(name: string, at: string): void {
+  if (name === PROTO_NAME) throw badInput(at, 'is an attribute named "__proto__", which shopdb cannot write (the AWS SDK\'s conversion drops it); rename it');
 }

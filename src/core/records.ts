@@ -1,6 +1,6 @@
 import { CART_FIELDS, LINE_FIELDS, ORDER_FIELDS, fromCart, fromOrder, isKnownField, isTimestamp, readsAs } from './attributes.js';
 import { badInput } from './errors.js';
-import { MAX_ITEM_BYTES, MAX_SIGNIFICANT_DIGITS, attributeName, itemSize, parseAttribute, significantDigits } from './limits.js';
+import { MAX_ITEM_BYTES, MAX_SIGNIFICANT_DIGITS, attributeName, itemSize, parseAttribute, refuseProtoName, significantDigits } from './limits.js';
 import type { Cart, Extra, Order, ProductLine, WholeNumber } from './model.js';
 import { MAX_NUMBER_DIGITS, MAX_STORED_INTEGER_DIGITS, formatCents, multiply, parseAmount } from './money.js';
 import { parseStatus } from './status.js';
@@ -106,6 +106,7 @@ function parseExtra(record: Record<string, unknown>, kind: 'order' | 'cart' | 'l
     const at = `${path}.${name.slice(0, 40)}`;
     attributeName(name, path);
     if (name === 'orderId' || name === 'cartId') throw badInput(at, 'is the key; give it as its field');
+    refuseProtoName(name, at);
     const attribute = parseAttribute((value as Record<string, unknown>)[name], at, depth);
     if (isKnownField(kind, name)) {
       if (record[name] !== null && record[name] !== undefined) throw badInput(at, `repeats the field ${name}; an attribute is either a field or in extra`);

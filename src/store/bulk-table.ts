@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchError, type BulkWriter } from '../core/bulk.js';
 import { ShopError } from '../core/errors.js';
 import type { Dynamo } from './dynamo-client.js';
-import { serviceError } from './dynamo-client.js';
+import { refusingProtoNames, serviceError } from './dynamo-client.js';
 
 type RawItem = Record<string, unknown>;
 
@@ -118,7 +118,7 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     let startKey: RawItem | undefined;
     do {
       const page = await this.dynamo.documents.send(
-        new ScanCommand({ TableName: this.tableName, Segment: segment, TotalSegments: total, ExclusiveStartKey: startKey }),
+        refusingProtoNames(new ScanCommand({ TableName: this.tableName, Segment: segment, TotalSegments: total, ExclusiveStartKey: startKey }), this.tableName),
       );
       await pages.put((page.Items ?? []).map((item) => this.codec.fromItem(item)));
       startKey = page.LastEvaluatedKey;

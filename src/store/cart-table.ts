@@ -7,7 +7,7 @@ import type { StoredRead } from '../core/cache.js';
 import { ShopError } from '../core/errors.js';
 import type { Cart } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
-import { serviceError } from './dynamo-client.js';
+import { refusingProtoNames, serviceError } from './dynamo-client.js';
 import { itemAfterFailedCondition } from './fallback-read.js';
 import { cartToItem, lineToItem, toCart } from './items.js';
 
@@ -43,7 +43,7 @@ export class CartTable implements CartStore {
   async get(cartId: string, consistent: boolean): Promise<StoredRead<Cart>> {
     try {
       const { Item, ConsumedCapacity } = await this.dynamo.documents.send(
-        new GetCommand({ TableName: this.tableName, Key: { cartId }, ConsistentRead: consistent, ReturnConsumedCapacity: 'TOTAL' }),
+        refusingProtoNames(new GetCommand({ TableName: this.tableName, Key: { cartId }, ConsistentRead: consistent, ReturnConsumedCapacity: 'TOTAL' }), this.tableName),
       );
       return { item: Item ? toCart(Item) : undefined, capacityUnits: ConsumedCapacity?.CapacityUnits };
     } catch (error) {

@@ -58,6 +58,65 @@ export function connectDynamo(settings: DynamoSettings): Dynamo {
   return { client, documents, location: settings.location };
 }
 
+/**
+ * A document command whose answer is checked, before the SDK's conversion,
+ * for attributes named `__proto__`: that conversion (util-dynamodb) assigns
+ * map members, so such an attribute would vanish from the item without a word.
+ * The item is refused instead, naming the attribute.
+ */
+export function refusingProtoNames<C extends { middlewareStack: { addRelativeTo: (...args: never[]) => void } }>(command: C, tableName: string): C {
+  const stack = command.middlewareStack as unknown as {
+    addRelativeTo(middleware: unknown, options: { relation: 'after'; toMiddleware: string; name: string; override: boolean }): void;
+  };
+  stack.addRelativeTo(
+    (next: (args: unknown) => Promise<{ output: Record<string, unknown> }>) => async (args: unknown) => {
+      const result = await next(args);
+      const { Item, Items, Attributes } = result.output as { Item?: unknown; Items?: unknown[]; Attributes?: unknown };
+      for (const item of [Item, Attributes, ...(Items ?? [])]) refuseProtoItem(item, tableName);
+      return result;
+    },
+    { relation: 'after', toMiddleware: 'DocumentUnmarshall', name: 'shopdbRefuseProtoNames', override: true },
+  );
+  return command;
+}
+
+export function refuseProtoItem(item: unknown, tableName: string): void {
+  const path = protoPath(item, '');
+  if (path !== undefined) {
+    throw new ShopError('CONFLICT', `an item in table ${tableName}${keyText(item)} holds an attribute named "__proto__" (at ${path}), which shopdb cannot read or write: the AWS SDK's conversion drops it; rename it with another client`);
+  }
+}
+
+/** Where an attribute named `__proto__` sits in an item in attribute-value form, at any depth, if anywhere. */
+function protoPath(value: unknown, at: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const map = at === '' ? value : (value as { M?: unknown }).M;
+  if (typeof map === 'object' && map !== null) {
+    for (const name of Object.keys(map)) {
+      const path = at === '' ? name : `${at}.${name}`;
+      if (name === '__proto__') return path;
+      const inner = protoPath((map as Record<string, unknown>)[name], path);
+      if (inner !== undefined) return inner;
+    }
+  }
+  const list = at === '' ? undefined : (value as { L?: unknown }).L;
+  if (Array.isArray(list)) {
+    for (const [index, element] of list.entries()) {
+      const inner = protoPath(element, `${at}[${index}]`);
+      if (inner !== undefined) return inner;
+    }
+  }
+  return undefined;
+}
+
+function keyText(item: unknown): string {
+  for (const key of ['orderId', 'cartId']) {
+    const value = (item as Record<string, { S?: unknown } | undefined>)[key]?.S;
+    if (typeof value === 'string') return ` (${key} ${JSON.stringify(value)})`;
+  }
+  return '';
+}
+
 const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'LimitExceededException']);
 const DENIED = new Set([
   'UnrecognizedClientException',

@@ -3,7 +3,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Order } from '../core/model.js';
 import type { StatusMove } from '../core/orders.js';
 import type { Dynamo } from './dynamo-client.js';
-import { serviceError } from './dynamo-client.js';
+import { refuseProtoItem, refusingProtoNames, serviceError } from './dynamo-client.js';
 import { fromAttributeValues } from './items.js';
 
 type RawItem = Record<string, unknown>;
@@ -20,9 +20,12 @@ export async function itemAfterFailedCondition(
   key: Record<string, string>,
   returned: Record<string, AttributeValue> | undefined,
 ): Promise<RawItem | undefined> {
-  if (returned) return fromAttributeValues(returned);
+  if (returned) {
+    refuseProtoItem(returned, tableName);
+    return fromAttributeValues(returned);
+  }
   try {
-    const { Item } = await dynamo.documents.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
+    const { Item } = await dynamo.documents.send(refusingProtoNames(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }), tableName));
     return Item;
   } catch (error) {
     throw serviceError(error, dynamo.location, tableName);

@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { convertToAttr, unmarshall } from '@aws-sdk/util-dynamodb';
+import { NumberValue } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import * as attributes from '../core/attributes.js';
 import type { AttributeJson, Cart, Order, ProductLine } from '../core/model.js';
 
@@ -38,41 +39,64 @@ export function toCart(item: RawItem): Cart {
   return attributes.toCart(toJson(item));
 }
 
+/*
+ * Both directions are written here rather than with util-dynamodb's
+ * convertToAttr/unmarshall: those look at `value.constructor` (a map holding
+ * an attribute named `constructor` fails to convert) and build maps by
+ * assignment. Nested maps go to the document client as Map instances, which
+ * it converts by their entries.
+ */
+
 /** An unmarshalled item as DynamoDB JSON. */
 export function toJson(item: RawItem): Record<string, AttributeJson> {
   const json: Record<string, AttributeJson> = {};
-  for (const [name, value] of Object.entries(item)) {
-    if (value === undefined) continue;
-    json[name] = valueToJson(convertToAttr(value, { convertClassInstanceToMap: false }));
+  for (const name of Object.keys(item)) {
+    const value = item[name];
+    if (value !== undefined) attributes.define(json, name, nativeToJson(value));
   }
   return json;
 }
 
-function valueToJson(value: AttributeValue): AttributeJson {
-  if (value.S !== undefined) return { S: value.S };
-  if (value.N !== undefined) return { N: value.N };
-  if (value.B !== undefined) return { B: Buffer.from(value.B).toString('base64') };
-  if (value.BOOL !== undefined) return { BOOL: value.BOOL };
-  if (value.NULL !== undefined) return { NULL: true };
-  if (value.SS !== undefined) return { SS: value.SS };
-  if (value.NS !== undefined) return { NS: value.NS };
-  if (value.BS !== undefined) return { BS: value.BS.map((element) => Buffer.from(element).toString('base64')) };
-  if (value.L !== undefined) return { L: value.L.map(valueToJson) };
-  if (value.M !== undefined) return { M: Object.fromEntries(Object.entries(value.M).map(([name, element]) => [name, valueToJson(element)])) };
-  throw new Error(`unsupported attribute value: ${Object.keys(value).join(', ')}`);
+function nativeToJson(value: unknown): AttributeJson {
+  if (typeof value === 'string') return { S: value };
+  if (value instanceof NumberValue) return { N: value.toString() };
+  if (typeof value === 'number' || typeof value === 'bigint') return { N: String(value) };
+  if (typeof value === 'boolean') return { BOOL: value };
+  if (value === null) return { NULL: true };
+  if (value instanceof Uint8Array) return { B: Buffer.from(value).toString('base64') };
+  if (Array.isArray(value)) return { L: value.map(nativeToJson) };
+  if (value instanceof Set) {
+    const elements = [...(value as Set<unknown>)];
+    const [first] = elements;
+    if (typeof first === 'string') return { SS: elements as string[] };
+    if (first instanceof Uint8Array) return { BS: elements.map((element) => Buffer.from(element as Uint8Array).toString('base64')) };
+    return { NS: elements.map((element) => String(element)) };
+  }
+  if (value instanceof Map) {
+    const map: Record<string, AttributeJson> = {};
+    for (const [name, element] of value as Map<string, unknown>) attributes.define(map, name, nativeToJson(element));
+    return { M: map };
+  }
+  if (typeof value === 'object') return { M: toJson(value as RawItem) };
+  throw new Error(`unsupported attribute value: ${typeof value}`);
 }
 
-/** DynamoDB JSON as the document client's input: numbers wrapped, binary as bytes, sets as Sets. */
+/** DynamoDB JSON as the document client's input: numbers wrapped, binary as bytes, sets as Sets, maps as Maps. */
 export function toDocument(item: Record<string, AttributeJson>): RawItem {
-  const values: Record<string, AttributeValue> = {};
-  for (const [name, value] of Object.entries(item)) values[name] = jsonToValue(value);
-  return unmarshall(values, { wrapNumbers: true });
+  const document: RawItem = {};
+  for (const name of Object.keys(item)) attributes.define(document, name, jsonToNative(item[name] as AttributeJson));
+  return document;
 }
 
-function jsonToValue(value: AttributeJson): AttributeValue {
-  if ('B' in value) return { B: Buffer.from(value.B, 'base64') };
-  if ('BS' in value) return { BS: value.BS.map((element) => Buffer.from(element, 'base64')) };
-  if ('L' in value) return { L: value.L.map(jsonToValue) };
-  if ('M' in value) return { M: Object.fromEntries(Object.entries(value.M).map(([name, element]) => [name, jsonToValue(element)])) };
-  return value as AttributeValue;
+function jsonToNative(value: AttributeJson): unknown {
+  if ('S' in value) return value.S;
+  if ('N' in value) return NumberValue.from(value.N);
+  if ('B' in value) return Buffer.from(value.B, 'base64');
+  if ('BOOL' in value) return value.BOOL;
+  if ('NULL' in value) return null;
+  if ('SS' in value) return new Set(value.SS);
+  if ('NS' in value) return new Set(value.NS.map((element) => NumberValue.from(element)));
+  if ('BS' in value) return new Set(value.BS.map((element) => Buffer.from(element, 'base64')));
+  if ('L' in value) return value.L.map(jsonToNative);
+  return new Map(Object.keys(value.M).map((name) => [name, jsonToNative(value.M[name] as AttributeJson)]));
 }

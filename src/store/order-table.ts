@@ -5,7 +5,7 @@ import type { StoredRead } from '../core/cache.js';
 import type { Order } from '../core/model.js';
 import { ShopError } from '../core/errors.js';
 import type { Dynamo } from './dynamo-client.js';
-import { serviceError } from './dynamo-client.js';
+import { refusingProtoNames, serviceError } from './dynamo-client.js';
 import { FALLBACK_ATTEMPTS, itemAfterFailedCondition, moveWouldApply } from './fallback-read.js';
 import { orderToItem, toOrder } from './items.js';
 
@@ -41,7 +41,7 @@ export class OrderTable implements OrderStore {
   async get(orderId: string, consistent: boolean): Promise<StoredRead<Order>> {
     try {
       const { Item, ConsumedCapacity } = await this.dynamo.documents.send(
-        new GetCommand({ TableName: this.tableName, Key: { orderId }, ConsistentRead: consistent, ReturnConsumedCapacity: 'TOTAL' }),
+        refusingProtoNames(new GetCommand({ TableName: this.tableName, Key: { orderId }, ConsistentRead: consistent, ReturnConsumedCapacity: 'TOTAL' }), this.tableName),
       );
       return { item: Item ? toOrder(Item) : undefined, capacityUnits: ConsumedCapacity?.CapacityUnits };
     } catch (error) {
@@ -64,7 +64,7 @@ export class OrderTable implements OrderStore {
     ].join(' AND ');
     try {
       const { Attributes } = await this.dynamo.documents.send(
-        new UpdateCommand({
+        refusingProtoNames(new UpdateCommand({
           TableName: this.tableName,
           Key: { orderId: move.orderId },
           UpdateExpression: 'SET #status = :to, updatedAt = :at ADD version :one',
@@ -79,7 +79,7 @@ export class OrderTable implements OrderStore {
           },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+        }), this.tableName),
       );
       return { applied: true, order: toOrder(Attributes ?? {}) };
     } catch (error) {

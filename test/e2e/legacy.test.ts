@@ -403,3 +403,87 @@ describe('a batch DynamoDB refuses for one item', () => {
     }
   });
 });
+
+describe('attribute names that are Object.prototype members', () => {
+  // Once: valueOf/hasOwnProperty crashed get and export (exit 1, blamed on DynamoDB); constructor/toString vanished from
+  // extra and import --overwrite then deleted them; __proto__ was written as nothing.
+  const names = uniquePrefix('legacy-proto');
+  const namesCopy = uniquePrefix('legacy-proto-copy');
+  const NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf'];
+  const own = (entries: Array<[string, unknown]>): DynamoJson => Object.fromEntries(entries);
+  const orderItem = (name: string): DynamoJson =>
+    own([['orderId', { S: `n-${name}` }], [name, { S: 'top' }], ['meta', { M: own([[name, { M: own([[name, { L: [{ S: 'deep' }] }]]) }]]) }]]);
+  const cartItem = (name: string): DynamoJson => own([
+    ['cartId', { S: `c-${name}` }],
+    ['userId', { S: 'u1' }],
+    ['products', { L: [{ M: own([['productId', { S: 'mug' }], ['quantity', { N: '1' }], ['unitPrice', { N: '5' }], [name, { S: 'in-line' }], ['more', { M: own([[name, { N: '7' }]]) }]]) }] }],
+    ['totalAmount', { N: '5' }],
+    [name, { BOOL: true }],
+  ]);
+
+  beforeAll(async () => {
+    await boto3([
+      { op: 'create_tables', prefix: names },
+      { op: 'create_tables', prefix: namesCopy },
+      ...NAMES.map((name) => ({ op: 'put_item', table: `${names}EcommerceOrders`, item: orderItem(name) }) as const),
+      ...NAMES.map((name) => ({ op: 'put_item', table: `${names}EcommerceCarts`, item: cartItem(name) }) as const),
+    ]);
+  }, 120_000);
+
+  it.each(NAMES)('%s: get shows it in extra, at the top, in a line and nested', async (name) => {
+    const order = await shopdb(['order', 'get', `n-${name}`, '--strong'], { prefix: names });
+    expect(order.exitCode, order.stderr).toBe(0);
+    expect((order.json() as { extra: unknown }).extra).toEqual(own([[name, { S: 'top' }], ['meta', { M: own([[name, { M: own([[name, { L: [{ S: 'deep' }] }]]) }]]) }]]));
+    const cart = await shopdb(['cart', 'get', `c-${name}`, '--strong'], { prefix: names });
+    expect(cart.exitCode, cart.stderr).toBe(0);
+    const body = cart.json() as { extra: unknown; products: Array<{ extra: unknown }> };
+    expect(body.extra).toEqual(own([[name, { BOOL: true }]]));
+    expect(body.products[0]?.extra).toEqual(own([[name, { S: 'in-line' }], ['more', { M: own([[name, { N: '7' }]]) }]]));
+  });
+
+  it.each(['order', 'cart'] as const)('%s export, import into another table, and import --overwrite onto itself: every item exactly as boto3 wrote it', async (kind) => {
+    const table = kind === 'order' ? 'EcommerceOrders' : 'EcommerceCarts';
+    const exported = await shopdb([kind, 'export'], { prefix: names });
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    expect(exported.stdout.trim().split('\n')).toHaveLength(NAMES.length);
+    const copied = await shopdb([kind, 'import', '-'], { prefix: namesCopy, input: exported.stdout });
+    expect(copied.exitCode, copied.stderr).toBe(0);
+    const overwritten = await shopdb([kind, 'import', '-', '--overwrite'], { prefix: names, input: exported.stdout });
+    expect(overwritten.exitCode, overwritten.stderr).toBe(0);
+    for (const name of NAMES) {
+      const written = kind === 'order' ? orderItem(name) : cartItem(name);
+      const key = kind === 'order' ? { orderId: written.orderId } : { cartId: written.cartId };
+      // import stamps a version on items that had none; everything else is as boto3 wrote it.
+      const withoutVersion = (item: DynamoJson | null) => canonical(Object.fromEntries(Object.entries(item ?? {}).filter(([attribute]) => attribute !== 'version')));
+      expect(withoutVersion(await boto3Get(`${namesCopy}${table}`, key))).toEqual(canonical(written));
+      expect(withoutVersion(await boto3Get(`${names}${table}`, key))).toEqual(canonical(written));
+    }
+  });
+
+  it('add-product on a cart whose line holds such a name keeps it', async () => {
+    const run = await shopdb(['cart', 'add-product', 'c-valueOf', 'mug', '--price', '5', '--quantity', '2'], { prefix: names });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const stored = await boto3Get(`${names}EcommerceCarts`, { cartId: { S: 'c-valueOf' } });
+    const line = ((stored?.products as { L: Array<{ M: DynamoJson }> }).L[0] as { M: DynamoJson }).M;
+    expect(canonical(line)).toEqual(canonical(own([['productId', { S: 'mug' }], ['quantity', { N: '3' }], ['unitPrice', { N: '5' }], ['valueOf', { S: 'in-line' }], ['more', { M: own([['valueOf', { N: '7' }]]) }]])));
+    expect(stored?.valueOf).toEqual({ BOOL: true });
+  });
+
+  it('__proto__ (which the SDK cannot carry) is refused by name, never dropped: import exit 2, get exit 4', async () => {
+    const lines = [
+      JSON.stringify({ orderId: 'p-top', extra: own([['__proto__', { S: 'p' }]]) }),
+      JSON.stringify({ orderId: 'p-nested', extra: { meta: { M: own([['__proto__', { S: 'p' }]]) } } }),
+    ];
+    const imported = await shopdb(['order', 'import', '-'], { prefix: namesCopy, input: `${lines.join('\n')}\n` });
+    expect(imported.exitCode).toBe(2);
+    expect(imported.stderr).toContain('line 1: extra.__proto__: is an attribute named \\"__proto__\\"');
+    expect(imported.stderr).toContain('line 2: extra.meta.M.__proto__: is an attribute named \\"__proto__\\"');
+    expect(await boto3Get(`${namesCopy}EcommerceOrders`, { orderId: { S: 'p-top' } })).toBeNull();
+    expect(await boto3Get(`${namesCopy}EcommerceOrders`, { orderId: { S: 'p-nested' } })).toBeNull();
+
+    await boto3([{ op: 'put_item', table: `${namesCopy}EcommerceCarts`, item: own([['cartId', { S: 'p-cart' }], ['products', { L: [{ M: own([['__proto__', { S: 'p' }]]) }] }]]) }]);
+    const got = await shopdb(['cart', 'get', 'p-cart', '--strong'], { prefix: namesCopy });
+    expect(got.exitCode).toBe(4);
+    expect(message(got)).toContain('holds an attribute named "__proto__" (at products[0].__proto__)');
+  });
+});
