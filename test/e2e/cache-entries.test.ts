@@ -190,6 +190,24 @@ describe('a cached value is served only when it is exactly an item of the JSON c
     expect(await redis.strlen(key(ORDERS, id))).toBeLessThan(10_000);
   });
 
+  it('an item whose entry would pass the 2 MB cap is not cached, and a write drops the older entry instead of leaving it', async () => {
+    const id = fresh('o-escapes');
+    await ok(['order', 'create', id, '--user', 'u1', '--amount', '1']);
+    expect(JSON.parse((await redis.get(key(ORDERS, id))) ?? 'null')).toMatchObject({ v: '1' });
+    // 360 KB in DynamoDB, six times that as JSON (every control character is written \u0001).
+    await putRaw(client, ORDERS, { ...(await storedOrder(id))!, blob: { S: '\u0001'.repeat(360 * 1024) } });
+    const write = await ok(['order', 'set-status', id, 'PAID']);
+    expect(warnings(write.stderr)).toEqual([]);
+    expect(await redis.exists(key(ORDERS, id))).toBe(0);
+    for (let read = 0; read < 2; read++) {
+      const result = await ok(['order', 'get', id, '--cache']);
+      expect(source(result)).toBe('cache miss');
+      expect(result.json()).toMatchObject({ status: 'PAID', version: 2 });
+      expect(warnings(result.stderr)).toEqual([]);
+    }
+    expect(await redis.exists(key(ORDERS, id))).toBe(0);
+  });
+
   const cart = (id: string, products: unknown) =>
     JSON.stringify({ v: '1', item: { cartId: id, userId: 'u1', products, totalAmount: '0.00', createdAt: null, updatedAt: null, version: 1 } });
   for (const [label, products] of [['products not a list', 'notalist'], ['products holding non-lines', [1, 2, null]], ['a line missing a field', [{ productId: 'p1', quantity: 1, unitPrice: '1.00' }]]] as const) {
