@@ -97,15 +97,30 @@ function resolveCache(flags: GlobalOptions, env: Env): CacheConfig | undefined {
     throw badInput('cache-ttl', 'use a whole number of seconds from 1 to 2592000 (30 days)');
   }
   if (url === undefined) return undefined;
-  // The URL is never echoed: it may carry a password.
-  let protocol: string;
-  try {
-    protocol = new URL(url).protocol;
-  } catch {
-    throw badInput('redis-url', 'is not a URL; use redis://[:password@]host:port[/db] or rediss:// for TLS');
-  }
-  if (protocol !== 'redis:' && protocol !== 'rediss:') throw badInput('redis-url', 'use a redis:// or rediss:// URL');
+  checkRedisUrl(url, flags.redisUrl !== undefined ? '--redis-url' : env.SHOPDB_REDIS_URL !== undefined ? 'SHOPDB_REDIS_URL' : 'REDIS_URL');
   return { url, ttlSeconds, readThrough: flags.cache === true };
+}
+
+/**
+ * Refuses what ioredis would misread rather than reject: a db path that is
+ * not a number (it sends SELECT NaN after the command succeeded), query
+ * parameters (ioredis takes them as client options; `?password=` among them
+ * is not the password), a URL without a host. The URL is never echoed: it may
+ * carry a password.
+ */
+function checkRedisUrl(url: string, source: string): void {
+  const usage = 'use redis://[[user]:password@]host[:port][/db] or rediss:// for TLS';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw badInput(source, `is not a URL; ${usage}`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw badInput(source, `has the scheme ${parsed.protocol.slice(0, 20)}; ${usage}`);
+  if (parsed.hostname === '') throw badInput(source, `names no host; ${usage}`);
+  if (parsed.search !== '' || parsed.hash !== '') throw badInput(source, `must not have a ?query or #fragment (a password goes before the host); ${usage}`);
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,9}$/.test(db)) throw badInput(source, `the database after the port must be a whole number from 0 (the path is ${quote(db, 20)}); ${usage}`);
 }
 
 function checkedPrefix(prefix: string): string {

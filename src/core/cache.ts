@@ -38,15 +38,20 @@ export interface CacheRef {
   id: string;
 }
 
-/** A hit, or a miss with the lease token a later fill must present (absent: no fill will be accepted). */
-export type CacheLookup = { hit: true; entry: CachedEntry } | { hit: false; token: string | undefined };
+/**
+ * A hit, or a miss with the lease token a later fill must present (absent: no
+ * fill will be accepted). `unusable`: a value was there but was not an entry
+ * the caller accepts (it was dropped, the fill replaces it).
+ */
+export type CacheLookup = { hit: true; entry: CachedEntry } | { hit: false; token: string | undefined; unusable?: boolean };
 
 export interface VersionedCache {
   /**
-   * The cached entry, or on a miss (absent or unreadable value) a lease token
-   * taken atomically with the lookup; rejects when the cache cannot be reached.
+   * The cached entry, or on a miss (absent value, or one that does not decode,
+   * is too large or that `usable` refuses) a lease token taken atomically with
+   * the lookup; rejects when the cache cannot be reached.
    */
-  read(ref: CacheRef, leaseSeconds: number): Promise<CacheLookup>;
+  read(ref: CacheRef, leaseSeconds: number, usable?: (entry: CachedEntry) => boolean): Promise<CacheLookup>;
   /** A lease token without a lookup, for a read that bypasses the cache but fills it afterwards. */
   lease(ref: CacheRef, leaseSeconds: number): Promise<string>;
   /** Stores a reader's entry only while `token` is valid, the version is >= the floor and nothing newer is cached; atomic. */
@@ -150,6 +155,8 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     private readonly table: string,
     /** The key attribute, e.g. orderId: a cached item must carry the id it is cached under. */
     private readonly idField: string,
+    /** Whether a cached value is exactly an item of the JSON contract (see contract.ts); nothing else is ever served. */
+    private readonly isItem: (value: unknown) => value is T,
     private readonly load: (id: string, consistent: boolean) => Promise<StoredRead<T>>,
     private readonly settings: CacheSettings | undefined,
     private readonly events: ServiceEvents,
@@ -168,12 +175,13 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     if (strong) {
       token = await this.attempt(() => settings.cache.lease(ref, this.leaseSeconds), unreadable);
     } else {
-      const lookup = await this.attempt(() => settings.cache.read(ref, this.leaseSeconds), unreadable);
-      if (lookup?.hit && this.belongsTo(lookup.entry, id)) {
+      const lookup = await this.attempt(() => settings.cache.read(ref, this.leaseSeconds, (entry) => this.usable(entry, id)), unreadable);
+      if (lookup?.hit) {
         this.events.read?.({ table: this.table, id, source: 'cache hit', capacityUnits: 0 });
         return (lookup.entry.item ?? undefined) as T | undefined;
       }
-      token = lookup && !lookup.hit ? lookup.token : undefined;
+      if (lookup?.unusable) this.events.warn?.(`cache entry for ${this.table} ${id} is not a shopdb item; ignored`);
+      token = lookup?.token;
     }
     const read = await this.loadAndReport(id, strong, strong ? 'cache bypass (--strong)' : 'cache miss');
     if (token !== undefined && this.breaker.closed) {
@@ -219,8 +227,15 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     return { scope: this.settings?.scope ?? '', table: this.table, id };
   }
 
-  private belongsTo(entry: CachedEntry, id: string): boolean {
-    return entry.item === null || (entry.item as Record<string, unknown>)[this.idField] === id;
+  /** A recorded not-found (version 0), or this id's item of the contract at the entry's version. */
+  private usable(entry: CachedEntry, id: string): boolean {
+    if (entry.item === null) return BigInt(entry.version) === 0n;
+    try {
+      if (!this.isItem(entry.item) || (entry.item as Record<string, unknown>)[this.idField] !== id) return false;
+      return BigInt(entry.item.version ?? 0) === BigInt(entry.version);
+    } catch {
+      return false;
+    }
   }
 
   private async loadAndReport(id: string, strong: boolean, source: ReadSource): Promise<StoredRead<T>> {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ReadThrough, type CacheSettings, type ServiceEvents, type StoredRead } from './cache.js';
+import { isCart } from './contract.js';
 import { BulkService, type BulkStore } from './bulk.js';
 import { ShopError } from './errors.js';
 import { parseCartRecord } from './records.js';
@@ -75,7 +76,7 @@ export class CartService {
     options: { cache?: CacheSettings | undefined; events?: ServiceEvents; bulk?: BulkStore<Cart> } = {},
   ) {
     this.bulk = new BulkService({ parse: parseCartRecord, idOf: (item) => item.cartId }, options.bulk, (item) => this.reads.written(item.cartId, item));
-    this.reads = new ReadThrough(store.tableName, 'cartId', (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
+    this.reads = new ReadThrough(store.tableName, 'cartId', isCart, (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
   }
 
   async create(input: CreateCartInput): Promise<{ result: WriteResult; cart: Cart }> {

@@ -1,4 +1,5 @@
 import { ReadThrough, type CacheSettings, type ServiceEvents, type StoredRead } from './cache.js';
+import { isOrder } from './contract.js';
 import { BulkService, type BulkStore } from './bulk.js';
 import { ShopError } from './errors.js';
 import { parseOrderRecord } from './records.js';
@@ -59,7 +60,7 @@ export class OrderService {
     options: { cache?: CacheSettings | undefined; events?: ServiceEvents; bulk?: BulkStore<Order> } = {},
   ) {
     this.bulk = new BulkService({ parse: parseOrderRecord, idOf: (item) => item.orderId }, options.bulk, (item) => this.reads.written(item.orderId, item));
-    this.reads = new ReadThrough(store.tableName, 'orderId', (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
+    this.reads = new ReadThrough(store.tableName, 'orderId', isOrder, (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
   }
 
   async create(input: CreateOrderInput): Promise<{ result: WriteResult; order: Order }> {

@@ -36,12 +36,27 @@ async function configuredEndpoint(config: DynamoDBClient['config']): Promise<str
   return (await config.serviceConfiguredEndpoint?.()) ?? undefined;
 }
 
-/** One spelling per endpoint: lower-case scheme and host, no default port, no trailing slash. */
+/**
+ * One spelling per endpoint: lower-case scheme and host, no default port, no
+ * trailing slash, and every name of this machine's loopback (localhost,
+ * 127.0.0.0/8, ::1, ::ffff:127.x.x.x) as one host: they reach the same local
+ * server, and two spellings would be two scopes, each blind to the other's
+ * writes.
+ */
 export function normalise(endpoint: string): string {
   try {
     const url = new URL(endpoint);
-    return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+    const host = isLoopbackHost(url.hostname) ? `loopback${url.port === '' ? '' : `:${url.port}`}` : url.host;
+    return `${url.protocol}//${host}${url.pathname.replace(/\/+$/, '')}`;
   } catch {
     return endpoint;
   }
+}
+
+/** `hostname` as URL gives it: lower case, IPv4 in dotted decimal, IPv6 compressed in brackets. */
+function isLoopbackHost(hostname: string): boolean {
+  if (hostname === 'localhost' || hostname === 'localhost.' || hostname === '[::1]') return true;
+  if (/^127\.\d+\.\d+\.\d+$/.test(hostname)) return true;
+  // IPv4-mapped 127.x.x.x, which URL writes in hex: [::ffff:7f00:1].
+  return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(hostname);
 }

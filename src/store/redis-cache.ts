@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { createConnection } from 'node:net';
 import type { CachedEntry, CacheLookup, CacheRef, Version, VersionedCache } from '../core/cache.js';
 import { ShopError } from '../core/errors.js';
 
@@ -50,14 +51,32 @@ end
 `;
 
 /**
- * A hit returns the value (checked cheaply here, fully by the caller); a miss
- * hands out the item's current lease token, creating one if there is none.
- * KEYS: entry, lease. ARGV: candidate token, lease ms.
+ * A hit returns the value (checked by the caller); a miss hands out the item's
+ * current lease token, creating one if there is none. A value that cannot be
+ * an entry (another type, over the size cap, not our envelope) is deleted and
+ * reported as such (2), without sending it.
+ * KEYS: entry, lease. ARGV: candidate token, lease ms, size cap.
  */
 const READ_SCRIPT = `${LUA_HELPERS}
-local raw = redis.pcall('GET', KEYS[1])
-if type(raw) == 'string' and string.sub(raw, 1, 6) == '{"v":"' then return {1, raw} end
-return {0, lease_token(KEYS[2], ARGV[1], tonumber(ARGV[2]))}
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind == 'none' then return {0, lease_token(KEYS[2], ARGV[1], tonumber(ARGV[2]))} end
+if kind == 'string' and redis.call('STRLEN', KEYS[1]) <= tonumber(ARGV[3]) then
+  local raw = redis.call('GET', KEYS[1])
+  if string.sub(raw, 1, 6) == '{"v":"' then return {1, raw} end
+end
+redis.call('DEL', KEYS[1])
+return {2, lease_token(KEYS[2], ARGV[1], tonumber(ARGV[2]))}
+`;
+
+/**
+ * Drops a value the caller found unusable and hands out a lease, so that the
+ * reader's fill replaces it. Deleting an entry never makes the cache staler:
+ * the floor and the tokens live in the lease key.
+ * KEYS: entry, lease. ARGV: candidate token, lease ms.
+ */
+const DISCARD_SCRIPT = `${LUA_HELPERS}
+redis.call('DEL', KEYS[1])
+return lease_token(KEYS[2], ARGV[1], tonumber(ARGV[2]))
 `;
 
 /** KEYS: lease. ARGV: candidate token, lease ms. */
@@ -87,7 +106,8 @@ return 1
  * A writer's refresh after DynamoDB committed: revoke every reader's token,
  * raise the floor, and store the entry unless a newer one is known. The lease
  * key outlives the entry (and at least a reader's lease), so the floor holds
- * after the entry is gone.
+ * after the entry is gone. An empty payload (an entry over the size cap) is
+ * not stored, and an older cached entry is deleted instead.
  * KEYS: entry, lease. ARGV: version, payload, ttl s, lease ms.
  */
 const PUT_SCRIPT = `${LUA_HELPERS}
@@ -100,6 +120,10 @@ extend(KEYS[2], math.max(tonumber(ARGV[3]) * 1000, tonumber(ARGV[4])))
 if floor and newer(floor, ARGV[1]) then return 0 end
 local current = cached_version(KEYS[1])
 if current and not newer(ARGV[1], current) then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 `;
@@ -122,6 +146,14 @@ return 1
 /** Redis trouble may add at most about this much to a command before it falls back to DynamoDB. */
 const TIMEOUT_MS = 300;
 
+/**
+ * The largest entry stored or used: five times DynamoDB's 400 KB item limit,
+ * room for JSON's escapes and base64. An item whose entry would be larger is
+ * simply not cached (its reads go to DynamoDB); a larger value found in Redis
+ * is not ours and is dropped unread.
+ */
+export const MAX_ENTRY_BYTES = 5 * 400 * 1024;
+
 /** The keys of one item; see the layout above. */
 export function cacheKeys(ref: CacheRef): { entry: string; lease: string } {
   const tag = `{${escape(ref.scope, /[%{}:]/g)}:${escape(ref.table, /[%{}:]/g)}:${escape(ref.id, /[%{}]/g)}}`;
@@ -139,17 +171,26 @@ export class RedisCache implements VersionedCache {
   /** `location` is the URL without credentials: the only form that ever appears in messages. */
   readonly location: string;
 
+  /** The database the URL names (config checked that it is a whole number). */
+  private readonly database: number;
+
   constructor(private readonly url: string) {
     this.location = redact(url);
+    this.database = databaseOf(url);
   }
 
-  async read(ref: CacheRef, leaseSeconds: number): Promise<CacheLookup> {
+  async read(ref: CacheRef, leaseSeconds: number, usable: (entry: CachedEntry) => boolean = () => true): Promise<CacheLookup> {
     const keys = cacheKeys(ref);
-    const [hit, value] = await this.run((redis) => redis.eval(READ_SCRIPT, 2, keys.entry, keys.lease, newToken(), String(leaseSeconds * 1000))) as [number, string];
-    if (hit !== 1) return { hit: false, token: value };
+    const [found, value] = await this.run((redis) =>
+      redis.eval(READ_SCRIPT, 2, keys.entry, keys.lease, newToken(), String(leaseSeconds * 1000), String(MAX_ENTRY_BYTES)),
+    ) as [number, string];
+    if (found === 0) return { hit: false, token: value };
+    if (found === 2) return { hit: false, token: value, unusable: true };
     const entry = decode(value);
-    // Unreadable data is a miss; the fill (with a fresh lease) replaces it.
-    return entry ? { hit: true, entry } : { hit: false, token: await this.lease(ref, leaseSeconds) };
+    if (entry && usable(entry)) return { hit: true, entry };
+    // Not a shopdb entry: a miss, and the reader's fill (with a fresh lease) replaces it.
+    const token = await this.run((redis) => redis.eval(DISCARD_SCRIPT, 2, keys.entry, keys.lease, newToken(), String(leaseSeconds * 1000)));
+    return { hit: false, token: String(token), unusable: true };
   }
 
   async lease(ref: CacheRef, leaseSeconds: number): Promise<string> {
@@ -158,7 +199,9 @@ export class RedisCache implements VersionedCache {
 
   async fill(ref: CacheRef, entry: CachedEntry, token: string, ttlSeconds: number): Promise<boolean> {
     const keys = cacheKeys(ref);
-    const stored = await this.run((redis) => redis.eval(FILL_SCRIPT, 2, keys.entry, keys.lease, token, versionText(entry.version), encode(entry), String(ttlSeconds)));
+    const payload = encode(entry);
+    if (payload === '') return false;
+    const stored = await this.run((redis) => redis.eval(FILL_SCRIPT, 2, keys.entry, keys.lease, token, versionText(entry.version), payload, String(ttlSeconds)));
     return stored === 1;
   }
 
@@ -206,6 +249,9 @@ export class RedisCache implements VersionedCache {
 
     // ioredis's defaults retry for over a minute and keep the process alive; fail fast instead.
     const client = new Redis(this.url, {
+      // The URL's database is selected below, where a failure fails the connect: ioredis itself would
+      // only emit an error and go on in database 0, another account's cache.
+      db: 0,
       lazyConnect: true,
       connectTimeout: TIMEOUT_MS,
       commandTimeout: TIMEOUT_MS,
@@ -222,10 +268,19 @@ export class RedisCache implements VersionedCache {
     });
     this.client = client;
     const connecting = client.connect().then(
-      () => client,
-      (error: unknown) => {
+      async () => {
+        if (Number.isNaN(this.database)) throw new Error('the database in the URL is not a whole number');
+        if (this.database !== 0) await client.select(this.database);
+        return client;
+      },
+      async (error: unknown) => {
         this.drop(client);
-        throw firstError ?? error;
+        const cause = firstError ?? error;
+        // A TLS hello to a plain Redis gets no answer at all: tell that from a host that is not there.
+        if ((cause as { code?: unknown }).code === 'ETIMEDOUT' && this.url.startsWith('rediss:') && (await answersPlainRedis(this.url))) {
+          throw new Error('does not speak TLS (it answers plain Redis; use redis://)', { cause });
+        }
+        throw cause;
       },
     );
     this.connecting = connecting;
@@ -237,6 +292,16 @@ export class RedisCache implements VersionedCache {
     this.client = undefined;
     this.connecting = undefined;
     client.disconnect();
+  }
+}
+
+/** NaN when the URL names something else: the connect then fails (ioredis would SELECT NaN after the fact). */
+function databaseOf(url: string): number {
+  try {
+    const path = new URL(url).pathname.replace(/^\//, '');
+    return path === '' ? 0 : /^\d+$/.test(path) ? Number(path) : Number.NaN;
+  } catch {
+    return 0;
   }
 }
 
@@ -280,8 +345,10 @@ function fromJson(value: unknown): unknown {
   return value;
 }
 
+/** The stored form; empty when over MAX_ENTRY_BYTES (such an entry is not cached). */
 function encode(entry: CachedEntry): string {
-  return JSON.stringify({ v: versionText(entry.version), item: toJson(entry.item) });
+  const text = JSON.stringify({ v: versionText(entry.version), item: toJson(entry.item) });
+  return Buffer.byteLength(text) > MAX_ENTRY_BYTES ? '' : text;
 }
 
 function decode(raw: string): CachedEntry | undefined {
@@ -296,11 +363,38 @@ function decode(raw: string): CachedEntry | undefined {
   }
 }
 
+/** Whether host:port of the URL answers a plain-text PING as Redis does (+PONG, or -NOAUTH and the like), within the timeout. */
+function answersPlainRedis(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      resolve(false);
+      return;
+    }
+    const socket = createConnection({ host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || 6379) });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(TIMEOUT_MS, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data: Buffer) => done(/^[+-]/.test(data.toString('latin1', 0, 1))));
+  });
+}
+
 function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | undefined)?.code;
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (/WRONGPASS|NOAUTH|invalid password/i.test(message)) return 'authentication failed (check the password in the URL)';
+  if (/DB index is out of range|invalid DB index/i.test(message)) return 'the database in the URL does not exist there (the server has fewer; see its "databases" setting)';
+  if (/Unknown RESP type|Protocol error/i.test(message)) return 'is not a Redis server (it answered in another protocol)';
+  if (/wrong version number|ERR_SSL_|packet length too long|unknown protocol/i.test(message) || String(code).startsWith('ERR_SSL_')) {
+    return 'does not speak TLS (use redis:// for a plain-text Redis)';
+  }
   return message.split('\n')[0] ?? message;
 }
 

@@ -110,8 +110,8 @@ class OfferLog implements VersionedCache {
 
   constructor(private readonly inner: VersionedCache) {}
 
-  read(ref: CacheRef, leaseSeconds: number): Promise<CacheLookup> {
-    return this.inner.read(ref, leaseSeconds);
+  read(ref: CacheRef, leaseSeconds: number, usable?: (entry: CachedEntry) => boolean): Promise<CacheLookup> {
+    return this.inner.read(ref, leaseSeconds, usable);
   }
 
   lease(ref: CacheRef, leaseSeconds: number): Promise<string> {

@@ -115,6 +115,39 @@ describe('the scope names endpoint and region', () => {
   });
 });
 
+describe('every name of the loopback is one host', () => {
+  it('localhost, 127.0.0.0/8, ::1 and ::ffff:127.x give one scope; the port, the scheme and other hosts still count', async () => {
+    const scope = async (endpoint: string) => cacheScope((await dynamoIdentity({ endpoint, region: 'us-east-1' }))!);
+    const one = await scope('http://127.0.0.1:8000');
+    for (const spelling of ['http://localhost:8000', 'http://LOCALHOST.:8000/', 'http://127.1.2.3:8000', 'http://[::1]:8000', 'http://[0:0:0:0:0:0:0:1]:8000', 'http://[::ffff:127.0.0.1]:8000', 'http://2130706433:8000']) {
+      expect(await scope(spelling), spelling).toBe(one);
+    }
+    expect(normalise('http://[::ffff:127.0.0.1]:8000')).toBe('http://loopback:8000');
+    const apart = [await scope('http://127.0.0.1:8001'), await scope('https://127.0.0.1:8000'), await scope('http://128.0.0.1:8000'), await scope('http://[::2]:8000'), await scope('http://[::ffff:7e00:1]:8000'), await scope('http://localhost.example:8000')];
+    expect(new Set([one, ...apart]).size).toBe(apart.length + 1);
+  });
+
+  it('a write through localhost is seen by get --cache through 127.0.0.1 (it used to hit the old item for a whole TTL)', async () => {
+    const port = new URL(endpointA).port;
+    const via = (host: string, args: string[]) =>
+      shopdb([...args, '--verbose'], { prefix, env: { SHOPDB_ENDPOINT: `http://${host}:${port}`, SHOPDB_REDIS_URL: redisUrl } });
+    expect((await via('127.0.0.1', ['order', 'create', 'coh1', '--user', 'u1', '--amount', '1'])).exitCode).toBe(0);
+    const before = await via('127.0.0.1', ['order', 'get', 'coh1', '--cache']);
+    expect(before.json()).toMatchObject({ status: 'PENDING', version: 1 });
+    expect(source(before)).toBe('cache hit');
+    const write = await via('localhost', ['order', 'set-status', 'coh1', 'PAID']);
+    expect(write.exitCode, write.stderr).toBe(0);
+    const after = await via('127.0.0.1', ['order', 'get', 'coh1', '--cache']);
+    expect(after.json()).toMatchObject({ status: 'PAID', version: 2 });
+    expect(source(after)).toBe('cache hit');
+  });
+
+  it('the region stays in the scope with a loopback endpoint: DynamoDB Local without -sharedDb keeps one database per region', async () => {
+    const scope = async (region: string) => cacheScope((await dynamoIdentity({ endpoint: 'http://localhost:8000', region }))!);
+    expect(await scope('eu-west-1')).not.toBe(await scope('us-east-1'));
+  });
+});
+
 describe('one hash slot per item, on a real Redis Cluster node', () => {
   let node: RunningRedis;
   let dir: string;

@@ -390,8 +390,8 @@ describe('Redis trouble never breaks a command', () => {
     expect(run.exitCode).toBe(0);
     expect(run.json<OrderJson>()).toEqual(truth);
     expect(readLine(run.stderr).source).toBe('cache miss');
-    // Unreadable data is a miss, not Redis trouble: nothing to warn about.
-    expect(warnings(run.stderr)).toEqual([]);
+    // Unreadable data is a miss, not Redis trouble: one warning says what was ignored.
+    expect(warnings(run.stderr)).toEqual([`shopdb: warning: cache entry for ${ORDERS} o-garbage is not a shopdb item; ignored`]);
     expect(ms).toBeLessThan(FAULT_BUDGET_MS);
     expect(await cachedEntry(orderKey('o-garbage'))).toEqual({ v: 1, item: truth });
     expect(await redis.ttl(orderKey('o-garbage'))).toBeGreaterThan(290);

@@ -245,3 +245,35 @@ describe('tableNames', () => {
     badInputMessage(() => tableNames(prefix), 'table-prefix');
   });
 });
+
+describe('the Redis URL is checked before anything runs', () => {
+  it('a db path must be a whole number from 0 (ioredis would send SELECT NaN after the command succeeded)', () => {
+    for (const db of ['abc', '1x', '-1', '1.5', '0/extra']) {
+      const message = badInputMessage(() => resolve({ redisUrl: `redis://127.0.0.1:6379/${db}` }), '--redis-url');
+      expect(message).toContain('whole number');
+    }
+    for (const url of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://127.0.0.1:6379/0', 'redis://:pw@127.0.0.1:6379/15', 'rediss://u:pw@cache.example:6380/99']) {
+      expect(resolve({ redisUrl: url }).cache?.url).toBe(url);
+    }
+  });
+
+  it('names where the URL came from: the flag, SHOPDB_REDIS_URL or REDIS_URL', () => {
+    badInputMessage(() => resolve({}, { SHOPDB_REDIS_URL: 'redis://h/abc' }), 'SHOPDB_REDIS_URL');
+    badInputMessage(() => resolve({}, { REDIS_URL: 'redis://h/abc' }), 'REDIS_URL');
+    badInputMessage(() => resolve({ redisUrl: 'redis://h/abc' }, { SHOPDB_REDIS_URL: 'redis://h/0' }), '--redis-url');
+  });
+
+  it('refuses query parameters (ioredis reads them as client options; ?password= is not the password), fragments, other schemes, no host', () => {
+    expect(badInputMessage(() => resolve({ redisUrl: 'redis://127.0.0.1:6379/0?password=secret' }), '--redis-url')).toContain('?query');
+    expect(badInputMessage(() => resolve({ redisUrl: 'redis://127.0.0.1:6379#x' }), '--redis-url')).toContain('#fragment');
+    expect(badInputMessage(() => resolve({ redisUrl: 'http://127.0.0.1:6379' }), '--redis-url')).toContain('scheme http:');
+    expect(badInputMessage(() => resolve({ redisUrl: 'unix:///tmp/redis.sock' }), '--redis-url')).toContain('scheme unix:');
+    expect(badInputMessage(() => resolve({ redisUrl: 'redis:///0' }), '--redis-url')).toContain('names no host');
+    expect(badInputMessage(() => resolve({ redisUrl: 'not a url' }), '--redis-url')).toContain('is not a URL');
+  });
+
+  it('never echoes the URL, which may hold a password', () => {
+    const message = badInputMessage(() => resolve({ redisUrl: 'redis://:hunter2@127.0.0.1:6379/0?x=1' }), '--redis-url');
+    expect(message).not.toContain('hunter2');
+  });
+});
