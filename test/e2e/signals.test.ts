@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BIN, createTables, testEnv, uniquePrefix } from '../support/cli.js';
+import { BIN, createTables, shopdb, testEnv, uniquePrefix } from '../support/cli.js';
 import { rawClient } from '../support/dynamo.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 
@@ -246,6 +246,34 @@ describe('a signal during a single command', () => {
       }
     } finally {
       await proxy.close();
+    }
+  });
+});
+
+describe('stdout that fails (not a closed pipe)', () => {
+  it('every command writing to /dev/full: one line "cannot write to standard output", exit 1', async () => {
+    const prefix = uniquePrefix('sig-full');
+    await createTables(prefix);
+    const created = await shopdb(['order', 'create', 'full-1', '--user', 'u1', '--amount', '1.00'], { prefix });
+    expect(created.exitCode, created.stderr).toBe(0);
+    const file = join(dir, `${prefix}.ndjson`);
+    writeFileSync(file, orderLines('full-new', 3));
+    const commands = [
+      ['order', 'get', 'full-1'],
+      ['order', 'set-status', 'full-1', 'PAID'],
+      ['order', 'import', file],
+      ['order', 'export'],
+      ['tables', 'status'],
+      ['--help'],
+    ];
+    for (const args of commands) {
+      const quoted = args.map((arg) => `'${arg}'`).join(' ');
+      const result = await execa('bash', ['-c', `"${BIN}" ${quoted} > /dev/full`], { reject: false, timeout: 60_000, env: env(prefix), extendEnv: true });
+      const what = `${args.join(' ')}: ${String(result.stderr)}`;
+      expect(result.exitCode, what).toBe(1);
+      const errors = String(result.stderr).split('\n').filter((text) => text !== '');
+      expect(errors, what).toHaveLength(1);
+      expect(JSON.parse(errors[0] ?? '')).toEqual({ error: { code: 'INTERNAL', message: expect.stringMatching(/^cannot write to standard output: ENOSPC/) as unknown } });
     }
   });
 });
