@@ -130,7 +130,7 @@ describe('a signal during import', () => {
     child.kill('SIGTERM');
     const result = await child;
     expect(result.exitCode, String(result.stderr)).toBe(143);
-    expect(jsonErrors(String(result.stderr))).toEqual(['interrupted by SIGTERM before anything was read; nothing was written']);
+    expect(jsonErrors(String(result.stderr))).toEqual(['interrupted by SIGTERM while reading the input (nothing was written)']);
     expect(readdirSync(spoolRoot)).toEqual([]);
     expect(await count(`${prefix}EcommerceOrders`)).toBe(0);
   });
@@ -275,5 +275,32 @@ describe('stdout that fails (not a closed pipe)', () => {
       expect(errors, what).toHaveLength(1);
       expect(JSON.parse(errors[0] ?? '')).toEqual({ error: { code: 'INTERNAL', message: expect.stringMatching(/^cannot write to standard output: ENOSPC/) as unknown } });
     }
+  });
+});
+
+describe('a signal while import waits for a named pipe no one writes to', () => {
+  it.each([
+    ['SIGINT', 130, false, 1],
+    ['SIGTERM', 143, false, 1],
+    ['SIGINT', 130, true, 1],
+    ['SIGINT', 130, true, 2],
+  ] as const)('%s (exit %i, --strict %s, %i signals): ends, nothing written, no spool left', async (signal, code, strict, times) => {
+    const prefix = uniquePrefix('sig-fifo');
+    await createTables(prefix);
+    const fifo = join(dir, `${prefix}.fifo`);
+    await execa('mkfifo', [fifo]);
+    const spoolRoot = mkdtempSync(join(dir, 'tmp-'));
+    // Bounded so that the old behaviour (alive for ever) fails the test instead of hanging it.
+    const child = execa(BIN, ['order', 'import', ...(strict ? ['--strict'] : []), fifo], { reject: false, timeout: 30_000, env: env(prefix, { TMPDIR: spoolRoot }), extendEnv: true, stdin: 'ignore' });
+    // The open is under way once the process runs its command: the spool exists (--strict), or a moment has passed.
+    if (strict) await until('the spool directory', () => readdirSync(spoolRoot).some((name) => name.startsWith('shopdb-import-')));
+    else await sleep(1000);
+    for (let i = 0; i < times; i++) child.kill(signal);
+    const result = await child;
+    expect(result.isTerminated, 'killed by the test timeout').toBe(false);
+    expect(result.exitCode, String(result.stderr)).toBe(code);
+    if (times === 1) expect(jsonErrors(String(result.stderr))[0]).toMatch(new RegExp(`^interrupted by ${signal}`));
+    expect(readdirSync(spoolRoot)).toEqual([]);
+    expect(await count(`${prefix}EcommerceOrders`)).toBe(0);
   });
 });
