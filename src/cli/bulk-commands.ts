@@ -51,7 +51,7 @@ export async function runImport<T>(ctx: CommandContext, kind: 'order' | 'cart', 
   try {
     source = await openSource(flags.file, ctx.stdin, { rereadable: flags.strict, signal, onExit: ctx.onExit });
   } catch (error) {
-    if (signal.aborted) throw new Interrupted(' before anything was read; nothing was written');
+    if (signal.aborted) throw new Interrupted(' while reading the input (nothing was written)');
     throw error;
   }
   const progress = ctx.out.progress();

@@ -1,7 +1,8 @@
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, constants, createReadStream, createWriteStream, fstatSync, mkdtempSync, openSync, rmSync, statSync, type ReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isatty } from 'node:tty';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MAX_LINE_BYTES, type NumberedLine } from '../core/bulk.js';
@@ -35,6 +36,7 @@ export interface SourceOptions {
  */
 export async function openSource(path: string | undefined, stdin: Readable, options: SourceOptions): Promise<LineSource> {
   if (path === undefined || path === '-') {
+    refuseDeviceStdin(stdin);
     return options.rereadable ? spool(stdin, 'standard input', options) : streamSource(stdin, 'standard input');
   }
   const name = JSON.stringify(path.slice(0, 200));
@@ -48,10 +50,64 @@ export async function openSource(path: string | undefined, stdin: Readable, opti
   if (kind.isFIFO()) {
     // A pipe can be read once only.
     const stream = createReadStream(path);
+    unblockOpenOnStop(stream, path, options);
     return options.rereadable ? spool(stream, name, options) : streamSource(stream, name);
   }
   if (kind.isDirectory()) throw badInput('file', `${name} is a directory, not an NDJSON file`);
   throw badInput('file', `${name} is a device or socket, not a file or pipe (use - for standard input)`);
+}
+
+/**
+ * Standard input that is a device other than a terminal (`< /dev/zero`,
+ * `< /dev/urandom`) would be read for ever: bad input, as a named device is.
+ * /dev/null (an empty input, as cron and nohup give) and a terminal stay allowed.
+ */
+function refuseDeviceStdin(stdin: Readable): void {
+  const fd = (stdin as { fd?: unknown }).fd;
+  if (typeof fd !== 'number') return;
+  let kind;
+  try {
+    kind = fstatSync(fd);
+  } catch {
+    return;
+  }
+  if (!kind.isCharacterDevice() || isatty(fd)) return;
+  try {
+    if (kind.rdev === statSync('/dev/null').rdev) return;
+  } catch {
+    // No /dev/null to compare with: judged as any device.
+  }
+  throw badInput('file', 'standard input is a device, not a file or pipe (redirect a file or pipe into it, or name the file)');
+}
+
+/**
+ * Opening a FIFO blocks (in a libuv worker thread) until a writer opens it,
+ * and neither a stream's destruction nor the process's exit can cancel it:
+ * the exit waits for that thread. On a stop, and at exit, shopdb opens the
+ * FIFO's write end itself without blocking (possible while the read end is
+ * being opened) and closes it at once: the pending open completes and reads
+ * an end of file.
+ */
+function unblockOpenOnStop(stream: ReadStream, path: string, options: SourceOptions): void {
+  const unblock = () => {
+    if (!stream.pending) return;
+    try {
+      closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // ENXIO: no open of the read end is pending any more.
+    }
+  };
+  const unregister = options.onExit?.(unblock) ?? (() => {});
+  const onAbort = () => unblock();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  stream.once('open', () => {
+    unregister();
+    options.signal?.removeEventListener('abort', onAbort);
+  });
+  stream.once('close', () => {
+    unregister();
+    options.signal?.removeEventListener('abort', onAbort);
+  });
 }
 
 // --strict reads twice (validate, then write); a stream is spooled to a private file, so memory stays flat.

@@ -73,6 +73,15 @@ const code = await main({
     atExit.add(cleanup);
     return () => atExit.delete(cleanup);
   },
+  flushStdout: () =>
+    new Promise<void>((resolve) => {
+      // setImmediate lets the 'error' event of a failed write (emitted on nextTick) arrive first.
+      const done = () => setImmediate(resolve);
+      // Nothing queued (files and terminals are written synchronously): no write to wait for; an empty one would fail on /dev/full.
+      if (process.stdout.destroyed || process.stdout.writableLength === 0) done();
+      // A pipe: the callback comes once everything queued before it is written, or has failed.
+      else process.stdout.write('', done);
+    }),
 });
 if (stop.signal.aborted) {
   // A stopped run ends now, without waiting for requests it abandoned; only output still queued for a live reader gets a moment.

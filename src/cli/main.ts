@@ -21,6 +21,8 @@ export interface Runtime {
   signal?: AbortSignal;
   /** Registers a synchronous cleanup for an abrupt exit (a second signal); returns its remover. */
   onExit?: (cleanup: () => void) => () => void;
+  /** Resolves once what was written to stdout has been handed to the system (or failed: then `signal` aborts with the error). */
+  flushStdout?: () => Promise<void>;
 }
 
 /** Runs one shopdb invocation and returns its exit code; it never throws and never exits the process. */
@@ -62,13 +64,18 @@ export async function main(runtime: Runtime): Promise<number> {
     { writeOut: (text) => streams.stdout.write(text), writeErr: (text) => streams.stderr.write(text) },
   );
 
+  let code: number;
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    code = EXIT.ok;
   } catch (error) {
     if (signal.aborted && (signal.reason !== 'EPIPE' || error instanceof Interrupted)) return stopped(signal.reason as StopReason, error, out);
-    return report(error, out, { flags: program.opts<GlobalOptions>(), env });
+    code = report(error, out, { flags: program.opts<GlobalOptions>(), env });
   }
+  // A failed write to stdout (a full disk, /dev/full) is reported asynchronously: the run is not over until stdout has taken everything.
+  await runtime.flushStdout?.();
+  if (signal.aborted && signal.reason instanceof Error) return stopped(signal.reason, undefined, out);
+  return code;
 }
 
 /**
@@ -97,7 +104,7 @@ function untilStopped(work: Promise<void>, signal: AbortSignal, graceful: () => 
 function stopped(reason: StopReason, error: unknown, out: Output): number {
   const detail = error instanceof Interrupted ? error.detail : '';
   if (reason instanceof Error) {
-    out.error({ code: 'UNAVAILABLE', message: `cannot write to standard output: ${reason.message}` });
+    out.error({ code: 'INTERNAL', message: `cannot write to standard output: ${reason.message}` });
   } else if (reason !== 'EPIPE') {
     out.error({ code: 'INTERRUPTED', message: `interrupted by ${reason}${detail}` });
   }
@@ -125,7 +132,8 @@ function report(error: unknown, out: Output, given: { flags: GlobalOptions; env:
     return exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  out.error({ code: 'INTERNAL', message: `unexpected error: ${message.split('\n')[0]} (run with --verbose for details; please report it)` }, stackOf(error));
+  const details = out.verbose ? '' : 'run with --verbose for details; ';
+  out.error({ code: 'INTERNAL', message: `unexpected error: ${message.split('\n')[0]} (${details}please report it)` }, stackOf(error));
   return EXIT.unexpected;
 }
 

@@ -4,7 +4,7 @@
  * SDK: `shopdb local status` and the test setup must stay fast to load.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, fchmodSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fchmodSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
@@ -34,7 +34,12 @@ export interface EngineOptions {
   logFile?: string;
   /** The environment to find java on and hand to it; the caller's, since this module never reads the process's own. */
   env: Readonly<Record<string, string | undefined>>;
+  /** The state directory the engine belongs to, written on its command line: see belongsToHome(). */
+  home?: string;
 }
+
+/** The Java system property naming the state directory an engine was started for (Java ignores unknown properties). */
+const HOME_PROPERTY = '-Dshopdb.home=';
 
 /** Stderr of attached engines without a log file, kept for early-exit reports. */
 const stderrTails = new WeakMap<ChildProcess, { text: string }>();
@@ -83,7 +88,8 @@ export function spawnEngine(options: EngineOptions): ChildProcess {
     );
   }
   const { jar, libDir } = locateJar();
-  const args = [`-Djava.library.path=${libDir}`, '-jar', jar, '-sharedDb', '-port', String(options.port), ...storage];
+  const home = options.home === undefined ? [] : [`${HOME_PROPERTY}${resolvePath(options.home)}`];
+  const args = [`-Djava.library.path=${libDir}`, ...home, '-jar', jar, '-sharedDb', '-port', String(options.port), ...storage];
 
   const logFd = options.logFile === undefined ? undefined : openPrivateLog(options.logFile);
   try {
@@ -275,6 +281,67 @@ export function isEngineProcess(pid: number): boolean {
   }
 }
 
+/**
+ * Whether the engine `pid` was started for this state directory: its command
+ * line names it, or (engines started before the property existed) its stdout
+ * is this directory's log file. A state file copied from another home names
+ * an engine that passes neither.
+ */
+export function belongsToHome(pid: number, stateDir: string, logFile: string): boolean {
+  if (!isEngineProcess(pid)) return false;
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const named = args.find((arg) => arg.startsWith(HOME_PROPERTY));
+    if (named !== undefined) return named === `${HOME_PROPERTY}${resolvePath(stateDir)}`;
+    return readlinkSync(`/proc/${pid}/fd/1`) === resolvePath(logFile);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether process `pid` holds a socket listening on TCP `port` (IPv4 or IPv6),
+ * from /proc: true or false, or undefined where /proc cannot tell.
+ */
+export function listensOn(pid: number, port: number): boolean | undefined {
+  const inodes = new Set<string>();
+  let readable = false;
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+      readable = true;
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      const fields = line.trim().split(/\s+/);
+      const local = fields[1];
+      if (local === undefined || fields[3] !== '0A' || fields[9] === undefined) continue;
+      if (local.slice(local.lastIndexOf(':') + 1) === hexPort) inodes.add(fields[9]);
+    }
+  }
+  if (!readable) return undefined;
+  if (inodes.size === 0) return false;
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    // Gone (it died, e.g. on bind), or not ours to inspect.
+    return false;
+  }
+  return fds.some((fd) => {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      return target.startsWith('socket:[') && inodes.has(target.slice(8, -1));
+    } catch {
+      return false;
+    }
+  });
+}
+
 export function isPortInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -284,6 +351,16 @@ export function isPortInUse(port: number, host = '127.0.0.1'): Promise<boolean> 
     });
     server.listen(port, host, () => server.close(() => resolve(false)));
   });
+}
+
+/** For an abrupt exit, which allows nothing asynchronous: SIGKILL, ignoring a process already gone. */
+export function killNow(pid: number): void {
+  if (!isSignalablePid(pid)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone, or not ours.
+  }
 }
 
 /** Pids 0 and below address process groups; signalling them would hit unrelated processes. */

@@ -17,6 +17,8 @@ export interface LocalPaths {
   dataDir: string;
   stateFile: string;
   logFile: string;
+  /** What set stateDir, for messages: SHOPDB_HOME, XDG_STATE_HOME or HOME. */
+  stateDirFrom: 'SHOPDB_HOME' | 'XDG_STATE_HOME' | 'HOME';
 }
 
 export interface EngineState {
@@ -50,7 +52,27 @@ export function resolveLocalPaths(env: Environment, homedir: string): LocalPaths
     dataDir,
     stateFile: join(stateDir, STATE_FILE_NAME),
     logFile: join(stateDir, LOG_FILE_NAME),
+    stateDirFrom: shopdbHome !== undefined ? 'SHOPDB_HOME' : xdgBase(env.XDG_STATE_HOME) !== undefined ? 'XDG_STATE_HOME' : 'HOME',
   };
+}
+
+/**
+ * Refuses a state directory that cannot be one (the path, or a parent of it,
+ * is a file), naming the variable that chose it; a missing one is fine
+ * (created when needed).
+ */
+export function checkStateDir(paths: LocalPaths): void {
+  let stats;
+  try {
+    stats = statSync(paths.stateDir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code !== 'ENOTDIR') throw error;
+  }
+  if (stats?.isDirectory()) return;
+  const variable = paths.stateDirFrom === 'HOME' ? 'the state directory (under HOME)' : paths.stateDirFrom;
+  throw new ShopError('BAD_INPUT', `${variable}: ${paths.stateDir} is not a directory; point ${paths.stateDirFrom === 'SHOPDB_HOME' ? 'SHOPDB_HOME' : 'it'} at a directory (created if missing)`);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -142,6 +164,8 @@ export interface LockOptions {
   /** Whether a pid is a live process; injected for tests. */
   isAlive?: (pid: number) => boolean;
   pollMs?: number;
+  /** Stops waiting for another holder (a signal). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -166,10 +190,11 @@ export async function withEngineLock<T>(stateDir: string, options: LockOptions, 
       takeOverStale(lock, holder.text);
       continue;
     }
+    if (options.signal?.aborted) throw new ShopError('UNAVAILABLE', 'stopped while waiting for another shopdb starting or stopping DynamoDB Local');
     if (Date.now() > deadline) {
       throw new ShopError('UNAVAILABLE', `another shopdb (pid ${holder?.pid ?? 'unknown'}) is starting or stopping DynamoDB Local and did not finish in time; if none runs, delete ${lock}`);
     }
-    await sleep(options.pollMs ?? 100);
+    await sleep(options.pollMs ?? 100, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
   }
   try {
     return await body();

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTables, shopdb, uniquePrefix, type Run } from '../support/cli.js';
+import { BIN, createTables, shopdb, testEnv, uniquePrefix, type Run } from '../support/cli.js';
 import { rawClient } from '../support/dynamo.js';
 
 const client = rawClient();
@@ -803,5 +803,28 @@ describe('errors', () => {
     expect((await importOk(prefix, 'order', [file, '--concurrency', '64'])).summary).toMatchObject({ written: 1 });
     expect((await importOk(prefix, 'order', [file, '--concurrency', '1'])).summary).toMatchObject({ skipped: 1 });
     expect(await exportLines(prefix, 'order', ['--segments', '64'])).toEqual([orderLine(order('flag-1'))]);
+  });
+});
+
+describe('standard input that is a device', () => {
+  it('`import - < /dev/zero` (and /dev/urandom) is bad input: exit 2, nothing written; `< /dev/null` is an empty input', async () => {
+    const prefix = uniquePrefix('bulk-dev');
+    await createTables(prefix);
+    for (const device of ['/dev/zero', '/dev/urandom']) {
+      for (const args of [['order', 'import', '-'], ['order', 'import'], ['cart', 'import', '--strict', '-']]) {
+        // Bounded: before the fix this read for ever.
+        const result = await execa('bash', ['-c', `exec "$0" "$@" < ${device}`, BIN, ...args], { reject: false, timeout: 30_000, env: testEnv(prefix), extendEnv: true });
+        const what = `${args.join(' ')} < ${device}: ${String(result.stderr)}`;
+        expect(result.isTerminated, what).toBe(false);
+        expect(result.exitCode, what).toBe(2);
+        expect(errorMessages(String(result.stderr)), what).toEqual(['file: standard input is a device, not a file or pipe (redirect a file or pipe into it, or name the file)']);
+        expect(String(result.stdout)).toBe('');
+      }
+    }
+    const empty = await execa('bash', ['-c', 'exec "$0" order import - < /dev/null', BIN], { reject: false, timeout: 30_000, env: testEnv(prefix), extendEnv: true });
+    expect(empty.exitCode, String(empty.stderr)).toBe(0);
+    expect(JSON.parse(String(empty.stdout))).toEqual({ read: 0, written: 0, skipped: 0, failed: 0 });
+    expect((await scanTable(`${prefix}EcommerceOrders`)).size).toBe(0);
+    expect((await scanTable(`${prefix}EcommerceCarts`)).size).toBe(0);
   });
 });

@@ -3,12 +3,15 @@
  * script's loop do: exactly one engine runs, the state file names it, and
  * `local stop` leaves none behind.
  */
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { execa } from 'execa';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/engine.js';
-import { shopdb, type Run } from '../support/cli.js';
+import { BIN, shopdb, testEnv, type Run } from '../support/cli.js';
 
 const CONCURRENT = 3;
 const homes: string[] = [];
@@ -31,6 +34,21 @@ function enginesOf(home: string): number[] {
 
 function local(home: string, args: string[]): Promise<Run> {
   return shopdb(['local', ...args], { env: { SHOPDB_HOME: home }, timeoutMs: 120_000 });
+}
+
+/** Starts `local start` in the background, for a test that acts while it runs. */
+function startInBackground(home: string, args: string[]) {
+  return execa(BIN, ['local', 'start', ...args], { reject: false, timeout: 120_000, env: testEnv(undefined, { SHOPDB_HOME: home }), extendEnv: true });
+}
+
+/** Polls until the engine `local start` spawned for `home` exists; fails (never by timing) after a generous bound. */
+async function spawnedEngine(home: string): Promise<number> {
+  for (let i = 0; i < 2400; i++) {
+    const [pid] = enginesOf(home);
+    if (pid !== undefined) return pid;
+    await sleep(25);
+  }
+  throw new Error('local start never spawned an engine');
 }
 
 function newHome(): string {
@@ -103,5 +121,93 @@ describe('local start against a running engine with other settings', () => {
     expect(enginesOf(home)).toEqual([pid]);
     expect((await local(home, ['stop'])).exitCode).toBe(0);
     expect(enginesOf(home)).toEqual([]);
+  });
+});
+
+describe('a signal during local start', () => {
+  it.each([
+    ['SIGINT', 130, 1],
+    ['SIGTERM', 143, 1],
+    ['SIGINT', 130, 2],
+  ] as const)('%s (%i) while the engine boots (%i signals): the engine it spawned is stopped, none is orphaned', async (signal, code, times) => {
+    const home = newHome();
+    const port = await freePort();
+    const run = startInBackground(home, ['--in-memory', '--port', String(port)]);
+    await spawnedEngine(home);
+    for (let i = 0; i < times; i++) run.kill(signal);
+    const result = await run;
+    expect(result.exitCode, String(result.stderr)).toBe(code);
+    // The second signal exits on the spot, without a word; the first says why.
+    if (times === 1) expect(String(result.stderr)).toContain(`interrupted by ${signal}`);
+    // Gone by the time shopdb has exited: nothing holds the port, nothing is recorded.
+    expect(enginesOf(home)).toEqual([]);
+    expect(existsSync(join(home, 'engine.json'))).toBe(false);
+    const status = await local(home, ['status']);
+    expect(status.exitCode).toBe(3);
+    const again = await local(home, ['start', '--in-memory', '--port', String(port)]);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.json()).toMatchObject({ result: 'started', port });
+    expect((await local(home, ['stop'])).exitCode).toBe(0);
+  });
+});
+
+describe('another server takes the port while the engine boots', () => {
+  it('exits 5 naming the port in use; its own engine (dead on bind) is not recorded, none left', async () => {
+    const home = newHome();
+    const port = await freePort();
+    const run = startInBackground(home, ['--in-memory', '--port', String(port)]);
+    await spawnedEngine(home);
+    // The JVM takes a second or more to bind: this server gets the port first and answers the readiness poll.
+    const intruder = createServer((_req, res) => res.end('{}'));
+    await new Promise<void>((resolve, reject) => {
+      intruder.once('error', reject);
+      intruder.listen(port, '127.0.0.1', resolve);
+    });
+    try {
+      const result = await run;
+      expect(result.exitCode, String(result.stdout)).toBe(5);
+      expect(String(result.stderr)).toContain(`port ${port} is in use by another process`);
+      expect(String(result.stdout)).toBe('');
+      expect(existsSync(join(home, 'engine.json'))).toBe(false);
+      expect(enginesOf(home)).toEqual([]);
+    } finally {
+      intruder.closeAllConnections();
+      await new Promise((resolve) => intruder.close(resolve));
+    }
+  });
+});
+
+describe('the state file names this home\'s engine only', () => {
+  it('a state file copied from another home: stop and status refuse (exit 4), the other engine keeps running', async () => {
+    const owner = newHome();
+    const other = newHome();
+    const started = await local(owner, ['start', '--in-memory', '--port', '0']);
+    expect(started.exitCode, started.stderr).toBe(0);
+    const { pid } = started.json<{ pid: number }>();
+    copyFileSync(join(owner, 'engine.json'), join(other, 'engine.json'));
+
+    for (const command of ['stop', 'status', 'start']) {
+      const refused = await local(other, [command]);
+      expect(refused.exitCode, `${command}: ${refused.stderr}`).toBe(4);
+      expect(refused.stderr).toContain(`names pid ${pid}, a DynamoDB Local that was not started for ${other}`);
+    }
+    expect(enginesOf(owner)).toEqual([pid]);
+    expect((await local(owner, ['status'])).exitCode).toBe(0);
+    expect((await local(owner, ['stop'])).json()).toMatchObject({ result: 'stopped', pid });
+  });
+
+  it('SHOPDB_HOME naming a file: exit 2 naming SHOPDB_HOME, for every local command', async () => {
+    const root = newHome();
+    const file = join(root, 'a-file');
+    writeFileSync(file, '');
+    mkdirSync(join(root, 'dir'));
+    for (const home of [file, join(file, 'below')]) {
+      for (const command of ['start', 'status', 'stop']) {
+        const run = await local(home, [command, ...(command === 'start' ? ['--in-memory', '--port', '0'] : [])]);
+        expect(run.exitCode, `${command}: ${run.stderr}`).toBe(2);
+        expect(run.stderr).toContain(`SHOPDB_HOME: ${home} is not a directory`);
+        expect(run.stderr).not.toContain('please report');
+      }
+    }
   });
 });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BIN, createTables, testEnv, uniquePrefix } from '../support/cli.js';
+import { BIN, createTables, shopdb, testEnv, uniquePrefix } from '../support/cli.js';
 import { rawClient } from '../support/dynamo.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 
@@ -130,7 +130,7 @@ describe('a signal during import', () => {
     child.kill('SIGTERM');
     const result = await child;
     expect(result.exitCode, String(result.stderr)).toBe(143);
-    expect(jsonErrors(String(result.stderr))).toEqual(['interrupted by SIGTERM before anything was read; nothing was written']);
+    expect(jsonErrors(String(result.stderr))).toEqual(['interrupted by SIGTERM while reading the input (nothing was written)']);
     expect(readdirSync(spoolRoot)).toEqual([]);
     expect(await count(`${prefix}EcommerceOrders`)).toBe(0);
   });
@@ -247,5 +247,60 @@ describe('a signal during a single command', () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('stdout that fails (not a closed pipe)', () => {
+  it('every command writing to /dev/full: one line "cannot write to standard output", exit 1', async () => {
+    const prefix = uniquePrefix('sig-full');
+    await createTables(prefix);
+    const created = await shopdb(['order', 'create', 'full-1', '--user', 'u1', '--amount', '1.00'], { prefix });
+    expect(created.exitCode, created.stderr).toBe(0);
+    const file = join(dir, `${prefix}.ndjson`);
+    writeFileSync(file, orderLines('full-new', 3));
+    const commands = [
+      ['order', 'get', 'full-1'],
+      ['order', 'set-status', 'full-1', 'PAID'],
+      ['order', 'import', file],
+      ['order', 'export'],
+      ['tables', 'status'],
+      ['--help'],
+    ];
+    for (const args of commands) {
+      const quoted = args.map((arg) => `'${arg}'`).join(' ');
+      const result = await execa('bash', ['-c', `"${BIN}" ${quoted} > /dev/full`], { reject: false, timeout: 60_000, env: env(prefix), extendEnv: true });
+      const what = `${args.join(' ')}: ${String(result.stderr)}`;
+      expect(result.exitCode, what).toBe(1);
+      const errors = String(result.stderr).split('\n').filter((text) => text !== '');
+      expect(errors, what).toHaveLength(1);
+      expect(JSON.parse(errors[0] ?? '')).toEqual({ error: { code: 'INTERNAL', message: expect.stringMatching(/^cannot write to standard output: ENOSPC/) as unknown } });
+    }
+  });
+});
+
+describe('a signal while import waits for a named pipe no one writes to', () => {
+  it.each([
+    ['SIGINT', 130, false, 1],
+    ['SIGTERM', 143, false, 1],
+    ['SIGINT', 130, true, 1],
+    ['SIGINT', 130, true, 2],
+  ] as const)('%s (exit %i, --strict %s, %i signals): ends, nothing written, no spool left', async (signal, code, strict, times) => {
+    const prefix = uniquePrefix('sig-fifo');
+    await createTables(prefix);
+    const fifo = join(dir, `${prefix}.fifo`);
+    await execa('mkfifo', [fifo]);
+    const spoolRoot = mkdtempSync(join(dir, 'tmp-'));
+    // Bounded so that the old behaviour (alive for ever) fails the test instead of hanging it.
+    const child = execa(BIN, ['order', 'import', ...(strict ? ['--strict'] : []), fifo], { reject: false, timeout: 30_000, env: env(prefix, { TMPDIR: spoolRoot }), extendEnv: true, stdin: 'ignore' });
+    // The open is under way once the process runs its command: the spool exists (--strict), or a moment has passed.
+    if (strict) await until('the spool directory', () => readdirSync(spoolRoot).some((name) => name.startsWith('shopdb-import-')));
+    else await sleep(1000);
+    for (let i = 0; i < times; i++) child.kill(signal);
+    const result = await child;
+    expect(result.isTerminated, 'killed by the test timeout').toBe(false);
+    expect(result.exitCode, String(result.stderr)).toBe(code);
+    if (times === 1) expect(jsonErrors(String(result.stderr))[0]).toMatch(new RegExp(`^interrupted by ${signal}`));
+    expect(readdirSync(spoolRoot)).toEqual([]);
+    expect(await count(`${prefix}EcommerceOrders`)).toBe(0);
   });
 });

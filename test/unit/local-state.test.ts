@@ -29,6 +29,7 @@ describe('resolveLocalPaths', () => {
       dataDir: '/srv/shopdb/dynamodb',
       stateFile: '/srv/shopdb/engine.json',
       logFile: '/srv/shopdb/dynamodb-local.log',
+      stateDirFrom: 'SHOPDB_HOME',
     });
   });
 

@@ -2,9 +2,9 @@ import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { badInput, ShopError } from '../../core/errors.js';
 import { parsePositiveInteger } from '../../core/validate.js';
-import { freePort, isEngineProcess, isPortInUse, spawnEngine, stopProcess, waitUntilReady } from '../../local/engine.js';
-import { clearState, ensurePrivateDir, readState, resolveLocalPaths, withEngineLock, writeState, type EngineState } from '../../local/state.js';
-import type { CommandContext } from '../context.js';
+import { belongsToHome, freePort, isEngineProcess, isPortInUse, killNow, listensOn, spawnEngine, stopProcess, waitUntilReady } from '../../local/engine.js';
+import { checkStateDir, clearState, ensurePrivateDir, readState, resolveLocalPaths, withEngineLock, writeState, type EngineState, type LocalPaths } from '../../local/state.js';
+import { Interrupted, type CommandContext } from '../context.js';
 
 const DEFAULT_PORT = 8000;
 /** A cold JVM on a busy 2-core machine can take several seconds. */
@@ -22,21 +22,55 @@ export async function localStart(ctx: CommandContext, options: StartOptions): Pr
   if (options.inMemory && options.dataDir !== undefined) throw badInput('data-dir', '--in-memory keeps no data on disk; use one or the other');
   const requestedPort = options.port === undefined ? DEFAULT_PORT : options.port === '0' ? 0 : parsePositiveInteger(options.port, 'port', 65535);
   const paths = resolveLocalPaths(ctx.env, homedir());
+  checkStateDir(paths);
+  // A signal must not leave the engine being started behind, unrecorded: this command handles it itself.
+  ctx.stopsGracefully();
+  const interrupt = signalsOnly(ctx.signal);
 
   // One start (or stop) at a time per state directory: exactly one engine runs, and the state names it.
-  const outcome = await withEngineLock(paths.stateDir, ENGINE_LOCK, async () => {
+  const outcome = await withEngineLock(paths.stateDir, { ...ENGINE_LOCK, signal: interrupt }, async () => {
+    if (interrupt.aborted) throw new Interrupted('; nothing was started');
     const running = readState(paths.stateDir);
     if (running && isEngineProcess(running.pid)) {
+      assertOwnEngine(running, paths);
       checkCompatible(running, options, requestedPort);
       return { result: 'running' as const, state: running };
     }
     if (running) clearState(paths.stateDir);
-    return { result: 'started' as const, state: await start(ctx, options, requestedPort, paths) };
+    return { result: 'started' as const, state: await start(ctx, options, requestedPort, paths, interrupt) };
   });
   await print(ctx, outcome.result, outcome.state);
+  // The engine answered before the signal could stop it: it is recorded (above) and keeps running.
+  if (interrupt.aborted && outcome.result === 'started') {
+    throw new Interrupted(`; DynamoDB Local had already started at ${outcome.state.endpoint} (pid ${outcome.state.pid}) and keeps running: shopdb local stop stops it`);
+  }
 }
 
-async function start(ctx: CommandContext, options: StartOptions, requestedPort: number, paths: ReturnType<typeof resolveLocalPaths>): Promise<EngineState> {
+/** Aborts on SIGINT/SIGTERM only: a reader closing stdout does not stop an engine from starting. */
+function signalsOnly(signal: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  const check = () => {
+    if (signal.reason === 'SIGINT' || signal.reason === 'SIGTERM') controller.abort(signal.reason);
+  };
+  if (signal.aborted) check();
+  else signal.addEventListener('abort', check, { once: true });
+  return controller.signal;
+}
+
+/**
+ * The recorded engine must have been started for this state directory: a
+ * state file copied from another home names another home's engine, which
+ * shopdb must neither stop nor report as its own.
+ */
+export function assertOwnEngine(state: EngineState, paths: LocalPaths): void {
+  if (belongsToHome(state.pid, paths.stateDir, paths.logFile)) return;
+  throw new ShopError(
+    'CONFLICT',
+    `${paths.stateFile} names pid ${state.pid}, a DynamoDB Local that was not started for ${paths.stateDir} (a state file copied from another SHOPDB_HOME?); it was left alone. Stop it with the SHOPDB_HOME it was started with, or delete ${paths.stateFile} if it is stale`,
+  );
+}
+
+async function start(ctx: CommandContext, options: StartOptions, requestedPort: number, paths: LocalPaths, interrupt: AbortSignal): Promise<EngineState> {
   const port = requestedPort === 0 ? await freePort() : requestedPort;
   if (await isPortInUse(port)) {
     throw new ShopError('UNAVAILABLE', `port ${port} on 127.0.0.1 is already in use; choose another with --port (0 picks a free one)`);
@@ -45,23 +79,35 @@ async function start(ctx: CommandContext, options: StartOptions, requestedPort: 
   if (dataDir !== null) ensurePrivateDir(dataDir);
 
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawnEngine({ port, inMemory: options.inMemory, dataDir: dataDir ?? undefined, detached: true, logFile: paths.logFile, env: ctx.env });
+  if (interrupt.aborted) throw new Interrupted('; nothing was started');
+  const child = spawnEngine({ port, inMemory: options.inMemory, dataDir: dataDir ?? undefined, detached: true, logFile: paths.logFile, env: ctx.env, home: paths.stateDir });
+  const { pid } = child;
+  // A second signal exits on the spot: the engine, not yet recorded, goes with it.
+  const unregister = pid === undefined ? () => {} : ctx.onExit(() => killNow(pid));
   const spinner = ctx.out.spinner();
   spinner.update(`starting DynamoDB Local on ${endpoint}`);
   try {
-    await waitUntilReady(endpoint, READY_TIMEOUT_MS, child, paths.logFile);
-    // The answer may have come from another server that took the port meanwhile: only our engine, alive, is recorded.
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null || !isEngineProcess(child.pid)) {
-      throw new ShopError('UNAVAILABLE', `DynamoDB Local exited right after ${endpoint} answered (another server on port ${port}?); see ${paths.logFile}`);
+    const ready = waitUntilReady(endpoint, READY_TIMEOUT_MS, child, paths.logFile);
+    // Settles (rejects) once the engine is stopped below, whoever won the race.
+    ready.catch(() => {});
+    await Promise.race([ready, untilAborted(interrupt)]);
+    if (interrupt.aborted) throw new Interrupted('; the DynamoDB Local being started was stopped, nothing was started');
+    // The answer may have come from another server that took the port meanwhile: only our engine, alive and listening, is recorded.
+    if (pid === undefined || child.exitCode !== null || child.signalCode !== null || !isEngineProcess(pid)) {
+      throw new ShopError('UNAVAILABLE', `DynamoDB Local exited right after ${endpoint} answered: port ${port} is in use by another process; choose another with --port (0 picks a free one); see ${paths.logFile}`);
+    }
+    if (listensOn(pid, port) === false) {
+      throw new ShopError('UNAVAILABLE', `port ${port} answered, but not from the DynamoDB Local just started (pid ${pid}): port ${port} is in use by another process; choose another with --port (0 picks a free one); nothing was started`);
     }
   } catch (error) {
-    if (child.pid !== undefined) await stopProcess(child.pid).catch(() => undefined);
+    if (pid !== undefined) await stopProcess(pid).catch(() => killNow(pid));
     throw error;
   } finally {
     spinner.stop();
+    unregister();
   }
   const state: EngineState = {
-    pid: child.pid,
+    pid,
     port,
     endpoint,
     inMemory: options.inMemory,
@@ -71,6 +117,11 @@ async function start(ctx: CommandContext, options: StartOptions, requestedPort: 
   };
   writeState(paths.stateDir, state);
   return state;
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 /** Options given explicitly must match the running engine; options left out accept whatever runs. */

@@ -1,11 +1,13 @@
 import { homedir } from 'node:os';
 import { isEngineProcess, stopProcess } from '../../local/engine.js';
-import { clearState, readState, resolveLocalPaths, withEngineLock } from '../../local/state.js';
+import { checkStateDir, clearState, readState, resolveLocalPaths, withEngineLock } from '../../local/state.js';
 import type { CommandContext } from '../context.js';
-import { ENGINE_LOCK } from './local-start.js';
+import { assertOwnEngine, ENGINE_LOCK } from './local-start.js';
 
 export async function localStop(ctx: CommandContext): Promise<void> {
-  const { stateDir } = resolveLocalPaths(ctx.env, homedir());
+  const paths = resolveLocalPaths(ctx.env, homedir());
+  checkStateDir(paths);
+  const { stateDir } = paths;
   // Waits for a start under way, so that the engine it starts is the one stopped.
   const stopped = await withEngineLock(stateDir, ENGINE_LOCK, async () => {
     const state = readState(stateDir);
@@ -14,6 +16,8 @@ export async function localStop(ctx: CommandContext): Promise<void> {
       clearState(stateDir);
       return undefined;
     }
+    // Never another home's engine, named by a copied state file.
+    assertOwnEngine(state, paths);
     await stopProcess(state.pid);
     clearState(stateDir);
     return state;
