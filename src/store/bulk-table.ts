@@ -1,11 +1,11 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchError, type BulkWriter } from '../core/bulk.js';
 import { ShopError } from '../core/errors.js';
 import type { Dynamo } from './dynamo-client.js';
-import { refusingProtoNames, serviceError } from './dynamo-client.js';
+import { serviceError } from './dynamo-client.js';
 
 type RawItem = Record<string, unknown>;
 
@@ -14,6 +14,8 @@ export interface ItemCodec<T> {
   idOf(item: T): string;
   toItem(item: T): RawItem;
   fromItem(item: RawItem): T;
+  /** From the item as DynamoDB sent it (attribute values): export reads these without the document client's round trip. */
+  fromAttributeValues(item: Record<string, AttributeValue>): T;
 }
 
 type Versioned = { version: number | bigint | null };
@@ -115,12 +117,12 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
   }
 
   private async scanSegment(segment: number, total: number, pages: Channel<T[]>): Promise<void> {
-    let startKey: RawItem | undefined;
+    let startKey: Record<string, AttributeValue> | undefined;
     do {
-      const page = await this.dynamo.documents.send(
-        refusingProtoNames(new ScanCommand({ TableName: this.tableName, Segment: segment, TotalSegments: total, ExclusiveStartKey: startKey }), this.tableName),
-      );
-      await pages.put((page.Items ?? []).map((item) => this.codec.fromItem(item)));
+      // The low-level client: its items go straight to DynamoDB JSON, with no unmarshalling and
+      // marshalling in between (export's cost), and every attribute name survives, `__proto__` too.
+      const page = await this.dynamo.client.send(new ScanCommand({ TableName: this.tableName, Segment: segment, TotalSegments: total, ExclusiveStartKey: startKey }));
+      await pages.put((page.Items ?? []).map((item) => this.codec.fromAttributeValues(item)));
       startKey = page.LastEvaluatedKey;
     } while (startKey && !pages.closed);
   }

@@ -1,7 +1,7 @@
 import type { Cart, Order } from '../core/model.js';
 import { BulkTable } from './bulk-table.js';
 import { CartTable } from './cart-table.js';
-import { cartToItem, orderToItem, toCart, toOrder } from './items.js';
+import { attributeValuesToCart, attributeValuesToOrder, cartToItem, orderToItem, toCart, toOrder } from './items.js';
 import { connectDynamo, type DynamoSettings } from './dynamo-client.js';
 import { OrderTable } from './order-table.js';
 import { DynamoTableAdmin } from './table-admin.js';
@@ -20,12 +20,14 @@ export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
       idOf: (order) => order.orderId,
       toItem: orderToItem,
       fromItem: toOrder,
+      fromAttributeValues: attributeValuesToOrder,
     }),
     bulkCarts: new BulkTable<Cart>(dynamo, names.carts, {
       key: 'cartId',
       idOf: (cart) => cart.cartId,
       toItem: cartToItem,
       fromItem: toCart,
+      fromAttributeValues: attributeValuesToCart,
     }),
     tables: new DynamoTableAdmin(dynamo),
     /** Frees the keep-alive sockets so the process can exit at once. */

@@ -31,6 +31,39 @@ export function lineToItem(line: ProductLine): RawItem {
   return toDocument(attributes.fromLine(line));
 }
 
+/** An item as DynamoDB sent it, read without the document client: the fast path for export. */
+export function attributeValuesToOrder(item: Record<string, AttributeValue>): Order {
+  return attributes.toOrder(attributeValuesToJson(item));
+}
+
+export function attributeValuesToCart(item: Record<string, AttributeValue>): Cart {
+  return attributes.toCart(attributeValuesToJson(item));
+}
+
+/** Attribute values (the low-level client's form) as DynamoDB JSON; own keys only, every name kept. */
+export function attributeValuesToJson(item: Record<string, AttributeValue>): Record<string, AttributeJson> {
+  const json: Record<string, AttributeJson> = {};
+  for (const name of Object.keys(item)) {
+    const value = item[name];
+    if (value !== undefined) attributes.define(json, name, attributeValueToJson(value));
+  }
+  return json;
+}
+
+function attributeValueToJson(value: AttributeValue): AttributeJson {
+  if (value.S !== undefined) return { S: value.S };
+  if (value.N !== undefined) return { N: value.N };
+  if (value.BOOL !== undefined) return { BOOL: value.BOOL };
+  if (value.NULL !== undefined) return { NULL: true };
+  if (value.M !== undefined) return { M: attributeValuesToJson(value.M) };
+  if (value.L !== undefined) return { L: value.L.map(attributeValueToJson) };
+  if (value.B !== undefined) return { B: Buffer.from(value.B).toString('base64') };
+  if (value.SS !== undefined) return { SS: value.SS };
+  if (value.NS !== undefined) return { NS: value.NS };
+  if (value.BS !== undefined) return { BS: value.BS.map((element) => Buffer.from(element).toString('base64')) };
+  throw new Error(`unsupported attribute value: ${Object.keys(value).join(', ')}`);
+}
+
 export function toOrder(item: RawItem): Order {
   return attributes.toOrder(toJson(item));
 }

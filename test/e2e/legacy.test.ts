@@ -485,5 +485,10 @@ describe('attribute names that are Object.prototype members', () => {
     const got = await shopdb(['cart', 'get', 'p-cart', '--strong'], { prefix: namesCopy });
     expect(got.exitCode).toBe(4);
     expect(message(got)).toContain('holds an attribute named "__proto__" (at products[0].__proto__)');
+    // Export reads attribute values directly, so it carries the name rather than stopping the whole table.
+    const exported = await shopdb(['cart', 'export'], { prefix: namesCopy });
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    const line = exported.stdout.split('\n').find((text) => text.includes('"p-cart"')) ?? '';
+    expect(line).toContain('"extra":{"__proto__":{"S":"p"}}');
   });
 });
