@@ -84,7 +84,8 @@ export async function runImport<T>(ctx: CommandContext, kind: 'order' | 'cart', 
     await printSummary(ctx, summary);
     if (signal.aborted) {
       const abandoned = summary.abandoned ? `; ${summary.abandoned} ${kind}s in batches still in flight were abandoned and may or may not be written` : '';
-      throw new Interrupted(`: stopped reading after line ${summary.read}${abandoned}`);
+      const notSent = summary.notSent ? `; ${summary.notSent} read but never sent (not written)` : '';
+      throw new Interrupted(`: stopped reading after line ${summary.read}${abandoned}${notSent}`);
     }
     if (summary.failed > 0) {
       const unreported = invalid.unshown > 0 ? ` (${invalid.unshown} more not shown)` : '';
@@ -138,8 +139,8 @@ export async function runExport<T>(ctx: CommandContext, kind: 'order' | 'cart', 
 }
 
 async function printSummary(ctx: CommandContext, summary: ImportSummary): Promise<void> {
-  const abandoned = summary.abandoned ? `, abandoned ${summary.abandoned} (in flight)` : '';
+  const abandoned = `${summary.abandoned ? `, abandoned ${summary.abandoned} (in flight)` : ''}${summary.notSent ? `, not sent ${summary.notSent}` : ''}`;
   const counts = `read ${summary.read}, written ${summary.written}, skipped ${summary.skipped} (existing), failed ${summary.failed}${abandoned}`;
   // A tick only for an import that did all it was given; anything failed or abandoned is marked as partial.
-  await ctx.out.result(summary, (render) => (summary.failed > 0 || summary.abandoned ? render.partial(counts) : render.done(counts)));
+  await ctx.out.result(summary, (render) => (summary.failed > 0 || summary.abandoned || summary.notSent ? render.partial(counts) : render.done(counts)));
 }

@@ -40,6 +40,8 @@ export interface ImportSummary {
    * settle bound ran out; DynamoDB may or may not have written them.
    */
   abandoned?: number;
+  /** Only after a stop: valid items read but never handed to DynamoDB; certainly not written. */
+  notSent?: number;
 }
 
 /**
@@ -67,13 +69,13 @@ export interface BulkWriter<T> {
    * Writes each item whose id is free, all-or-nothing per item; resolves with
    * the items written and the ids that existed; rejects with a BatchError.
    */
-  insertNew(items: T[]): Promise<{ written: T[]; conflicts: string[] }>;
+  insertNew(items: T[], onSent?: (count: number) => void): Promise<{ written: T[]; conflicts: string[] }>;
   /**
    * Writes every item, replacing existing ones with a version above the one
    * replaced; resolves with the items as written; rejects with a BatchError
    * that says which items were written before the failure.
    */
-  replace(items: T[]): Promise<T[]>;
+  replace(items: T[], onSent?: (count: number) => void): Promise<T[]>;
 }
 
 /** Bulk writes plus the parallel scan behind export. */
@@ -162,8 +164,9 @@ export async function validateLines<T>(
 export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: Importable<T>, options: ImportOptions): Promise<ImportSummary> {
   const summary: ImportSummary = { read: 0, written: 0, skipped: 0, failed: 0 };
   const size = options.overwrite ? kind.writer.batchSize.replace : kind.writer.batchSize.insert;
-  // Each batch in flight, with its item count (reported as abandoned if a stop's bound runs out).
-  const inFlight = new Map<Promise<void>, number>();
+  // Each batch in flight: its item count, and how many of them the writer has sent to DynamoDB so far
+  // (after a stop whose bound runs out, those are abandoned; the rest were never sent).
+  const inFlight = new Map<Promise<void>, Progress>();
   const { signal } = options;
   const stopped = signal ? untilAborted(signal) : undefined;
   let fatal: unknown;
@@ -180,11 +183,12 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
     batchIds = new Set();
     if (entries.length === 0) return;
     const ids = entries.map((entry) => kind.idOf(entry.item));
-    const task: Promise<void> = writeBatch(entries).finally(() => {
+    const progress: Progress = { size: entries.length, sent: 0 };
+    const task: Promise<void> = writeBatch(entries, progress).finally(() => {
       inFlight.delete(task);
       for (const id of ids) if (inFlightIds.get(id) === task) inFlightIds.delete(id);
     });
-    inFlight.set(task, entries.length);
+    inFlight.set(task, progress);
     for (const id of ids) inFlightIds.set(id, task);
     // Backpressure: stop reading while the pool is full (or until a stop).
     while (inFlight.size >= options.concurrency && !signal?.aborted) await Promise.race([...inFlight.keys(), ...(stopped ? [stopped] : [])]);
@@ -193,12 +197,15 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
   // Set once the counts are returned: a batch abandoned after a stop must not change them afterwards.
   let done = false;
   /** Writes the items; counts what was written and skipped, and rethrows a failure with what it had written by then. */
-  const write = async (items: T[]): Promise<void> => {
+  const write = async (items: T[], progress: Progress): Promise<void> => {
     let written: T[];
     let conflicts: string[] = [];
+    const onSent = (count: number) => {
+      progress.sent = Math.min(progress.size, progress.sent + count);
+    };
     try {
-      if (options.overwrite) written = await kind.writer.replace(items);
-      else ({ written, conflicts } = await kind.writer.insertNew(items));
+      if (options.overwrite) written = await kind.writer.replace(items, onSent);
+      else ({ written, conflicts } = await kind.writer.insertNew(items, onSent));
     } catch (error) {
       if (!done && error instanceof BatchError) await counted(error.written as T[], error.conflicts);
       throw error;
@@ -211,25 +218,25 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
     conflicts.forEach((id) => options.onConflict(id));
     await options.afterWrite?.(written);
   };
-  const writeBatch = async (entries: Array<{ item: T; line: number }>) => {
+  const writeBatch = async (entries: Array<{ item: T; line: number }>, progress: Progress) => {
     try {
-      await write(entries.map((entry) => entry.item));
+      await write(entries.map((entry) => entry.item), progress);
     } catch (error) {
       if (done) return;
       const failure = error instanceof BatchError ? error : undefined;
       const settled = new Set([...(failure?.written ?? []).map((item) => kind.idOf(item as T)), ...(failure?.conflicts ?? [])]);
       const rest = entries.filter((entry) => !settled.has(kind.idOf(entry.item)));
-      if (failure?.refused) await oneByOne(rest);
+      if (failure?.refused) await oneByOne(rest, progress);
       else fail(rest.length, error);
     }
     if (!done) options.onProgress?.(summary);
   };
   // DynamoDB refused a batch for what an item holds: one request per item finds the line, and the others are written.
-  const oneByOne = async (entries: Array<{ item: T; line: number }>) => {
+  const oneByOne = async (entries: Array<{ item: T; line: number }>, progress: Progress) => {
     for (const [index, entry] of entries.entries()) {
       if (done) return;
       try {
-        await write([entry.item]);
+        await write([entry.item], progress);
       } catch (error) {
         if (done) return;
         if (error instanceof BatchError && error.refused) {
@@ -264,12 +271,15 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
     batchIds.add(id);
     if (batch.length >= size) await flush();
   }
-  // After a stop the lines already read are still sent: then read = written + skipped + failed (+ abandoned).
+  // After a stop the lines already read are still sent: then read = written + skipped + failed (+ abandoned + notSent).
   if (!fatal) await flush();
   if (signal?.aborted) {
     await settle(inFlight, options.settleMs ?? SETTLE_AFTER_STOP_MS);
-    const abandoned = [...inFlight.values()].reduce((sum, count) => sum + count, 0);
+    const unsettled = [...inFlight.values()];
+    const abandoned = unsettled.reduce((sum, progress) => sum + progress.sent, 0);
+    const notSent = unsettled.reduce((sum, progress) => sum + progress.size - progress.sent, 0);
     if (abandoned > 0) summary.abandoned = abandoned;
+    if (notSent > 0) summary.notSent = notSent;
   } else {
     await Promise.all(inFlight.keys());
   }
@@ -279,6 +289,12 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
   return summary;
 }
 
+/** A batch's items, and how many of them have been handed to DynamoDB. */
+interface Progress {
+  size: number;
+  sent: number;
+}
+
 /** Resolves when `signal` aborts (never rejects). */
 function untilAborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
@@ -286,7 +302,7 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 }
 
 /** Waits for the batches in flight, or `ms`, whichever comes first; the ones left are abandoned. */
-async function settle(inFlight: Map<Promise<void>, number>, ms: number): Promise<void> {
+async function settle(inFlight: Map<Promise<void>, Progress>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([Promise.all(inFlight.keys()), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);

@@ -44,7 +44,9 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     private readonly codec: ItemCodec<T>,
   ) {}
 
-  async insertNew(items: T[]): Promise<{ written: T[]; conflicts: string[] }> {
+  async insertNew(items: T[], onSent?: (count: number) => void): Promise<{ written: T[]; conflicts: string[] }> {
+    // One transaction carries the whole batch: from here on every item may be written.
+    onSent?.(items.length);
     const conflicts: string[] = [];
     // An item imported without a version keeps none: nothing is invented (the original design's items have none).
     let pending = items;
@@ -73,7 +75,7 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     return { written: [], conflicts };
   }
 
-  async replace(items: T[]): Promise<T[]> {
+  async replace(items: T[], onSent?: (count: number) => void): Promise<T[]> {
     const current = await this.currentVersions(items.map((item) => this.codec.idOf(item)));
     const versioned = items.map((item) => {
       const replaced = current.get(this.codec.idOf(item));
@@ -87,6 +89,8 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     for (let start = 0; start < versioned.length; start += BATCH_WRITE_ITEMS) {
       const chunk = versioned.slice(start, start + BATCH_WRITE_ITEMS);
       try {
+        // The requests go one after another: a stop while one is held leaves the later chunks unsent.
+        onSent?.(chunk.length);
         await this.batchWrite(chunk);
       } catch (error) {
         const unprocessed = (error as { unprocessed?: Set<string> }).unprocessed;
