@@ -48,56 +48,72 @@ function error(result: Run): { code: string; message: string } {
 describe('tables on a slow service', () => {
   it('create, status, delete, status while DELETING, and create again right after the delete', async () => {
     const prefix = uniquePrefix('dl-tables');
-    const created = await run(prefix, ['tables', 'create']);
-    expect(created.exitCode, created.stderr).toBe(0);
-    expect(statuses(created)).toEqual(['ACTIVE', 'ACTIVE']);
-    expect((await run(prefix, ['tables', 'status'])).exitCode).toBe(0);
+    // A deletion slow enough that two commands started after it (on a loaded machine) still find the tables DELETING.
+    const slowDelete = await startDynalite({ createTableMs: TABLE_MS, deleteTableMs: 8000 });
+    const run = (prefixUsed: string, args: string[]) =>
+      shopdb(args, { prefix: prefixUsed, env: { SHOPDB_ENDPOINT: slowDelete.endpoint }, timeoutMs: 90_000 });
+    try {
+      const created = await run(prefix, ['tables', 'create']);
+      expect(created.exitCode, created.stderr).toBe(0);
+      expect(statuses(created)).toEqual(['ACTIVE', 'ACTIVE']);
+      expect((await run(prefix, ['tables', 'status'])).exitCode).toBe(0);
 
-    const deleted = await run(prefix, ['tables', 'delete', '--yes']);
-    expect(deleted.exitCode, deleted.stderr).toBe(0);
-    expect(deleted.json<{ tables: Array<{ result: string }> }>().tables.map((table) => table.result)).toEqual(['deleted', 'deleted']);
+      const deleted = await run(prefix, ['tables', 'delete', '--yes']);
+      expect(deleted.exitCode, deleted.stderr).toBe(0);
+      expect(deleted.json<{ tables: Array<{ result: string }> }>().tables.map((table) => table.result)).toEqual(['deleted', 'deleted']);
 
-    // Still DELETING: shown as such, and not ready (exit 5), neither missing nor ACTIVE.
-    const during = await run(prefix, ['tables', 'status']);
-    expect(statuses(during)).toEqual(['DELETING', 'DELETING']);
-    expect(during.exitCode).toBe(5);
-    expect(error(during).message).toContain(`${prefix}EcommerceOrders is DELETING`);
+      // Still DELETING: shown as such, and not ready (exit 5), neither missing nor ACTIVE.
+      const during = await run(prefix, ['tables', 'status']);
+      expect(statuses(during)).toEqual(['DELETING', 'DELETING']);
+      expect(during.exitCode).toBe(5);
+      expect(error(during).message).toContain(`${prefix}EcommerceOrders is DELETING`);
 
-    // The deletion is waited out, then both tables are created.
-    const again = await run(prefix, ['tables', 'create', '--verbose']);
-    expect(again.exitCode, again.stderr).toBe(0);
-    expect(again.json<{ tables: Array<{ result: string; status: string }> }>().tables).toMatchObject([
-      { result: 'created', status: 'ACTIVE' },
-      { result: 'created', status: 'ACTIVE' },
-    ]);
-    expect(again.stderr).toContain(`waiting for ${prefix}EcommerceOrders to finish DELETING before creating it`);
-    expect(statuses(await run(prefix, ['tables', 'status']))).toEqual(['ACTIVE', 'ACTIVE']);
+      // The deletion is waited out, then both tables are created.
+      const again = await run(prefix, ['tables', 'create', '--verbose']);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(again.json<{ tables: Array<{ result: string; status: string }> }>().tables).toMatchObject([
+        { result: 'created', status: 'ACTIVE' },
+        { result: 'created', status: 'ACTIVE' },
+      ]);
+      expect(again.stderr).toContain(`waiting for ${prefix}EcommerceOrders to finish DELETING before creating it`);
+      expect(statuses(await run(prefix, ['tables', 'status']))).toEqual(['ACTIVE', 'ACTIVE']);
+    } finally {
+      await slowDelete.stop();
+    }
   });
 
   it('delete while the tables are still CREATING waits for them, then deletes', async () => {
-    const prefix = uniquePrefix('dl-creating');
-    const client = new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    for (const [base, key] of [['EcommerceOrders', 'orderId'], ['EcommerceCarts', 'cartId']]) {
-      await client.send(
-        new CreateTableCommand({
-          TableName: `${prefix}${base}`,
-          KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
-          AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
+    // A creation slow enough that two commands started after it (on a loaded machine) still find the tables CREATING.
+    const slowCreate = await startDynalite({ createTableMs: 8000, deleteTableMs: TABLE_MS });
+    const run = (prefixUsed: string, args: string[]) =>
+      shopdb(args, { prefix: prefixUsed, env: { SHOPDB_ENDPOINT: slowCreate.endpoint }, timeoutMs: 90_000 });
+    try {
+      const prefix = uniquePrefix('dl-creating');
+      const client = new DynamoDBClient({ endpoint: slowCreate.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      for (const [base, key] of [['EcommerceOrders', 'orderId'], ['EcommerceCarts', 'cartId']]) {
+        await client.send(
+          new CreateTableCommand({
+            TableName: `${prefix}${base}`,
+            KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
+            AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
+            BillingMode: 'PAY_PER_REQUEST',
+          }),
+        );
+      }
+      client.destroy();
+      // Both at once, while the tables are still CREATING.
+      const [creating, deleted] = await Promise.all([run(prefix, ['tables', 'status']), run(prefix, ['tables', 'delete', '--yes', '--verbose'])]);
+      expect(statuses(creating)).toEqual(['CREATING', 'CREATING']);
+      expect(creating.exitCode).toBe(5);
+      expect(deleted.exitCode, deleted.stderr).toBe(0);
+      expect(deleted.stderr).toContain(`waiting for ${prefix}EcommerceOrders to finish CREATING before deleting it`);
+      expect(deleted.json<{ tables: Array<{ result: string }> }>().tables.map((table) => table.result)).toEqual(['deleted', 'deleted']);
+      // Gone once the deletion finishes: create waits for that and succeeds.
+      const recreated = await run(prefix, ['tables', 'create']);
+      expect(recreated.exitCode, recreated.stderr).toBe(0);
+    } finally {
+      await slowCreate.stop();
     }
-    client.destroy();
-    // Both at once, while the tables are still CREATING (node starts well within TABLE_MS).
-    const [creating, deleted] = await Promise.all([run(prefix, ['tables', 'status']), run(prefix, ['tables', 'delete', '--yes', '--verbose'])]);
-    expect(statuses(creating)).toEqual(['CREATING', 'CREATING']);
-    expect(creating.exitCode).toBe(5);
-    expect(deleted.exitCode, deleted.stderr).toBe(0);
-    expect(deleted.stderr).toContain(`waiting for ${prefix}EcommerceOrders to finish CREATING before deleting it`);
-    expect(deleted.json<{ tables: Array<{ result: string }> }>().tables.map((table) => table.result)).toEqual(['deleted', 'deleted']);
-    // Gone once the deletion finishes: create waits for that and succeeds.
-    const recreated = await run(prefix, ['tables', 'create']);
-    expect(recreated.exitCode, recreated.stderr).toBe(0);
   });
 });
 
