@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ImportSummary } from '../../src/core/bulk.js';
 import { BIN, createTables, shopdb, testEnv, uniquePrefix } from '../support/cli.js';
 import { rawClient } from '../support/dynamo.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
@@ -24,14 +25,8 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Summary {
-  read: number;
-  written: number;
-  skipped: number;
-  failed: number;
-  abandoned?: number;
-  notSent?: number;
-}
+/** What import prints as its summary (one JSON line on stdout). */
+type Summary = ImportSummary;
 
 /** Enough lines that an import is still running when the test has seen its first writes. */
 const LINES = 50_000;
