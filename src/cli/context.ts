@@ -10,7 +10,14 @@ export type Services = Omit<Shop, 'close'>;
  * Why a run was asked to stop: a signal, or stdout's reader went away (EPIPE;
  * `shopdb order export | head -1`), or stdout failed otherwise.
  */
-export type StopReason = 'SIGINT' | 'SIGTERM' | 'EPIPE' | Error;
+/** The signals that stop a run gracefully (a closed terminal sends SIGHUP; Ctrl-\ SIGQUIT). */
+export const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129, SIGQUIT: 131 } as const;
+export type StopSignal = keyof typeof STOP_SIGNALS;
+export type StopReason = StopSignal | 'EPIPE' | Error;
+
+export function isStopSignal(reason: unknown): reason is StopSignal {
+  return typeof reason === 'string' && Object.hasOwn(STOP_SIGNALS, reason);
+}
 
 /** What every command receives: resolved settings, where to print, and services built on first use. */
 export interface CommandContext {
@@ -45,8 +52,7 @@ export class Interrupted extends Error {
 
 /** The documented exit codes of a stopped run: 128 + the signal's number, as shells report it; 0 when the reader closed the pipe. */
 export function stopExitCode(reason: StopReason): number {
-  if (reason === 'SIGINT') return 130;
-  if (reason === 'SIGTERM') return 143;
+  if (isStopSignal(reason)) return STOP_SIGNALS[reason];
   if (reason === 'EPIPE') return 0;
   return 1;
 }

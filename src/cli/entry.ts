@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { StopReason } from './context.js';
+import { STOP_SIGNALS, type StopReason, type StopSignal } from './context.js';
 import { main } from './main.js';
 
 /*
@@ -13,7 +13,7 @@ import { main } from './main.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /*
- * Stopping: the first SIGINT/SIGTERM, or stdout's reader going away, aborts
+ * Stopping: the first SIGINT/SIGTERM/SIGHUP/SIGQUIT, or stdout's reader going away, aborts
  * `stop`; import and export then finish what is in flight and print their
  * summary, any other command ends at once. A second signal exits on the spot.
  */
@@ -21,10 +21,11 @@ const stop = new AbortController();
 const stopWith = (reason: StopReason) => {
   if (!stop.signal.aborted) stop.abort(reason);
 };
-const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
-for (const name of ['SIGINT', 'SIGTERM'] as const) {
+// SIGHUP (the terminal closed, ssh dropped) and SIGQUIT too: by default they would kill the process
+// without its cleanups (the --strict spool, an engine being started).
+for (const name of Object.keys(STOP_SIGNALS) as StopSignal[]) {
   process.on(name, () => {
-    if (stop.signal.aborted) process.exit(SIGNAL_EXIT[name]);
+    if (stop.signal.aborted) process.exit(STOP_SIGNALS[name]);
     stopWith(name);
   });
 }

@@ -128,6 +128,7 @@ describe('a signal during local start', () => {
   it.each([
     ['SIGINT', 130, 1],
     ['SIGTERM', 143, 1],
+    ['SIGHUP', 129, 1],
     ['SIGINT', 130, 2],
   ] as const)('%s (%i) while the engine boots (%i signals): the engine it spawned is stopped, none is orphaned', async (signal, code, times) => {
     const home = newHome();

@@ -115,21 +115,24 @@ describe('a signal during import', () => {
     });
   }
 
-  it('SIGTERM while --strict still spools stdin: exit 143, nothing written, the spool removed', async () => {
-    const prefix = uniquePrefix('sig-spool');
-    await createTables(prefix);
-    const spoolRoot = mkdtempSync(join(dir, 'tmp-'));
-    const child = start(['order', 'import', '--strict', '-'], { env: env(prefix, { TMPDIR: spoolRoot }), stdin: 'pipe' });
-    // Half the input, and stdin left open: shopdb is still spooling.
-    child.stdin?.write(orderLines('spool', 1000));
-    await until('the spool directory', () => readdirSync(spoolRoot).some((name) => name.startsWith('shopdb-import-')));
-    child.kill('SIGTERM');
-    const result = await child;
-    expect(result.exitCode, String(result.stderr)).toBe(143);
-    expect(jsonErrors(String(result.stderr))).toEqual(['interrupted by SIGTERM while reading the input (nothing was written)']);
-    expect(readdirSync(spoolRoot)).toEqual([]);
-    expect(await count(`${prefix}EcommerceOrders`)).toBe(0);
-  });
+  // SIGHUP is what a closed terminal or a dropped ssh session sends; SIGQUIT is Ctrl-\.
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGHUP', 129], ['SIGQUIT', 131]] as const) {
+    it(`${signal} while --strict still spools stdin: exit ${code}, nothing written, the spool removed`, async () => {
+      const prefix = uniquePrefix('sig-spool');
+      await createTables(prefix);
+      const spoolRoot = mkdtempSync(join(dir, 'tmp-'));
+      const child = start(['order', 'import', '--strict', '-'], { env: env(prefix, { TMPDIR: spoolRoot }), stdin: 'pipe' });
+      // Half the input, and stdin left open: shopdb is still spooling.
+      child.stdin?.write(orderLines('spool', 1000));
+      await until('the spool directory', () => readdirSync(spoolRoot).some((name) => name.startsWith('shopdb-import-')));
+      child.kill(signal);
+      const result = await child;
+      expect(result.exitCode, String(result.stderr)).toBe(code);
+      expect(jsonErrors(String(result.stderr))).toEqual([`interrupted by ${signal} while reading the input (nothing was written)`]);
+      expect(readdirSync(spoolRoot)).toEqual([]);
+      expect(await count(`${prefix}EcommerceOrders`)).toBe(0);
+    });
+  }
 
   it('batches DynamoDB holds are abandoned after a bound and reported; a second signal exits at once, spool removed', async () => {
     const prefix = uniquePrefix('sig-hold');

@@ -4,7 +4,7 @@ import { badInput, ShopError } from '../../core/errors.js';
 import { parsePositiveInteger } from '../../core/validate.js';
 import { belongsToHome, freePort, isEngineProcess, isPortInUse, killNow, listensOn, spawnEngine, stopProcess, waitUntilReady } from '../../local/engine.js';
 import { checkStateDir, clearState, ensurePrivateDir, readState, resolveLocalPaths, withEngineLock, writeState, type EngineState, type LocalPaths } from '../../local/state.js';
-import { Interrupted, type CommandContext } from '../context.js';
+import { Interrupted, isStopSignal, type CommandContext } from '../context.js';
 
 const DEFAULT_PORT = 8000;
 /** A cold JVM on a busy 2-core machine can take several seconds. */
@@ -46,11 +46,11 @@ export async function localStart(ctx: CommandContext, options: StartOptions): Pr
   }
 }
 
-/** Aborts on SIGINT/SIGTERM only: a reader closing stdout does not stop an engine from starting. */
+/** Aborts on a signal only: a reader closing stdout does not stop an engine from starting. */
 function signalsOnly(signal: AbortSignal): AbortSignal {
   const controller = new AbortController();
   const check = () => {
-    if (signal.reason === 'SIGINT' || signal.reason === 'SIGTERM') controller.abort(signal.reason);
+    if (isStopSignal(signal.reason)) controller.abort(signal.reason);
   };
   if (signal.aborted) check();
   else signal.addEventListener('abort', check, { once: true });
