@@ -112,7 +112,7 @@ function unblockOpenOnStop(stream: ReadStream, path: string, options: SourceOpti
 
 // --strict reads twice (validate, then write); a stream is spooled to a private file, so memory stays flat.
 async function spool(input: Readable, name: string, options: SourceOptions): Promise<LineSource> {
-  const dir = mkdtempSync(join(tmpdir(), 'shopdb-import-'));
+  const dir = spoolDir();
   // The spool is a copy of customer data: it goes on every path out, a second signal included.
   const remove = () => rmSync(dir, { recursive: true, force: true });
   const unregister = options.onExit?.(remove) ?? (() => {});
@@ -219,5 +219,15 @@ export async function* numbered(input: Readable, name: string, onBytes: (bytes: 
   if (length > 0 || tooLong) {
     const last = end(false);
     if (last) yield last;
+  }
+}
+
+/** A private directory for the --strict spool, under TMPDIR; a TMPDIR that cannot hold one is the user's setting, not a bug. */
+function spoolDir(): string {
+  try {
+    return mkdtempSync(join(tmpdir(), 'shopdb-import-'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw badInput('TMPDIR', `cannot create a spool directory for --strict under ${JSON.stringify(tmpdir().slice(0, 200))} (${code}); point TMPDIR at a writable directory, or import from a file`);
   }
 }

@@ -183,11 +183,13 @@ function show(value: string | number | bigint | null): string {
 /**
  * Text others stored may hold control characters; C1 ones (U+0080–U+009F)
  * start escape sequences on many terminals, and JSON.stringify leaves them as
- * they are. Shown escaped, so a value can never drive the terminal.
+ * they are. Bidirectional controls (U+202E…) make "alice\u202egnp.exe" read as
+ * "aliceexe.png". Shown escaped, so a value can never drive the terminal or
+ * disguise itself.
  */
 function printable(text: string): string {
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Attributes shopdb does not read, shown as stored (DynamoDB JSON). */

@@ -90,10 +90,18 @@ function xdgBase(value: string | undefined): string | undefined {
  * tightens it if it already exists with looser bits: the log and data may
  * hold customer orders.
  */
-export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+export function ensurePrivateDir(dir: string, field = 'data-dir'): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  } catch (error) {
+    // A file where the directory (or one of its parents) should be, or no permission: the user's path, not a bug.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new ShopError('BAD_INPUT', `${field}: ${dir} (or a directory above it) exists but is not a directory`);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new ShopError('BAD_INPUT', `${field}: cannot create ${dir} (${code})`);
+    throw error;
+  }
   const stats = statSync(dir);
-  if (!stats.isDirectory()) throw new ShopError('BAD_INPUT', `${dir} exists but is not a directory`);
+  if (!stats.isDirectory()) throw new ShopError('BAD_INPUT', `${field}: ${dir} exists but is not a directory`);
   if ((stats.mode & 0o777) !== PRIVATE_DIR_MODE) chmodSync(dir, PRIVATE_DIR_MODE);
 }
 
@@ -121,7 +129,7 @@ export function readState(stateDir: string): EngineState | undefined {
 
 /** Atomic, so a concurrent `shopdb local status` never sees half a file. */
 export function writeState(stateDir: string, state: EngineState): void {
-  ensurePrivateDir(stateDir);
+  ensurePrivateDir(stateDir, 'SHOPDB_HOME');
   const file = join(stateDir, STATE_FILE_NAME);
   const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
@@ -176,7 +184,7 @@ export interface LockOptions {
  * that is older than any start can take) is taken over.
  */
 export async function withEngineLock<T>(stateDir: string, options: LockOptions, body: () => Promise<T>): Promise<T> {
-  ensurePrivateDir(stateDir);
+  ensurePrivateDir(stateDir, 'SHOPDB_HOME');
   const lock = join(stateDir, LOCK_FILE_NAME);
   const token = `${process.pid} ${randomBytes(8).toString('hex')}`;
   const deadline = Date.now() + options.waitMs;

@@ -828,3 +828,17 @@ describe('standard input that is a device', () => {
     expect((await scanTable(`${prefix}EcommerceCarts`)).size).toBe(0);
   });
 });
+
+describe('a TMPDIR that cannot hold the --strict spool', () => {
+  it('is bad input naming TMPDIR: exit 2, nothing written, no "unexpected error"', async () => {
+    const prefix = uniquePrefix('bulk-tmpdir');
+    await createTables(prefix);
+    for (const tmp of ['/nonexistent-shopdb-tmp', '/dev/null']) {
+      const result = await execa(BIN, ['order', 'import', '--strict', '-'], { reject: false, timeout: 30_000, input: `${orderLine(order('tmp-1'))}\n`, env: testEnv(prefix, { TMPDIR: tmp }), extendEnv: true });
+      expect(result.exitCode, String(result.stderr)).toBe(2);
+      expect(String(result.stderr)).toContain('TMPDIR: cannot create a spool directory for --strict');
+      expect(String(result.stderr)).not.toContain('unexpected error');
+    }
+    expect((await scanTable(`${prefix}EcommerceOrders`)).size).toBe(0);
+  });
+});

@@ -211,4 +211,17 @@ describe('the state file names this home\'s engine only', () => {
       }
     }
   });
+
+  it('--data-dir naming a file (or below one): exit 2 naming data-dir, no engine started', async () => {
+    const root = newHome();
+    const file = join(root, 'a-file');
+    writeFileSync(file, '');
+    for (const dataDir of [file, join(file, 'below')]) {
+      const run = await local(join(root, 'home'), ['start', '--data-dir', dataDir, '--port', '0']);
+      expect(run.exitCode, run.stderr).toBe(2);
+      expect(run.stderr).toContain(`data-dir: ${dataDir}`);
+      expect(run.stderr).not.toContain('please report');
+      expect(enginesOf(join(root, 'home'))).toEqual([]);
+    }
+  });
 });

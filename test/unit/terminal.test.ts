@@ -95,6 +95,13 @@ describe('Renderer never lets stored text drive the terminal', () => {
     expect(text).toContain('\\u009b2Jy\\u007f');
   });
 
+  it('escapes bidirectional controls, so a name cannot read as something else', () => {
+    const text = new Renderer(false, 80).order({ ...order, userId: 'alice\u202egnp.exe', extra: { note: { S: 'a\u2066b' } } });
+    expect(text).toContain('alice\\u202egnp.exe');
+    expect(text).toContain('a\\u2066b');
+    expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+  });
+
   it('marks a partial outcome without the green tick', () => {
     expect(new Renderer(false, 80).partial('read 3, written 2, failed 1')).toBe('! read 3, written 2, failed 1');
     expect(new Renderer(false, 80).done('read 3, written 3')).toBe('✓ read 3, written 3');
