@@ -80,10 +80,10 @@ export async function runImport<T>(ctx: CommandContext, kind: 'order' | 'cart', 
       throw error;
     }
     progress.stop();
-    if (existing.unshown > 0) ctx.out.warn(`${existing.unshown} more existing ${kind}s were skipped (not shown)`);
+    if (existing.unshown > 0) ctx.out.warn(`${existing.unshown} more existing ${plural(existing.unshown, kind)} were skipped (not shown)`);
     await printSummary(ctx, summary);
     if (signal.aborted) {
-      const abandoned = summary.abandoned ? `; ${summary.abandoned} ${kind}s in batches still in flight were abandoned and may or may not be written` : '';
+      const abandoned = summary.abandoned ? `; ${summary.abandoned} ${plural(summary.abandoned, kind)} in batches still in flight were abandoned and may or may not be written` : '';
       const notSent = summary.notSent ? `; ${summary.notSent} read but never sent (not written)` : '';
       throw new Interrupted(`: stopped reading after line ${summary.read}${abandoned}${notSent}`);
     }
@@ -129,13 +129,13 @@ export async function runExport<T>(ctx: CommandContext, kind: 'order' | 'cart', 
       if (ctx.signal.aborted) break;
       await ctx.out.records(page);
       count += page.length;
-      progress.show((columns) => widest(columns, [`exporting | ${count} ${kind}s written to stdout`, `exported ${count}`]));
+      progress.show((columns) => widest(columns, [`exporting | ${count} ${plural(count, kind)} written to stdout`, `exported ${count}`]));
     }
   } finally {
     progress.stop();
   }
-  if (ctx.signal.aborted) throw new Interrupted(` after exporting ${count} ${kind}s`);
-  ctx.out.info(`exported ${count} ${kind}s`);
+  if (ctx.signal.aborted) throw new Interrupted(` after exporting ${count} ${plural(count, kind)}`);
+  ctx.out.info(`exported ${count} ${plural(count, kind)}`);
 }
 
 async function printSummary(ctx: CommandContext, summary: ImportSummary): Promise<void> {
@@ -143,4 +143,8 @@ async function printSummary(ctx: CommandContext, summary: ImportSummary): Promis
   const counts = `read ${summary.read}, written ${summary.written}, skipped ${summary.skipped} (existing), failed ${summary.failed}${abandoned}`;
   // A tick only for an import that did all it was given; anything failed or abandoned is marked as partial.
   await ctx.out.result(summary, (render) => (summary.failed > 0 || summary.abandoned || summary.notSent ? render.partial(counts) : render.done(counts)));
+}
+
+function plural(count: number, kind: 'order' | 'cart'): string {
+  return count === 1 ? kind : `${kind}s`;
 }
