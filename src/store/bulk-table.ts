@@ -4,8 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchError, type BulkWriter } from '../core/bulk.js';
 import { ShopError } from '../core/errors.js';
+import { PROTO_NAME } from '../core/limits.js';
+import type { AttributeJson } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
+import { jsonToAttributeValues } from './items.js';
 
 type RawItem = Record<string, unknown>;
 
@@ -125,8 +128,19 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     do {
       // The low-level client: its items go straight to DynamoDB JSON, with no unmarshalling and
       // marshalling in between (export's cost), and every attribute name survives, `__proto__` too.
-      const page = await this.dynamo.client.send(new ScanCommand({ TableName: this.tableName, Segment: segment, TotalSegments: total, ExclusiveStartKey: startKey }));
-      await pages.put((page.Items ?? []).map((item) => this.codec.fromAttributeValues(item)));
+      const command = new ScanCommand({ TableName: this.tableName, Segment: segment, TotalSegments: total, ExclusiveStartKey: startKey });
+      const body = keepingBody(command);
+      const page = await this.dynamo.client.send(command);
+      let wire: Array<Record<string, AttributeJson>> | undefined;
+      const items = (page.Items ?? []).map((item, index) => {
+        if (!Object.hasOwn(item, PROTO_NAME)) return item;
+        // The SDK keeps a top-level `__proto__` as a name without its value: that item is read from the answer as sent.
+        wire ??= wireItems(body(), this.tableName);
+        const sent = wire[index];
+        if (!sent) throw new ShopError('INTERNAL', `the scan of ${this.tableName} answered ${page.Items?.length} items, but its body holds ${wire.length}`);
+        return jsonToAttributeValues(sent);
+      });
+      await pages.put(items.map((item) => this.codec.fromAttributeValues(item)));
       startKey = page.LastEvaluatedKey;
     } while (startKey && !pages.closed);
   }
@@ -182,6 +196,45 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
       throw serviceError(error, this.dynamo.location, this.tableName);
     }
   }
+}
+
+/**
+ * Keeps the body of the command's answer, as DynamoDB sent it, for reading
+ * after the SDK's deserializer has run: that deserializer (@smithy/core
+ * JsonShapeDeserializer2) redefines an item's own `__proto__` member as
+ * undefined before reading its value, so the attribute's value is lost there.
+ */
+function keepingBody(command: ScanCommand): () => Uint8Array {
+  let body: Uint8Array = new Uint8Array();
+  const stack = command.middlewareStack as unknown as {
+    addRelativeTo(middleware: unknown, options: { relation: 'after'; toMiddleware: string; name: string; override: boolean }): void;
+  };
+  stack.addRelativeTo(
+    (next: (args: unknown) => Promise<{ response: { body?: unknown } }>) => async (args: unknown) => {
+      const result = await next(args);
+      // Collected here instead of by the deserializer (which accepts bytes as they are): the same work, done once.
+      body = await collect(result.response.body);
+      result.response.body = body;
+      return result;
+    },
+    { relation: 'after', toMiddleware: 'deserializerMiddleware', name: 'shopdbKeepScanBody', override: true },
+  );
+  return () => body;
+}
+
+async function collect(body: unknown): Promise<Uint8Array> {
+  if (body instanceof Uint8Array) return body;
+  if (body === undefined || body === null) return new Uint8Array();
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
+
+/** A Scan answer's items as sent: DynamoDB JSON, which JSON.parse keeps `__proto__` in as an own member. */
+function wireItems(body: Uint8Array, table: string): Array<Record<string, AttributeJson>> {
+  const answer = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as { Items?: unknown };
+  if (!Array.isArray(answer.Items)) throw new ShopError('INTERNAL', `the scan of ${table} answered items its body does not hold`);
+  return answer.Items as Array<Record<string, AttributeJson>>;
 }
 
 /** DynamoDB refused the request for what the items hold (not for throttling, capacity or a failed condition). */

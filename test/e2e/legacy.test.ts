@@ -491,4 +491,18 @@ describe('attribute names that are Object.prototype members', () => {
     const line = exported.stdout.split('\n').find((text) => text.includes('"p-cart"')) ?? '';
     expect(line).toContain('"extra":{"__proto__":{"S":"p"}}');
   });
+
+  it('a top-level __proto__ is exported in extra, and import (--overwrite too) refuses that line by name: the item keeps it', async () => {
+    // Once: export dropped it silently (exit 0), and export → import --overwrite deleted it from DynamoDB.
+    const item = own([['orderId', { S: 'p-top-stored' }], ['userId', { S: 'u1' }], ['__proto__', { S: 'secret-data' }]]);
+    await boto3([{ op: 'put_item', table: `${namesCopy}EcommerceOrders`, item }]);
+    const exported = await shopdb(['order', 'export'], { prefix: namesCopy });
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    const line = exported.stdout.split('\n').find((text) => text.includes('"p-top-stored"')) ?? '';
+    expect(line).toContain('"extra":{"__proto__":{"S":"secret-data"}}');
+    const overwritten = await shopdb(['order', 'import', '-', '--overwrite'], { prefix: namesCopy, input: `${line}\n` });
+    expect(overwritten.exitCode).toBe(2);
+    expect(overwritten.stderr).toContain('line 1: extra.__proto__: is an attribute named \\"__proto__\\"');
+    expect(canonical(await boto3Get(`${namesCopy}EcommerceOrders`, { orderId: { S: 'p-top-stored' } }))).toEqual(canonical(item));
+  });
 });
