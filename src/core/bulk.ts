@@ -241,7 +241,8 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
         if (done) return;
         if (error instanceof BatchError && error.refused) {
           summary.failed++;
-          options.onInvalidLine(entry.line, new ShopError('BAD_INPUT', `DynamoDB refused the item: ${error.message}`, { cause: error }));
+          // shopdb's own refusal (BAD_INPUT, decided before sending) is already worded; DynamoDB's is named as its.
+          options.onInvalidLine(entry.line, error.error.code === 'BAD_INPUT' ? error.error : new ShopError('BAD_INPUT', `DynamoDB refused the item: ${error.message}`, { cause: error }));
           continue;
         }
         fail(entries.length - index, error);

@@ -1,11 +1,15 @@
 import { ScanCommand, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, NumberValue, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchError, type BulkWriter } from '../core/bulk.js';
 import { ShopError } from '../core/errors.js';
+import { define } from '../core/attributes.js';
+import { MAX_SIGNIFICANT_DIGITS, PROTO_NAME, significantDigits } from '../core/limits.js';
+import type { AttributeJson } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
+import { jsonToAttributeValues } from './items.js';
 
 type RawItem = Record<string, unknown>;
 
@@ -44,6 +48,11 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     private readonly codec: ItemCodec<T>,
   ) {}
 
+  /** What the items are called in messages: order, cart. */
+  private get kind(): string {
+    return this.codec.key.replace(/Id$/, '');
+  }
+
   async insertNew(items: T[], onSent?: (count: number) => void): Promise<{ written: T[]; conflicts: string[] }> {
     // One transaction carries the whole batch: from here on every item may be written.
     onSent?.(items.length);
@@ -77,14 +86,26 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
 
   async replace(items: T[], onSent?: (count: number) => void): Promise<T[]> {
     const current = await this.currentVersions(items.map((item) => this.codec.idOf(item)));
-    const versioned = items.map((item) => {
-      const replaced = current.get(this.codec.idOf(item));
-      if (replaced === undefined) return item;
-      // Exact past 2^53: a cached copy of the replaced item must always lose to this one.
+    const versioned: T[] = [];
+    const pastLimit: string[] = [];
+    for (const item of items) {
+      const id = this.codec.idOf(item);
+      const replaced = current.get(id);
+      if (replaced === undefined) {
+        versioned.push(item);
+        continue;
+      }
+      // Exact past 2^53: a cached copy of the replaced item must always lose to this one, whatever number it holds.
       const own = BigInt(item.version ?? 0);
-      const version = own > replaced ? own : replaced + 1n;
-      return { ...item, version: version <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(version) : version };
-    });
+      const version = own > replaced.floor ? own : replaced.floor + 1n;
+      if (significantDigits(String(version)) > MAX_SIGNIFICANT_DIGITS) {
+        pastLimit.push(
+          `version: replacing ${this.kind} ${id} (version ${replaced.text}) needs version ${version}, past the ${MAX_SIGNIFICANT_DIGITS} significant digits a DynamoDB number holds; nothing was written for this line`,
+        );
+        continue;
+      }
+      versioned.push(supersedingExtraVersion({ ...item, version: version <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(version) : version }));
+    }
     const written: T[] = [];
     for (let start = 0; start < versioned.length; start += BATCH_WRITE_ITEMS) {
       const chunk = versioned.slice(start, start + BATCH_WRITE_ITEMS);
@@ -100,6 +121,8 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
       }
       written.push(...chunk);
     }
+    // Decided before sending: the others are written, and these items are refused for what they hold (import tries them one by one and names each line).
+    if (pastLimit.length > 0) throw new BatchError(new ShopError('BAD_INPUT', pastLimit.join('; ')), written, [], true);
     return versioned;
   }
 
@@ -125,14 +148,25 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     do {
       // The low-level client: its items go straight to DynamoDB JSON, with no unmarshalling and
       // marshalling in between (export's cost), and every attribute name survives, `__proto__` too.
-      const page = await this.dynamo.client.send(new ScanCommand({ TableName: this.tableName, Segment: segment, TotalSegments: total, ExclusiveStartKey: startKey }));
-      await pages.put((page.Items ?? []).map((item) => this.codec.fromAttributeValues(item)));
+      const command = new ScanCommand({ TableName: this.tableName, Segment: segment, TotalSegments: total, ExclusiveStartKey: startKey });
+      const body = keepingBody(command);
+      const page = await this.dynamo.client.send(command);
+      let wire: Array<Record<string, AttributeJson>> | undefined;
+      const items = (page.Items ?? []).map((item, index) => {
+        if (!Object.hasOwn(item, PROTO_NAME)) return item;
+        // The SDK keeps a top-level `__proto__` as a name without its value: that item is read from the answer as sent.
+        wire ??= wireItems(body(), this.tableName);
+        const sent = wire[index];
+        if (!sent) throw new ShopError('INTERNAL', `the scan of ${this.tableName} answered ${page.Items?.length} items, but its body holds ${wire.length}`);
+        return jsonToAttributeValues(sent);
+      });
+      await pages.put(items.map((item) => this.codec.fromAttributeValues(item)));
       startKey = page.LastEvaluatedKey;
     } while (startKey && !pages.closed);
   }
 
   /** Versions of the items being replaced; a failure here wrote nothing. */
-  private async currentVersions(ids: string[]): Promise<Map<string, bigint>> {
+  private async currentVersions(ids: string[]): Promise<Map<string, ReplacedVersion>> {
     try {
       return await this.readVersions(ids);
     } catch (error) {
@@ -140,8 +174,8 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
     }
   }
 
-  private async readVersions(ids: string[]): Promise<Map<string, bigint>> {
-    const versions = new Map<string, bigint>();
+  private async readVersions(ids: string[]): Promise<Map<string, ReplacedVersion>> {
+    const versions = new Map<string, ReplacedVersion>();
     let keys: RawItem[] = ids.map((id) => ({ [this.codec.key]: id }));
     for (let attempt = 1; keys.length > 0; attempt++) {
       const answer = await this.guard(
@@ -150,8 +184,8 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
         })),
       );
       for (const item of answer.Responses?.[this.tableName] ?? []) {
-        const found = this.codec.fromItem(item);
-        versions.set(this.codec.idOf(found), BigInt(found.version ?? 0));
+        // The number as stored, not only a whole one: a replaced 2.5 needs 3, not 1.
+        versions.set(String(item[this.codec.key]), replacedVersion(item.version));
       }
       keys = (answer.UnprocessedKeys?.[this.tableName]?.Keys as RawItem[] | undefined) ?? [];
       if (keys.length > 0) await retryOrGiveUp(attempt, this.tableName);
@@ -182,6 +216,81 @@ export class BulkTable<T extends Versioned> implements BulkWriter<T> {
       throw serviceError(error, this.dynamo.location, this.tableName);
     }
   }
+}
+
+/**
+ * Keeps the body of the command's answer, as DynamoDB sent it, for reading
+ * after the SDK's deserializer has run: that deserializer (@smithy/core
+ * JsonShapeDeserializer2) redefines an item's own `__proto__` member as
+ * undefined before reading its value, so the attribute's value is lost there.
+ */
+function keepingBody(command: ScanCommand): () => Uint8Array {
+  let body: Uint8Array = new Uint8Array();
+  const stack = command.middlewareStack as unknown as {
+    addRelativeTo(middleware: unknown, options: { relation: 'after'; toMiddleware: string; name: string; override: boolean }): void;
+  };
+  stack.addRelativeTo(
+    (next: (args: unknown) => Promise<{ response: { body?: unknown } }>) => async (args: unknown) => {
+      const result = await next(args);
+      // Collected here instead of by the deserializer (which accepts bytes as they are): the same work, done once.
+      body = await collect(result.response.body);
+      result.response.body = body;
+      return result;
+    },
+    { relation: 'after', toMiddleware: 'deserializerMiddleware', name: 'shopdbKeepScanBody', override: true },
+  );
+  return () => body;
+}
+
+async function collect(body: unknown): Promise<Uint8Array> {
+  if (body instanceof Uint8Array) return body;
+  if (body === undefined || body === null) return new Uint8Array();
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
+
+/** A Scan answer's items as sent: DynamoDB JSON, which JSON.parse keeps `__proto__` in as an own member. */
+function wireItems(body: Uint8Array, table: string): Array<Record<string, AttributeJson>> {
+  const answer = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as { Items?: unknown };
+  if (!Array.isArray(answer.Items)) throw new ShopError('INTERNAL', `the scan of ${table} answered items its body does not hold`);
+  return answer.Items as Array<Record<string, AttributeJson>>;
+}
+
+/** What the replaced item's version attribute holds: its text, and the whole number a replacing version must pass. */
+interface ReplacedVersion {
+  text: string;
+  floor: bigint;
+}
+
+/** A positive number's whole part; 0 for zero, negatives and anything that is not a number (then any version from 1 is above it). */
+function replacedVersion(value: unknown): ReplacedVersion {
+  if (!(value instanceof NumberValue)) return { text: 'no number', floor: 0n };
+  const text = value.toString();
+  const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!match || match[1] === '-') return { text, floor: 0n };
+  const whole = match[2] ?? '';
+  const digits = `${whole}${match[3] ?? ''}`;
+  const point = whole.length + Number(match[4] ?? 0);
+  if (point <= 0) return { text, floor: 0n };
+  const floor = point >= digits.length ? `${digits}${'0'.repeat(point - digits.length)}` : digits.slice(0, point);
+  return { text, floor: BigInt(floor === '' ? '0' : floor) };
+}
+
+/**
+ * An item whose version shopdb sets carries it in `version` alone: a line's
+ * `extra.version` (what it read from a version that was not a whole number)
+ * is superseded, never written beside it.
+ */
+function supersedingExtraVersion<T extends Versioned>(item: T): T {
+  const extra = (item as { extra?: Record<string, unknown> }).extra;
+  if (!extra || !Object.hasOwn(extra, 'version')) return item;
+  const rest: Record<string, unknown> = {};
+  for (const name of Object.keys(extra)) if (name !== 'version') define(rest, name, extra[name]);
+  const copy: T & { extra?: Record<string, unknown> } = { ...item };
+  if (Object.keys(rest).length > 0) copy.extra = rest;
+  else delete copy.extra;
+  return copy;
 }
 
 /** DynamoDB refused the request for what the items hold (not for throttling, capacity or a failed condition). */

@@ -50,6 +50,21 @@ export function attributeValuesToJson(item: Record<string, AttributeValue>): Rec
   return json;
 }
 
+/** DynamoDB JSON as attribute values (the low-level client's form); own keys only, every name kept. */
+export function jsonToAttributeValues(item: Record<string, AttributeJson>): Record<string, AttributeValue> {
+  const values: Record<string, AttributeValue> = {};
+  for (const name of Object.keys(item)) attributes.define(values, name, jsonToAttributeValue(item[name] as AttributeJson));
+  return values;
+}
+
+function jsonToAttributeValue(value: AttributeJson): AttributeValue {
+  if ('B' in value) return { B: Buffer.from(value.B, 'base64') };
+  if ('BS' in value) return { BS: value.BS.map((element) => Buffer.from(element, 'base64')) };
+  if ('L' in value) return { L: value.L.map(jsonToAttributeValue) };
+  if ('M' in value) return { M: jsonToAttributeValues(value.M) };
+  return value as AttributeValue;
+}
+
 function attributeValueToJson(value: AttributeValue): AttributeJson {
   if (value.S !== undefined) return { S: value.S };
   if (value.N !== undefined) return { N: value.N };

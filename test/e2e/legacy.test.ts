@@ -275,6 +275,36 @@ describe('what shopdb stores, DynamoDB refuses or the cache keeps', () => {
     }
   });
 
+  it('import --overwrite over a version of 2.5 or -1 writes a version above it, without extra.version; get --cache answers it with no warning', async () => {
+    // Once: the replacing version was 1 (below 2.5), and the item and its cache entry carried both version and extra.version.
+    await boto3([
+      { op: 'put_item', table: ORDERS, item: { orderId: { S: 'y15' }, status: { S: 'PENDING' }, version: { N: '1.5' } } },
+      { op: 'put_item', table: ORDERS, item: { orderId: { S: 'y-neg' }, status: { S: 'PENDING' }, version: { N: '-1' }, note: { S: 'kept' } } },
+    ]);
+    expect((await shopdb(['order', 'set-status', 'y15', 'PAID'], { prefix, env: redis })).exitCode).toBe(0);
+    const lines = [];
+    for (const id of ['y15', 'y-neg']) {
+      const got = await shopdb(['order', 'get', id, '--cache'], { prefix, env: redis });
+      expect(got.exitCode, got.stderr).toBe(0);
+      lines.push(JSON.stringify({ ...got.json(), status: 'SHIPPED' }));
+    }
+    expect(lines[0]).toContain('"extra":{"version":{"N":"2.5"}}');
+    const imported = await shopdb(['order', 'import', '-', '--overwrite'], { prefix, env: redis, input: `${lines.join('\n')}\n` });
+    expect(imported.exitCode, imported.stderr).toBe(0);
+    // set-status stamped updatedAt on y15; nothing else is there.
+    const y15 = await boto3Get(ORDERS, { orderId: { S: 'y15' } });
+    expect(Object.keys(y15 ?? {}).sort()).toEqual(['orderId', 'status', 'updatedAt', 'version']);
+    expect(y15).toMatchObject({ status: { S: 'SHIPPED' }, version: { N: '3' } });
+    expect(await boto3Get(ORDERS, { orderId: { S: 'y-neg' } })).toEqual({ orderId: { S: 'y-neg' }, status: { S: 'SHIPPED' }, version: { N: '1' }, note: { S: 'kept' } });
+    for (const [id, version] of [['y15', 3], ['y-neg', 1]] as const) {
+      const cached = await shopdb(['order', 'get', id, '--cache'], { prefix, env: redis });
+      expect(cached.exitCode, cached.stderr).toBe(0);
+      expect(cached.stderr).toBe('');
+      expect(cached.json()).toMatchObject({ status: 'SHIPPED', version });
+      expect(cached.json()).not.toHaveProperty('extra.version');
+    }
+  });
+
   it('a version of 10^38, written by set-status above 38 nines, exports and imports back', async () => {
     const nines = '9'.repeat(38);
     await boto3([{ op: 'put_item', table: ORDERS, item: { orderId: { S: 'v-38' }, status: { S: 'PENDING' }, version: { N: nines } } }]);
@@ -490,5 +520,19 @@ describe('attribute names that are Object.prototype members', () => {
     expect(exported.exitCode, exported.stderr).toBe(0);
     const line = exported.stdout.split('\n').find((text) => text.includes('"p-cart"')) ?? '';
     expect(line).toContain('"extra":{"__proto__":{"S":"p"}}');
+  });
+
+  it('a top-level __proto__ is exported in extra, and import (--overwrite too) refuses that line by name: the item keeps it', async () => {
+    // Once: export dropped it silently (exit 0), and export → import --overwrite deleted it from DynamoDB.
+    const item = own([['orderId', { S: 'p-top-stored' }], ['userId', { S: 'u1' }], ['__proto__', { S: 'secret-data' }]]);
+    await boto3([{ op: 'put_item', table: `${namesCopy}EcommerceOrders`, item }]);
+    const exported = await shopdb(['order', 'export'], { prefix: namesCopy });
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    const line = exported.stdout.split('\n').find((text) => text.includes('"p-top-stored"')) ?? '';
+    expect(line).toContain('"extra":{"__proto__":{"S":"secret-data"}}');
+    const overwritten = await shopdb(['order', 'import', '-', '--overwrite'], { prefix: namesCopy, input: `${line}\n` });
+    expect(overwritten.exitCode).toBe(2);
+    expect(overwritten.stderr).toContain('line 1: extra.__proto__: is an attribute named \\"__proto__\\"');
+    expect(canonical(await boto3Get(`${namesCopy}EcommerceOrders`, { orderId: { S: 'p-top-stored' } }))).toEqual(canonical(item));
   });
 });

@@ -121,6 +121,36 @@ describe('whole numbers past 2^53 stay exact', () => {
   });
 });
 
+describe('import --overwrite at the 38-digit edge', () => {
+  // Once: replace sent version + 1 (39 significant digits) and the line failed as "DynamoDB refused the item: … BatchWriteItem …".
+  it('a replaced version at 10^38 or 10^40: that line is refused naming the version, before sending; the others are written', async () => {
+    const table = `${exports}EcommerceOrders`;
+    await putRaw(client, table, { orderId: { S: 'o-big38' }, userId: { S: 'u1' }, status: { S: 'PENDING' }, version: { N: '1E+38' } });
+    await putRaw(client, table, { orderId: { S: 'o-big40' }, userId: { S: 'u1' }, status: { S: 'PENDING' }, version: { N: '1E+40' } });
+    await putRaw(client, table, { orderId: { S: 'o-fine' }, userId: { S: 'u1' }, status: { S: 'PENDING' }, version: { N: '5' } });
+    const exported = await shopdb(['order', 'export'], { prefix: exports });
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    const lines = exported.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    const edited = lines.map((line) => line.replace('"PENDING"', '"PAID"'));
+    const run = await shopdb(['order', 'import', '-', '--overwrite'], { prefix: exports, input: `${edited.join('\n')}\n` });
+    expect(run.exitCode).toBe(2);
+    const numberOf = (id: string) => lines.findIndex((line) => line.includes(`"${id}"`)) + 1;
+    expect(run.stderr).toContain(
+      `line ${numberOf('o-big38')}: version: replacing order o-big38 (version 1${'0'.repeat(38)}) needs version 1${'0'.repeat(37)}1, past the 38 significant digits a DynamoDB number holds; nothing was written for this line`,
+    );
+    expect(run.stderr).toContain(`line ${numberOf('o-big40')}: version: replacing order o-big40 (version 1${'0'.repeat(40)}) needs version 1${'0'.repeat(39)}1, past the 38 significant digits`);
+    expect(run.stderr).not.toContain('DynamoDB refused');
+    expect(run.json()).toMatchObject({ read: 3, written: 1, failed: 2 });
+    expect(await stored(table, { orderId: { S: 'o-fine' } })).toMatchObject({ status: { S: 'PAID' }, version: { N: '6' } });
+    for (const [id, version] of [['o-big38', 10n ** 38n], ['o-big40', 10n ** 40n]] as const) {
+      const item = await stored(table, { orderId: { S: id } });
+      expect(item?.status).toEqual({ S: 'PENDING' });
+      expect(BigInt(item?.version?.N ?? '0')).toBe(version);
+    }
+  });
+});
+
 describe('the 400 KB item', () => {
   const name = (i: number) => `${String(i).padStart(4, '0')}-${'n'.repeat(995)}`;
 
