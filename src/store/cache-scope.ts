@@ -37,26 +37,31 @@ async function configuredEndpoint(config: DynamoDBClient['config']): Promise<str
 }
 
 /**
- * One spelling per endpoint: lower-case scheme and host, no default port, no
- * trailing slash, and every name of this machine's loopback (localhost,
- * 127.0.0.0/8, ::1, ::ffff:127.x.x.x) as one host: they reach the same local
- * server, and two spellings would be two scopes, each blind to the other's
- * writes.
+ * One spelling per address, and no more: two environments sharing one Redis
+ * must never meet, so only what is provably the same address is merged.
+ * URL already lower-cases the scheme and host names, writes every IPv4 form
+ * (127.1, 0x7f000001, 2130706433) in dotted decimal, compresses IPv6 and drops
+ * the scheme's default port; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is
+ * the IPv4 address itself. Everything else stays apart: 127.0.0.1, 127.0.0.2,
+ * [::1] and localhost (a name, which may resolve to either loopback address)
+ * can be four different servers on one port. The path stays too (a proxy may
+ * route by it), less one trailing slash, which the SDK drops when it joins
+ * the endpoint's path to the request's.
  */
 export function normalise(endpoint: string): string {
   try {
     const url = new URL(endpoint);
-    const host = isLoopbackHost(url.hostname) ? `loopback${url.port === '' ? '' : `:${url.port}`}` : url.host;
-    return `${url.protocol}//${host}${url.pathname.replace(/\/+$/, '')}`;
+    const host = `${mappedIpv4(url.hostname) ?? url.hostname}${url.port === '' ? '' : `:${url.port}`}`;
+    return `${url.protocol}//${host}${url.pathname.replace(/\/$/, '')}${url.search}`;
   } catch {
     return endpoint;
   }
 }
 
-/** `hostname` as URL gives it: lower case, IPv4 in dotted decimal, IPv6 compressed in brackets. */
-function isLoopbackHost(hostname: string): boolean {
-  if (hostname === 'localhost' || hostname === 'localhost.' || hostname === '[::1]') return true;
-  if (/^127\.\d+\.\d+\.\d+$/.test(hostname)) return true;
-  // IPv4-mapped 127.x.x.x, which URL writes in hex: [::ffff:7f00:1].
-  return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(hostname);
+/** a.b.c.d for `hostname` [::ffff:xxxx:yyyy] (URL writes a mapped address in hex), else undefined. */
+function mappedIpv4(hostname: string): string | undefined {
+  const match = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(hostname);
+  if (!match) return undefined;
+  const [high, low] = [parseInt(match[1]!, 16), parseInt(match[2]!, 16)];
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }

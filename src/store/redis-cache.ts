@@ -17,14 +17,23 @@ import { ShopError } from '../core/errors.js';
 const KEY_FORMAT = 'shopdb:v2';
 
 /*
- * newer(a, b): a > b for decimal digit strings of any length.
+ * readable(v): a canonical non-negative decimal digit string ('0', or digits
+ * without a leading zero), the only form shopdb writes. Anything else found in
+ * a floor or an entry's version (another program's, or an attacker's) is
+ * unreadable and counts as absent: writers overwrite it, readers drop it.
+ * newer(a, b): a > b for readable versions of any length.
  * cached_version: the version of a well-formed entry (what decode() below
  * accepts: an object or null as item), else nil, so that garbage is replaced.
+ * lease_token: the item's token, or a fresh one when there is none or it is
+ * not one of ours; a lease key of another type, or whose floor is unreadable,
+ * is deleted first (the floor cannot order anything, and the next writer
+ * would only overwrite it).
  */
 const LUA_HELPERS = `
+local function readable(v)
+  return type(v) == 'string' and (v == '0' or string.match(v, '^[1-9]%d*$') ~= nil)
+end
 local function newer(a, b)
-  a = (string.gsub(a, '^0+', ''))
-  b = (string.gsub(b, '^0+', ''))
   if #a ~= #b then return #a > #b end
   return a > b
 end
@@ -32,16 +41,22 @@ local function cached_version(key)
   local raw = redis.pcall('GET', key)
   if type(raw) ~= 'string' then return nil end
   local version = string.match(raw, '^{"v":"(%d+)","item":[{n]')
-  if version and pcall(cjson.decode, raw) then return version end
+  if readable(version) and pcall(cjson.decode, raw) then return version end
   return nil
 end
 local function extend(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
+local function usable_lease(key)
+  local kind = redis.call('TYPE', key)['ok']
+  if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', key) end
+end
 local function lease_token(key, candidate, ms)
-  local token = redis.pcall('HGET', key, 'token')
-  if type(token) ~= 'string' then
-    if type(token) == 'table' then redis.call('DEL', key) end
+  usable_lease(key)
+  local floor = redis.call('HGET', key, 'floor')
+  if floor and not readable(floor) then redis.call('DEL', key) end
+  local token = redis.call('HGET', key, 'token')
+  if not (token and #token <= 64 and string.match(token, '^[%w_-]+$')) then
     token = candidate
     redis.call('HSET', key, 'token', token)
   end
@@ -94,7 +109,7 @@ return lease_token(KEYS[1], ARGV[1], tonumber(ARGV[2]))
 const FILL_SCRIPT = `${LUA_HELPERS}
 if redis.pcall('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
 local floor = redis.call('HGET', KEYS[2], 'floor')
-if floor and newer(floor, ARGV[2]) then return 0 end
+if floor and (not readable(floor) or newer(floor, ARGV[2])) then return 0 end
 local current = cached_version(KEYS[1])
 if current and not newer(ARGV[2], current) then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
@@ -104,23 +119,26 @@ return 1
 
 /**
  * A writer's refresh after DynamoDB committed: revoke every reader's token,
- * raise the floor, and store the entry unless a newer one is known. The lease
- * key outlives the entry (and at least a reader's lease), so the floor holds
- * after the entry is gone. An empty payload (an entry over the size cap) is
- * not stored, and an older cached entry is deleted instead.
+ * raise the floor (an unreadable one is overwritten), and store the entry
+ * unless a newer one is cached. An older entry never survives a write: when
+ * the floor is above this version (a newer write's entry was not stored, or
+ * the floor is garbage), or the payload is empty (an entry over the size
+ * cap), it is deleted instead. An entry of this very version is overwritten:
+ * it can only hold this item, unless it is not ours. The lease key outlives
+ * the entry (and at least a reader's lease), so the floor holds after the
+ * entry is gone.
  * KEYS: entry, lease. ARGV: version, payload, ttl s, lease ms.
  */
 const PUT_SCRIPT = `${LUA_HELPERS}
-local kind = redis.call('TYPE', KEYS[2])['ok']
-if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[2]) end
+usable_lease(KEYS[2])
 redis.call('HDEL', KEYS[2], 'token')
 local floor = redis.call('HGET', KEYS[2], 'floor')
+if not readable(floor) then floor = nil end
 if not floor or newer(ARGV[1], floor) then redis.call('HSET', KEYS[2], 'floor', ARGV[1]) end
 extend(KEYS[2], math.max(tonumber(ARGV[3]) * 1000, tonumber(ARGV[4])))
-if floor and newer(floor, ARGV[1]) then return 0 end
 local current = cached_version(KEYS[1])
-if current and not newer(ARGV[1], current) then return 0 end
-if ARGV[2] == '' then
+if current and newer(current, ARGV[1]) then return 0 end
+if (floor and newer(floor, ARGV[1])) or ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
   return 0
 end
@@ -135,9 +153,9 @@ return 1
  * KEYS: entry, lease. ARGV: lease ms.
  */
 const FORGET_SCRIPT = `${LUA_HELPERS}
-local kind = redis.call('TYPE', KEYS[2])['ok']
-if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[2]) end
+usable_lease(KEYS[2])
 redis.call('HDEL', KEYS[2], 'token')
+if not readable(redis.call('HGET', KEYS[2], 'floor')) then redis.call('HDEL', KEYS[2], 'floor') end
 if redis.call('EXISTS', KEYS[2]) == 1 then extend(KEYS[2], tonumber(ARGV[1])) end
 redis.call('DEL', KEYS[1])
 return 1
@@ -356,7 +374,7 @@ function decode(raw: string): CachedEntry | undefined {
     const value: unknown = JSON.parse(raw);
     if (typeof value !== 'object' || value === null) return undefined;
     const { v, item } = value as { v?: unknown; item?: unknown };
-    if (typeof v !== 'string' || !/^\d+$/.test(v) || typeof item !== 'object' || Array.isArray(item)) return undefined;
+    if (typeof v !== 'string' || !/^(0|[1-9]\d*)$/.test(v) || typeof item !== 'object' || Array.isArray(item)) return undefined;
     return { version: parseVersion(v), item: fromJson(item) };
   } catch {
     return undefined;

@@ -5,6 +5,7 @@
  * key layout as another program (or an attacker with Redis access) would.
  */
 import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -246,4 +247,81 @@ describe('a cached value is served only when it is exactly an item of the JSON c
     expect(hit.json()).toMatchObject({ products: [{ productId: 'p1', quantity: 2, unitPrice: '1.50' }], totalAmount: '3.00' });
     expect(warnings(hit.stderr)).toEqual([]);
   });
+});
+
+describe('garbage in the lease hash or the entry never outlives a shopdb write', () => {
+  const lease = (id: string) => cacheKeys({ scope, table: ORDERS, id }).lease;
+
+  for (const floor of ['abc', '-5', '1.5', '007', '', ' 1']) {
+    it(`floor ${JSON.stringify(floor)} with v1 cached: set-status is then what get --cache answers (it used to answer PENDING, silently)`, async () => {
+      const id = fresh('o-floor');
+      await ok(['order', 'create', id, '--user', 'u1', '--amount', '1']);
+      expect(source(await ok(['order', 'get', id, '--cache']))).toBe('cache hit');
+      await redis.hset(lease(id), 'floor', floor);
+      const write = await ok(['order', 'set-status', id, 'PAID']);
+      expect(warnings(write.stderr)).toEqual([]);
+      const read = await ok(['order', 'get', id, '--cache']);
+      expect(read.json()).toMatchObject({ status: 'PAID', version: 2 });
+      expect(source(read)).toBe('cache hit');
+      expect(await redis.hget(lease(id), 'floor')).toBe('2');
+    });
+  }
+
+  it('floor "abc" with nothing cached: the first read fills, the next one hits (every read used to miss)', async () => {
+    const id = fresh('o-floor-none');
+    await ok(['order', 'create', id, '--user', 'u1', '--amount', '1']);
+    await redis.del(key(ORDERS, id));
+    await redis.hset(lease(id), 'floor', 'abc');
+    expect(source(await ok(['order', 'get', id, '--cache']))).toBe('cache miss');
+    const again = await ok(['order', 'get', id, '--cache']);
+    expect(source(again)).toBe('cache hit');
+    expect(again.json()).toMatchObject({ status: 'PENDING', version: 1 });
+  });
+
+  const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
+  const garbageText = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.integer().map(String),
+    fc.integer({ max: -1 }).map(String),
+    fc.double({ noNaN: true }).map(String),
+    digits(20, 400).map((text) => `9${text}`),
+    digits(1, 6).map((text) => `0${text}`),
+    fc.constantFrom('', '1', '2', '3', '0', 'NaN', '1e3', '+2', '2 ', '２'),
+  );
+  /** Plants one piece of garbage in the documented keys of the item whose v1 is cached. */
+  const plant = fc.oneof(
+    garbageText.map((value) => ['floor', value] as const),
+    garbageText.map((value) => ['token', value] as const),
+    garbageText.map((value) => ['entry version', value] as const),
+    garbageText.map((value) => ['entry', value] as const),
+    fc.constantFrom('entry', 'lease').map((which) => ['wrong type', which] as const),
+    fc.constant(['no entry', ''] as const),
+  );
+
+  it('random garbage, one or more pieces, then a write: the next get --cache answers the written status', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(plant, { minLength: 1, maxLength: 3 }), async (pieces) => {
+        const id = fresh('o-garbage');
+        await ok(['order', 'create', id, '--user', 'u1', '--amount', '1']);
+        const cached = (await redis.get(key(ORDERS, id))) ?? '';
+        for (const [what, value] of pieces) {
+          if (what === 'floor' || what === 'token') {
+            if ((await redis.type(lease(id))) !== 'hash') await redis.del(lease(id));
+            await redis.hset(lease(id), what, value);
+          } else if (what === 'entry version') await redis.set(key(ORDERS, id), cached.replace('"v":"1"', `"v":${JSON.stringify(value)}`));
+          else if (what === 'entry') await redis.set(key(ORDERS, id), value);
+          else if (what === 'no entry') await redis.del(key(ORDERS, id));
+          else {
+            const target = value === 'entry' ? key(ORDERS, id) : lease(id);
+            await redis.del(target);
+            await redis.rpush(target, 'x');
+          }
+        }
+        const write = await ok(['order', 'set-status', id, 'PAID']);
+        expect(warnings(write.stderr)).toEqual([]);
+        for (let read = 0; read < 2; read++) expect((await ok(['order', 'get', id, '--cache'])).json()).toMatchObject({ status: 'PAID', version: 2 });
+      }),
+      { numRuns: 25 },
+    );
+  }, 240_000);
 });

@@ -6,9 +6,11 @@
  * Redis Cluster hash slot, ids with braces included, on a real cluster node.
  */
 import { Redis } from 'ioredis';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
@@ -115,38 +117,78 @@ describe('the scope names endpoint and region', () => {
   });
 });
 
-describe('every name of the loopback is one host', () => {
-  it('localhost, 127.0.0.0/8, ::1 and ::ffff:127.x give one scope; the port, the scheme and other hosts still count', async () => {
-    const scope = async (endpoint: string) => cacheScope((await dynamoIdentity({ endpoint, region: 'us-east-1' }))!);
-    const one = await scope('http://127.0.0.1:8000');
-    for (const spelling of ['http://localhost:8000', 'http://LOCALHOST.:8000/', 'http://127.1.2.3:8000', 'http://[::1]:8000', 'http://[0:0:0:0:0:0:0:1]:8000', 'http://[::ffff:127.0.0.1]:8000', 'http://2130706433:8000']) {
-      expect(await scope(spelling), spelling).toBe(one);
+describe('one port on several loopback addresses: as many servers, as many scopes', () => {
+  const servers: Array<{ host: string; endpoint: string; child: ChildProcess }> = [];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    // 127.0.0.1 and 127.0.0.2 always; [::1] too where this machine has IPv6.
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1']) {
+      const child = await startDynaliteOn(host, port);
+      if (child) servers.push({ host, endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, child });
+      else if (host !== '::1') throw new Error(`dynalite did not start on ${host}:${port}`);
     }
-    expect(normalise('http://[::ffff:127.0.0.1]:8000')).toBe('http://loopback:8000');
-    const apart = [await scope('http://127.0.0.1:8001'), await scope('https://127.0.0.1:8000'), await scope('http://128.0.0.1:8000'), await scope('http://[::2]:8000'), await scope('http://[::ffff:7e00:1]:8000'), await scope('http://localhost.example:8000')];
-    expect(new Set([one, ...apart]).size).toBe(apart.length + 1);
+    for (const { endpoint } of servers) {
+      const run = await shopdb(['tables', 'create'], { prefix, env: { SHOPDB_ENDPOINT: endpoint } });
+      expect(run.exitCode, run.stderr).toBe(0);
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(servers.map(({ child }) => stopChild(child)));
   });
 
-  it('a write through localhost is seen by get --cache through 127.0.0.1 (it used to hit the old item for a whole TTL)', async () => {
-    const port = new URL(endpointA).port;
-    const via = (host: string, args: string[]) =>
-      shopdb([...args, '--verbose'], { prefix, env: { SHOPDB_ENDPOINT: `http://${host}:${port}`, SHOPDB_REDIS_URL: redisUrl } });
-    expect((await via('127.0.0.1', ['order', 'create', 'coh1', '--user', 'u1', '--amount', '1'])).exitCode).toBe(0);
-    const before = await via('127.0.0.1', ['order', 'get', 'coh1', '--cache']);
-    expect(before.json()).toMatchObject({ status: 'PENDING', version: 1 });
-    expect(source(before)).toBe('cache hit');
-    const write = await via('localhost', ['order', 'set-status', 'coh1', 'PAID']);
-    expect(write.exitCode, write.stderr).toBe(0);
-    const after = await via('127.0.0.1', ['order', 'get', 'coh1', '--cache']);
-    expect(after.json()).toMatchObject({ status: 'PAID', version: 2 });
-    expect(source(after)).toBe('cache hit');
-  });
+  const via = (endpoint: string, args: string[]) => shopdb([...args, '--verbose'], { prefix, env: { SHOPDB_ENDPOINT: endpoint, SHOPDB_REDIS_URL: redisUrl } });
 
-  it('the region stays in the scope with a loopback endpoint: DynamoDB Local without -sharedDb keeps one database per region', async () => {
-    const scope = async (region: string) => cacheScope((await dynamoIdentity({ endpoint: 'http://localhost:8000', region }))!);
-    expect(await scope('eu-west-1')).not.toBe(await scope('us-east-1'));
+  it('each server\'s get --cache answers its own item, and an id only one server has is found on no other (they used to share http://loopback:PORT)', async () => {
+    expect(servers.length).toBeGreaterThanOrEqual(2);
+    for (const [index, { endpoint }] of servers.entries()) {
+      const create = await via(endpoint, ['order', 'create', 'same', '--user', `u-${index}`, '--amount', '1']);
+      expect(create.exitCode, create.stderr).toBe(0);
+    }
+    // The last server's order moves on twice: its version beats every other server's cached 1.
+    const last = servers.at(-1)!;
+    for (const status of ['PAID', 'SHIPPED']) expect((await via(last.endpoint, ['order', 'set-status', 'same', status])).exitCode).toBe(0);
+    const onlyLast = await via(last.endpoint, ['order', 'create', 'only-last', '--user', 'u-last', '--amount', '2']);
+    expect(onlyLast.exitCode, onlyLast.stderr).toBe(0);
+    expect(source(await via(last.endpoint, ['order', 'get', 'only-last', '--cache']))).toBe('cache hit');
+
+    for (const [index, { host, endpoint }] of servers.entries()) {
+      const mine = await via(endpoint, ['order', 'get', 'same', '--cache']);
+      expect(mine.exitCode, `${host}: ${mine.stderr}`).toBe(0);
+      expect(mine.json(), host).toMatchObject({ userId: `u-${index}`, version: index === servers.length - 1 ? 3 : 1 });
+      expect(source(mine), host).toBe('cache hit');
+      if (index < servers.length - 1) {
+        const absent = await via(endpoint, ['order', 'get', 'only-last', '--cache']);
+        expect(absent.exitCode, `${host}: ${absent.stdout}`).toBe(3);
+      }
+    }
   });
 });
+
+/** A dynalite listening on host:port only, or undefined when it cannot bind there. */
+async function startDynaliteOn(host: string, port: number): Promise<ChildProcess | undefined> {
+  const cli = join(dirname(createRequire(import.meta.url).resolve('dynalite/package.json')), 'cli.js');
+  const child = spawn(process.execPath, [cli, '--host', host, '--port', String(port), '--createTableMs', '0', '--deleteTableMs', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const listening = await new Promise<boolean>((resolve) => {
+    child.stdout.on('data', (data: Buffer) => {
+      if (data.toString().includes('listening')) resolve(true);
+    });
+    child.once('exit', () => resolve(false));
+    child.once('error', () => resolve(false));
+  });
+  child.stdout.resume();
+  child.stderr.resume();
+  return listening ? child : undefined;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
 
 describe('one hash slot per item, on a real Redis Cluster node', () => {
   let node: RunningRedis;
