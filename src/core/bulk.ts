@@ -168,7 +168,6 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
   // (after a stop whose bound runs out, those are abandoned; the rest were never sent).
   const inFlight = new Map<Promise<void>, Progress>();
   const { signal } = options;
-  const stopped = signal ? untilAborted(signal) : undefined;
   let fatal: unknown;
   // Each item with its line number: a line DynamoDB refuses is reported by number.
   let batch: Array<{ item: T; line: number }> = [];
@@ -191,7 +190,7 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
     inFlight.set(task, progress);
     for (const id of ids) inFlightIds.set(id, task);
     // Backpressure: stop reading while the pool is full (or until a stop).
-    while (inFlight.size >= options.concurrency && !signal?.aborted) await Promise.race([...inFlight.keys(), ...(stopped ? [stopped] : [])]);
+    while (inFlight.size >= options.concurrency && !signal?.aborted) await firstOrStop([...inFlight.keys()], signal);
   };
 
   // Set once the counts are returned: a batch abandoned after a stop must not change them afterwards.
@@ -267,7 +266,8 @@ export async function importLines<T>(lines: AsyncIterable<NumberedLine>, kind: I
     // One batch must not touch an id twice (DynamoDB refuses it), and a repeat must not race its earlier line.
     const id = kind.idOf(parsed);
     if (batchIds.has(id)) await flush();
-    await Promise.race([inFlightIds.get(id), stopped]);
+    const earlier = inFlightIds.get(id);
+    if (earlier) await firstOrStop([earlier], signal);
     batch.push({ item: parsed, line: line.number });
     batchIds.add(id);
     if (batch.length >= size) await flush();
@@ -296,10 +296,21 @@ interface Progress {
   sent: number;
 }
 
-/** Resolves when `signal` aborts (never rejects). */
-function untilAborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+/**
+ * Resolves when the first of `tasks` settles or `signal` aborts, whichever comes first (never rejects).
+ * The abort listener is removed again: racing against one long-lived "stopped" promise instead would
+ * leave a reaction on it for every wait — one per imported line — for the whole import.
+ */
+function firstOrStop(tasks: Array<Promise<unknown>>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    signal?.addEventListener('abort', done, { once: true });
+    for (const task of tasks) task.then(done, done);
+  });
 }
 
 /** Waits for the batches in flight, or `ms`, whichever comes first; the ones left are abandoned. */
