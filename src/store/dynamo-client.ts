@@ -80,6 +80,27 @@ export function refusingProtoNames<C extends { middlewareStack: { addRelativeTo:
   return command;
 }
 
+/**
+ * A document command whose answer is also kept as DynamoDB sent it (attribute
+ * values), before the SDK's conversion: for a write that has committed, the
+ * item is then read with shopdb's own mapping, which keeps every name, rather
+ * than refused after the fact.
+ */
+export function keepingRawAnswer<C extends { middlewareStack: { addRelativeTo: (...args: never[]) => void } }>(command: C, holder: { output?: Record<string, unknown> }): C {
+  const stack = command.middlewareStack as unknown as {
+    addRelativeTo(middleware: unknown, options: { relation: 'after'; toMiddleware: string; name: string; override: boolean }): void;
+  };
+  stack.addRelativeTo(
+    (next: (args: unknown) => Promise<{ output: Record<string, unknown> }>) => async (args: unknown) => {
+      const result = await next(args);
+      holder.output = result.output;
+      return result;
+    },
+    { relation: 'after', toMiddleware: 'DocumentUnmarshall', name: 'shopdbKeepRawAnswer', override: true },
+  );
+  return command;
+}
+
 export function refuseProtoItem(item: unknown, tableName: string): void {
   const path = protoPath(item, '');
   if (path !== undefined) {

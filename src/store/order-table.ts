@@ -1,13 +1,13 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { MoveOutcome, NewOrder, OrderStore, StatusMove } from '../core/orders.js';
 import type { StoredRead } from '../core/cache.js';
 import type { Order } from '../core/model.js';
 import { ShopError } from '../core/errors.js';
 import type { Dynamo } from './dynamo-client.js';
-import { refusingProtoNames, serviceError } from './dynamo-client.js';
+import { keepingRawAnswer, refusingProtoNames, serviceError } from './dynamo-client.js';
 import { FALLBACK_ATTEMPTS, itemAfterFailedCondition, moveWouldApply } from './fallback-read.js';
-import { orderToItem, toOrder } from './items.js';
+import { attributeValuesToOrder, orderToItem, toOrder } from './items.js';
 
 export class OrderTable implements OrderStore {
   constructor(
@@ -60,16 +60,19 @@ export class OrderTable implements OrderStore {
       // ADD needs a number: a version of another type fails here, and the service names it, rather than DynamoDB's "incorrect data type".
       // A version of 0 or below is refused too (as add-product refuses it); a fractional one (1.5) passes: no condition can tell.
       '(attribute_not_exists(version) OR (attribute_type(version, :numberType) AND version >= :one))',
+      // The SDK drops a top-level attribute named __proto__ from answers: such an order is refused before any change.
+      'attribute_not_exists(#proto)',
       ...(sources.length > 0 ? [`#status IN (${sourceNames.join(', ')})`] : []),
     ].join(' AND ');
+    const raw: { output?: Record<string, unknown> } = {};
     try {
       const { Attributes } = await this.dynamo.documents.send(
-        refusingProtoNames(new UpdateCommand({
+        keepingRawAnswer(new UpdateCommand({
           TableName: this.tableName,
           Key: { orderId: move.orderId },
           UpdateExpression: 'SET #status = :to, updatedAt = :at ADD version :one',
           ConditionExpression: condition,
-          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeNames: { '#status': 'status', '#proto': '__proto__' },
           ExpressionAttributeValues: {
             ':to': move.to,
             ':at': move.at,
@@ -79,9 +82,11 @@ export class OrderTable implements OrderStore {
           },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }), this.tableName),
+        }), raw),
       );
-      return { applied: true, order: toOrder(Attributes ?? {}) };
+      // Committed: the order as DynamoDB sent it, read with shopdb's own mapping (a nested __proto__ is kept in extra).
+      const sent = raw.output?.Attributes as Record<string, AttributeValue> | undefined;
+      return { applied: true, order: sent ? attributeValuesToOrder(sent) : toOrder(Attributes ?? {}) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         const found = await itemAfterFailedCondition(this.dynamo, this.tableName, { orderId: move.orderId }, error.Item);

@@ -536,3 +536,36 @@ describe('attribute names that are Object.prototype members', () => {
     expect(canonical(await boto3Get(`${namesCopy}EcommerceOrders`, { orderId: { S: 'p-top-stored' } }))).toEqual(canonical(item));
   });
 });
+
+describe('set-status on an order holding an attribute named __proto__', () => {
+  // Once: the update was applied and then refused after the fact (exit 4 "cannot write" with the order changed).
+  const prefix = uniquePrefix('legacy-proto-move');
+  const TABLE = `${prefix}EcommerceOrders`;
+  const own = (entries: Array<[string, unknown]>): DynamoJson => Object.fromEntries(entries);
+
+  beforeAll(async () => {
+    await boto3([
+      { op: 'create_tables', prefix },
+      { op: 'put_item', table: TABLE, item: own([['orderId', { S: 'top' }], ['status', { S: 'PENDING' }], ['version', { N: '1' }], ['__proto__', { S: 'evil' }]]) },
+      { op: 'put_item', table: TABLE, item: own([['orderId', { S: 'nested' }], ['status', { S: 'PENDING' }], ['version', { N: '1' }], ['meta', { M: own([['__proto__', { S: 'kept' }]]) }]]) },
+    ]);
+  }, 120_000);
+
+  it('at the top: exit 4 and nothing changed, however often it is asked', async () => {
+    for (let i = 0; i < 2; i++) {
+      const run = await shopdb(['order', 'set-status', 'top', 'PAID'], { prefix });
+      expect(run.exitCode, run.stderr).toBe(4);
+      expect(message(run)).toContain('holds an attribute named "__proto__"');
+    }
+    const stored = await boto3Get(TABLE, { orderId: { S: 'top' } });
+    expect(stored?.status).toEqual({ S: 'PENDING' });
+    expect(stored?.version).toEqual({ N: '1' });
+  });
+
+  it('nested: the move applies, exit 0, and the printed order keeps the attribute in extra', async () => {
+    const run = await shopdb(['order', 'set-status', 'nested', 'PAID'], { prefix });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toContain('"extra":{"meta":{"M":{"__proto__":{"S":"kept"}}}}');
+    expect((await boto3Get(TABLE, { orderId: { S: 'nested' } }))?.status).toEqual({ S: 'PAID' });
+  });
+});
