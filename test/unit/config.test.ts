@@ -72,7 +72,7 @@ describe('resolveConfig precedence: flag > SHOPDB_* > AWS_* > default', () => {
 });
 
 describe('resolveConfig credentials', () => {
-  it.each([['http://127.0.0.1:8000'], ['http://localhost:8000'], ['http://[::1]:8000'], ['http://127.9.8.7'], ['HTTP://LOCALHOST:8000']])(
+  it.each([['http://127.0.0.1:8000'], ['http://localhost:8000'], ['http://[::1]:8000'], ['http://127.9.8.7'], ['HTTP://LOCALHOST:8000'], ['http://[::ffff:127.0.0.1]:8000']])(
     'a loopback endpoint %s with nothing configured gets static dummy credentials and us-east-1',
     (endpoint) => {
       const config = resolve({ endpoint });
