@@ -6,6 +6,8 @@
  * it prints an occasional plain line instead.
  */
 
+import { cut, displayWidth } from './layout.js';
+
 export interface ProgressSink {
   write(text: string): unknown;
 }
@@ -91,9 +93,7 @@ export class ProgressLine {
 
 /** Cuts `text` to fit one row: one column short of the width, since writing the last column makes some terminals wrap. */
 export function fit(text: string, columns: number): string {
-  const room = Math.max(columns - 1, 1);
-  const chars = [...text];
-  return chars.length <= room ? text : `${chars.slice(0, Math.max(room - 1, 0)).join('')}…`;
+  return cut(text, Math.max(columns - 1, 1));
 }
 
 /** `[#####-----]` filling `width` columns for a fraction between 0 and 1. */
@@ -109,6 +109,6 @@ export function bar(fraction: number, width: number): string {
  */
 export function widest(columns: number, candidates: string[]): string {
   const room = Math.max(columns - 1, 1);
-  for (const candidate of candidates) if ([...candidate].length <= room) return candidate;
+  for (const candidate of candidates) if (displayWidth(candidate) <= room) return candidate;
   return fit(candidates[candidates.length - 1] ?? '', columns);
 }

@@ -107,3 +107,14 @@ describe('Renderer never lets stored text drive the terminal', () => {
     expect(new Renderer(false, 80).done('read 3, written 3')).toBe('✓ read 3, written 3');
   });
 });
+
+describe('the progress line counts display columns', () => {
+  it('fits wide characters one column short of the terminal', async () => {
+    const { fit, widest } = await import('../../src/cli/progress.js');
+    const text = `importing 注文注文注文注文注文注文注文注文注文注文 🛒🛒🛒`;
+    for (const columns of [20, 30, 50]) {
+      expect(displayWidth(fit(text, columns))).toBeLessThan(columns);
+      expect(displayWidth(widest(columns, [text, 'importing 42%']))).toBeLessThan(columns);
+    }
+  });
+});
