@@ -1,3 +1,4 @@
+import { isLoopbackHost } from '../core/endpoints.js';
 import { badInput } from '../core/errors.js';
 import { tableNames } from '../core/tables.js';
 import { quote } from '../core/validate.js';
@@ -149,9 +150,7 @@ function checkEndpoint(endpoint: string): void {
 }
 
 function isLoopback(endpoint: string): boolean {
-  const host = new URL(endpoint).hostname;
-  // The URL parser writes an IPv4-mapped address in hex: [::ffff:127.0.0.1] is [::ffff:7f00:1].
-  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
+  return isLoopbackHost(new URL(endpoint).hostname);
 }
 
 function parseTimeout(text: string | undefined): number {

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isLoopbackHost } from '../core/endpoints.js';
 import { ShopError } from '../core/errors.js';
 
 export interface DynamoSettings {
@@ -260,8 +261,7 @@ function localPort(location: string): number | undefined {
   } catch {
     return undefined;
   }
-  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
-  return loopback && url.protocol === 'http:' ? Number(url.port || 80) : undefined;
+  return isLoopbackHost(url.hostname) && url.protocol === 'http:' ? Number(url.port || 80) : undefined;
 }
 
 function oneLine(text: string): string {
