@@ -20,7 +20,7 @@ export class CartTable implements CartStore {
   async insert(cart: NewCart): Promise<{ inserted: true; cart: Cart } | { inserted: false; existing: Cart }> {
     const { cartId, userId, createdAt } = cart;
     // Fields in contract order: this object is what `cart create --json` prints.
-    const created: Cart = { cartId, userId, products: [], totalAmount: '0.00', createdAt, updatedAt: createdAt, version: 1 };
+    const created: Cart = { cartId, userId, products: [], totalAmount: '0.00', createdAt, updatedAt: createdAt, version: 1, status: null, orderId: null };
     try {
       await this.dynamo.documents.send(
         new PutCommand({

@@ -4,6 +4,7 @@ import type { MoveOutcome, NewOrder, OrderStore, StatusMove } from '../core/orde
 import type { StoredRead } from '../core/cache.js';
 import type { Order } from '../core/model.js';
 import { ShopError } from '../core/errors.js';
+import { STATUS_SHARD_ATTRIBUTE, statusShard } from '../core/indexes.js';
 import type { Dynamo } from './dynamo-client.js';
 import { keepingRawAnswer, refusingProtoNames, serviceError } from './dynamo-client.js';
 import { FALLBACK_ATTEMPTS, itemAfterFailedCondition, moveWouldApply } from './fallback-read.js';
@@ -18,7 +19,7 @@ export class OrderTable implements OrderStore {
   async insert(order: NewOrder): Promise<{ inserted: true; order: Order } | { inserted: false; existing: Order }> {
     const { orderId, userId, totalAmount, createdAt } = order;
     // Fields in contract order: this object is what `order create --json` prints.
-    const created: Order = { orderId, userId, totalAmount, status: 'PENDING', createdAt, updatedAt: createdAt, version: 1 };
+    const created: Order = { orderId, userId, totalAmount, status: 'PENDING', createdAt, updatedAt: createdAt, version: 1, cartId: null, products: null };
     try {
       await this.dynamo.documents.send(
         new PutCommand({
@@ -70,11 +71,13 @@ export class OrderTable implements OrderStore {
         keepingRawAnswer(new UpdateCommand({
           TableName: this.tableName,
           Key: { orderId: move.orderId },
-          UpdateExpression: 'SET #status = :to, updatedAt = :at ADD version :one',
+          // The status index's key moves with the status (core/indexes.ts).
+          UpdateExpression: 'SET #status = :to, #shard = :shard, updatedAt = :at ADD version :one',
           ConditionExpression: condition,
-          ExpressionAttributeNames: { '#status': 'status', '#proto': '__proto__' },
+          ExpressionAttributeNames: { '#status': 'status', '#shard': STATUS_SHARD_ATTRIBUTE, '#proto': '__proto__' },
           ExpressionAttributeValues: {
             ':to': move.to,
+            ':shard': statusShard(move.orderId, move.to),
             ':at': move.at,
             ':one': 1,
             ':numberType': 'N',
