@@ -57,9 +57,10 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
     read: (report) => sink.debug(describeRead(report)),
     warn: (message) => sink.warn(message),
   };
+  const orders = new OrderService(store.orders, { cache: cache?.settings, events, bulk: store.bulkOrders });
   return {
-    orders: new OrderService(store.orders, { cache: cache?.settings, events, bulk: store.bulkOrders }),
-    carts: new CartService(store.carts, { cache: cache?.settings, events, bulk: store.bulkCarts }),
+    orders,
+    carts: new CartService(store.carts, { cache: cache?.settings, events, bulk: store.bulkCarts, orders }),
     tables: new TableService(store.tables, names),
     close: async () => {
       store.close();

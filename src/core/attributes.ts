@@ -133,10 +133,15 @@ function write(kind: Kind, entry: Record<string, unknown>): Attributes {
   return withExtra(entry.extra as Extra | undefined, known);
 }
 
-/** The order as stored, with its status index attribute (indexes.ts) when it has a status. */
+/**
+ * The order as stored, with its status index attribute (indexes.ts) when it
+ * has a status and an updatedAt (the index's sort key: without one the item
+ * is not in the index, and nothing is added to it, so an item of the original
+ * design is written back exactly as it was read).
+ */
 export function fromOrder(order: Order): Attributes {
   const item = write('order', order as unknown as Record<string, unknown>);
-  if (order.status !== null && (ORDER_STATUSES as readonly string[]).includes(order.status)) {
+  if (order.status !== null && order.updatedAt !== null && (ORDER_STATUSES as readonly string[]).includes(order.status)) {
     item[STATUS_SHARD_ATTRIBUTE] = { S: statusShard(order.orderId, order.status as OrderStatus) };
   }
   return item;

@@ -14,7 +14,7 @@ export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
   const dynamo = connectDynamo(settings);
   return {
     orders: new OrderTable(dynamo, names.orders),
-    carts: new CartTable(dynamo, names.carts),
+    carts: new CartTable(dynamo, names.carts, names.orders),
     bulkOrders: new BulkTable<Order>(dynamo, names.orders, {
       key: 'orderId',
       idOf: (order) => order.orderId,

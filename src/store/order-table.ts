@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { MoveOutcome, NewOrder, OrderStore, StatusMove } from '../core/orders.js';
+import { GetCommand, NumberValue, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { MoveOutcome, NewOrder, OrderRemoval, OrderStore, StatusMove } from '../core/orders.js';
+import { transactOnce, versionCondition } from './transact.js';
 import type { StoredRead } from '../core/cache.js';
 import type { Order } from '../core/model.js';
 import { ShopError } from '../core/errors.js';
@@ -101,6 +102,38 @@ export class OrderTable implements OrderStore {
     }
   }
 
+  async remove(removal: OrderRemoval): Promise<{ applied: true } | { applied: false; current: Order | undefined }> {
+    const statuses = removal.statuses === 'any' ? [] : removal.statuses;
+    const condition = [
+      'attribute_exists(orderId)',
+      versionCondition(removal.version),
+      ...(statuses.length > 0 ? [`#status IN (${statuses.map((_, i) => `:status${i}`).join(', ')})`] : []),
+    ].join(' AND ');
+    const values: Record<string, unknown> = Object.fromEntries(statuses.map((status, i) => [`:status${i}`, status]));
+    if (removal.version !== null) values[':version'] = NumberValue.from(String(removal.version));
+    try {
+      const [reason] = await transactOnce(this.dynamo, [
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: { orderId: removal.orderId },
+            ConditionExpression: condition,
+            ...(statuses.length > 0 ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
+            ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      ]);
+      if (reason === undefined) return { applied: true };
+      if (reason.Code === 'ConditionalCheckFailed') {
+        const found = await itemAfterFailedCondition(this.dynamo, this.tableName, { orderId: removal.orderId }, reason.Item);
+        return { applied: false, current: found ? toOrder(found) : undefined };
+      }
+      return { applied: false, current: (await this.get(removal.orderId, true)).item };
+    } catch (error) {
+      throw serviceError(error, this.dynamo.location, this.tableName);
+    }
+  }
 }
 
 /** DynamoDB numbers hold 38 significant digits: a version already at that edge cannot move on. */
