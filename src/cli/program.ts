@@ -72,7 +72,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
 
   const order = program
     .command('order')
-    .description('create, read and move orders')
+    .description('create, read, move and delete orders')
     .addHelpText('after', examples('shopdb order create --user u1 --amount 19.99', 'shopdb order get ord-1001', 'shopdb order set-status ord-1001 PAID'));
   order
     .command('create')
@@ -108,11 +108,23 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       await withContext(command, (ctx) => orderSetStatus(ctx, { orderId, status, expect: options.expect, force: options.force === true }));
     });
 
+  order
+    .command('delete')
+    .description('delete an order that is CANCELLED or COMPLETED (any with --force), atomically; prints it as it was')
+    .argument('<orderId>', 'the order id')
+    .option('--expect <status>', 'delete only if the order is currently in this status')
+    .option('--force', 'delete whatever its status (still atomic)')
+    .addHelpText('after', examples('shopdb order delete ord-1001', 'shopdb order delete ord-1001 --expect PENDING --force'))
+    .action(async (orderId: string, options: { expect?: string; force?: boolean }, command: Command) => {
+      const { orderDelete } = await import('./commands/order-delete.js');
+      await withContext(command, (ctx) => orderDelete(ctx, { orderId, expect: options.expect, force: options.force === true }));
+    });
+
   addBulkCommands(order, 'order', withContext);
 
   const cart = program
     .command('cart')
-    .description('create, read and fill carts')
+    .description('create, read, edit, check out and delete carts')
     .addHelpText('after', examples('shopdb cart create cart-7 --user u1', 'shopdb cart add-product cart-7 sku-42 --price 19.99', 'shopdb cart get cart-7'));
   cart
     .command('create')
@@ -146,6 +158,48 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .action(async (cartId: string, productId: string, options: { price: string; quantity?: string; name?: string }, command: Command) => {
       const { cartAddProduct } = await import('./commands/cart-add-product.js');
       await withContext(command, (ctx) => cartAddProduct(ctx, { cartId, productId, price: options.price, quantity: options.quantity, name: options.name }));
+    });
+
+  cart
+    .command('remove-product')
+    .description('remove a product line from a cart atomically; the total follows')
+    .argument('<cartId>', 'the cart id')
+    .argument('<productId>', 'the product id')
+    .addHelpText('after', examples('shopdb cart remove-product cart-7 sku-42'))
+    .action(async (cartId: string, productId: string, _options: unknown, command: Command) => {
+      const { cartRemoveProduct } = await import('./commands/cart-edit.js');
+      await withContext(command, (ctx) => cartRemoveProduct(ctx, { cartId, productId }));
+    });
+  cart
+    .command('set-quantity')
+    .description('set how many of a product the cart holds, atomically (0 removes the line)')
+    .argument('<cartId>', 'the cart id')
+    .argument('<productId>', 'the product id')
+    .argument('<quantity>', 'the new quantity, 0 to 1000000')
+    .addHelpText('after', examples('shopdb cart set-quantity cart-7 sku-42 5', 'shopdb cart set-quantity cart-7 sku-42 0'))
+    .action(async (cartId: string, productId: string, quantity: string, _options: unknown, command: Command) => {
+      const { cartSetQuantity } = await import('./commands/cart-edit.js');
+      await withContext(command, (ctx) => cartSetQuantity(ctx, { cartId, productId, quantity }));
+    });
+  cart
+    .command('checkout')
+    .description("turn the cart into a PENDING order (its user, lines and total) and mark it CHECKED_OUT, in one transaction")
+    .argument('<cartId>', 'the cart id')
+    .option('--order-id <orderId>', 'the new order id (default: a new time-sortable id)')
+    .addHelpText('after', examples('shopdb cart checkout cart-7', 'shopdb cart checkout cart-7 --order-id ord-1001 --json | jq -r .order.orderId'))
+    .action(async (cartId: string, options: { orderId?: string }, command: Command) => {
+      const { cartCheckout } = await import('./commands/cart-edit.js');
+      await withContext(command, (ctx) => cartCheckout(ctx, { cartId, orderId: options.orderId }));
+    });
+  cart
+    .command('delete')
+    .description("delete a cart atomically; a checked-out cart only once its order is COMPLETED or CANCELLED (any with --force)")
+    .argument('<cartId>', 'the cart id')
+    .option('--force', "delete it even while its order is not final")
+    .addHelpText('after', examples('shopdb cart delete cart-7'))
+    .action(async (cartId: string, options: { force?: boolean }, command: Command) => {
+      const { cartDelete } = await import('./commands/cart-delete.js');
+      await withContext(command, (ctx) => cartDelete(ctx, { cartId, force: options.force === true }));
     });
 
   addBulkCommands(cart, 'cart', withContext);
