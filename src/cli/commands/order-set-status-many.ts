@@ -28,8 +28,11 @@ export interface SetStatusManyFlags {
 export const DEFAULT_MANY_CONCURRENCY = 16;
 export const MAX_MANY_CONCURRENCY = 256;
 
-/** Failures that say DynamoDB cannot be used at all: the run stops at the first, instead of failing every id slowly. */
-const STOPPING: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'TIMEOUT', 'THROTTLED', 'ACCESS_DENIED', 'TABLE_NOT_FOUND']);
+/**
+ * Failures that say DynamoDB cannot be used at all: the run stops at the first, instead of failing every id slowly.
+ * BAD_INPUT here comes from the settings (no region, say): ids and statuses are checked before the move is sent.
+ */
+const STOPPING: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'TIMEOUT', 'THROTTLED', 'ACCESS_DENIED', 'TABLE_NOT_FOUND', 'BAD_INPUT']);
 
 /** One line of output, as printed in JSON mode. */
 type ResultRecord =
@@ -82,10 +85,8 @@ export async function orderSetStatusMany(ctx: CommandContext, flags: SetStatusMa
   let lastLine = 0;
   /** The first service failure: nothing more is sent after it. */
   let fatal: ShopError | undefined;
-  /** The first failure of each exit code, for the final error. */
-  const firstFailure = new Map<number, ShopError>();
   /** Failures by error code, for the final error. */
-  const byCode = new Map<string, number>();
+  const byCode = new Map<ErrorCode, number>();
 
   let wake: (() => void) | undefined;
   const changed = () =>
@@ -102,8 +103,6 @@ export async function orderSetStatusMany(ctx: CommandContext, flags: SetStatusMa
   const failed = (error: ShopError) => {
     summary.failed++;
     byCode.set(error.code, (byCode.get(error.code) ?? 0) + 1);
-    const code = exitCodeFor(error.code);
-    if (!firstFailure.has(code)) firstFailure.set(code, error);
   };
 
   const move = async (slot: Slot, orderId: string) => {
@@ -190,13 +189,15 @@ export async function orderSetStatusMany(ctx: CommandContext, flags: SetStatusMa
     throw new Interrupted(`: stopped reading after line ${lastLine}; every id read before the stop has its result line (${summary.updated} updated, ${summary.unchanged} unchanged, ${summary.failed} failed)`);
   }
   if (fatal) {
-    const rest = summary.notAttempted > 0 ? `; stopped at the first such failure: ${summary.notAttempted} more ${plural(summary.notAttempted, 'id')} after it ${summary.notAttempted === 1 ? 'was' : 'were'} not attempted` : '; stopped at the first such failure';
+    const rest = summary.notAttempted > 0 ? `; stopped at the first such failure: ${summary.notAttempted} more ${plural(summary.notAttempted, 'id')} after it ${summary.notAttempted === 1 ? 'was' : 'were'} not attempted` : '';
     throw new ShopError(fatal.code, `${fatal.message}${rest}`, { cause: fatal, ...(fatal.hint ? { hint: fatal.hint } : {}) });
   }
   if (!complete) {
-    const first = firstFailure.get(EXIT.unexpected) ?? firstFailure.get(EXIT.conflict) ?? firstFailure.get(EXIT.notFound) ?? firstFailure.get(EXIT.usage) ?? [...firstFailure.values()][0];
-    const code: ErrorCode = first?.code ?? 'INTERNAL';
-    const kinds = [...byCode].map(([name, count]) => `${count} ${name}`).join(', ');
+    // The exit code of the gravest kind of failure (unexpected, conflict, not found, bad line), with its most frequent error code.
+    const exit = [EXIT.unexpected, EXIT.conflict, EXIT.notFound, EXIT.usage].find((candidate) => [...byCode.keys()].some((name) => exitCodeFor(name) === candidate)) ?? EXIT.unexpected;
+    const ranked = [...byCode].sort(([a, countA], [b, countB]) => countB - countA || a.localeCompare(b));
+    const code: ErrorCode = ranked.find(([name]) => exitCodeFor(name) === exit)?.[0] ?? 'INTERNAL';
+    const kinds = ranked.map(([name, count]) => `${count} ${name}`).join(', ');
     throw new ShopError(code, `${summary.failed} of ${summary.read - summary.duplicates} ${plural(summary.read - summary.duplicates, 'id')} did not end in ${status} (${kinds}); each has its error on its result line`);
   }
 }
