@@ -97,15 +97,20 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     });
   order
     .command('set-status')
-    .description('move an order to another status (PENDING, PAID, SHIPPED, COMPLETED, CANCELLED)')
-    .argument('<orderId>', 'the order id')
-    .argument('<status>', 'the new status')
+    .description('move an order, or every order listed in a file (--ids-from), to another status (PENDING, PAID, SHIPPED, COMPLETED, CANCELLED)')
+    .usage('[options] <orderId> <status> | --ids-from <file|-> <status>')
+    .argument('[orderId]', 'the order id (left out with --ids-from)')
+    .argument('[status]', 'the new status')
     .option('--expect <status>', 'change only if the order is currently in this status')
     .option('--force', 'skip the transition rules (still atomic)')
-    .addHelpText('after', examples('shopdb order set-status ord-1001 PAID', 'shopdb order set-status ord-1001 SHIPPED --expect PAID'))
-    .action(async (orderId: string, status: string, options: { expect?: string; force?: boolean }, command: Command) => {
-      const { orderSetStatus } = await import('./commands/order-set-status.js');
-      await withContext(command, (ctx) => orderSetStatus(ctx, { orderId, status, expect: options.expect, force: options.force === true }));
+    .option('--ids-from <file|->', 'one order id per line, from a file or - for standard input; one JSON result line per id')
+    .option('--concurrency <n>', 'with --ids-from: orders changed at once (default 16, at most 256)')
+    .addHelpText('after', examples('shopdb order set-status ord-1001 PAID', 'shopdb order set-status ord-1001 SHIPPED --expect PAID', 'shopdb order set-status --ids-from paid.txt SHIPPED --expect PAID'))
+    .action(async (first: string | undefined, second: string | undefined, options: { expect?: string; force?: boolean; idsFrom?: string; concurrency?: string }, command: Command) => {
+      const { orderSetStatusCommand } = await import('./commands/order-set-status.js');
+      await withContext(command, (ctx) =>
+        orderSetStatusCommand(ctx, { first, second, idsFrom: options.idsFrom, expect: options.expect, force: options.force === true, concurrency: options.concurrency }),
+      );
     });
 
   order

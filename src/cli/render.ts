@@ -187,7 +187,7 @@ function show(value: string | number | bigint | null): string {
  * "aliceexe.png". Shown escaped, so a value can never drive the terminal or
  * disguise itself.
  */
-function printable(text: string): string {
+export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
