@@ -63,6 +63,7 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
     carts: new CartService(store.carts, { cache: cache?.settings, events, bulk: store.bulkCarts, orders }),
     tables: new TableService(store.tables, names),
     close: async () => {
+      for (const use of store.capacity()) sink.debug(`capacity: ${use.table} consumed ${units(use.read)} read and ${units(use.write)} write capacity units`);
       store.close();
       await redis?.close();
     },
@@ -103,6 +104,10 @@ async function openCache(settings: ShopSettings, config: NonNullable<ShopSetting
  */
 export function cacheScope(identity: string): string {
   return createHash('sha256').update(identity).digest('hex').slice(0, 16);
+}
+
+function units(value: number): string {
+  return String(Math.round(value * 100) / 100);
 }
 
 function describeRead({ table, id, source, consistency, capacityUnits }: ReadReport): string {

@@ -30,6 +30,8 @@ export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
       fromAttributeValues: attributeValuesToCart,
     }),
     tables: new DynamoTableAdmin(dynamo),
+    /** Capacity consumed so far by every call, per table. */
+    capacity: () => dynamo.capacity.report(),
     /** Frees the keep-alive sockets so the process can exit at once. */
     close: () => dynamo.client.destroy(),
   };

@@ -5,7 +5,7 @@ import type { CartEdit, LineEdit } from '../../src/core/carts.js';
 import type { Cart, Order } from '../../src/core/model.js';
 import { OrderService } from '../../src/core/orders.js';
 import { CartTable } from '../../src/store/cart-table.js';
-import type { Dynamo } from '../../src/store/dynamo-client.js';
+import { CapacityMeter, type Dynamo } from '../../src/store/dynamo-client.js';
 import { OrderTable } from '../../src/store/order-table.js';
 
 /*
@@ -33,7 +33,7 @@ function spyDynamo(): { dynamo: Dynamo; sent: Sent[] } {
       return {};
     },
   };
-  return { dynamo: { client: {} as DynamoDBClient, documents: documents as unknown as DynamoDBDocumentClient, location: 'spy' }, sent };
+  return { dynamo: { client: {} as DynamoDBClient, documents: documents as unknown as DynamoDBDocumentClient, location: 'spy', capacity: new CapacityMeter() }, sent };
 }
 
 const AT = '2026-01-01T00:00:00.000Z';
