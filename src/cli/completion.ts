@@ -226,7 +226,7 @@ ${fn}() {
     while IFS= read -r line; do [[ -n $line ]] && COMPREPLY+=("$line"); done < <(compgen -W "$words" -- "$cur")
   fi
   if (( files )); then
-    type compopt >/dev/null 2>&1 && compopt -o filenames
+    compopt -o filenames 2>/dev/null
     while IFS= read -r line; do [[ -n $line ]] && COMPREPLY+=("$line"); done < <(compgen -f -- "$cur")
   fi
   return 0
