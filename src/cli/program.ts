@@ -201,7 +201,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
 
   program
     .command('completion')
-    .description('print a shell completion script generated from the commands (bash, zsh or fish)')
+    .description('print a shell completion script generated from the commands (bash, zsh or fish; zsh: load it after compinit)')
     .addArgument(
       new Argument('<shell>', 'the shell: bash, zsh or fish')
         // The choices are for the help and the completion scripts; the parser words the refusal as every other bad input.
@@ -213,7 +213,8 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     )
     .addHelpText(
       'after',
-      examples('source <(shopdb completion bash)    # in ~/.bashrc', 'source <(shopdb completion zsh)     # in ~/.zshrc, after compinit', 'shopdb completion fish > ~/.config/fish/completions/shopdb.fish'),
+      // No trailing comments: a narrow terminal continues a long example with \, which would swallow the next line into the comment.
+      examples('source <(shopdb completion bash)', 'source <(shopdb completion zsh)', 'shopdb completion fish > ~/.config/fish/completions/shopdb.fish'),
     )
     .action(async (shell: 'bash' | 'zsh' | 'fish') => {
       const { completionScript } = await import('./completion.js');

@@ -146,6 +146,18 @@ describe('did you mean (a mistyped status)', () => {
 });
 
 describe.each([80, 50])('on a terminal, %i columns', (columns) => {
+  it('every command --help fits, with its global options', async () => {
+    for (const path of await allCommands()) {
+      const run = await pty([...path, '--help'], { columns });
+      const context = `${path.join(' ')} --help at ${columns} columns:\n${run.text}`;
+      expect(run.exitCode, context).toBe(0);
+      expect(run.overflows, context).toEqual([]);
+      if (path.length > 0) expect(run.text, context).toContain('Global Options:');
+      // An example continued with \ must not end inside a shell comment (the next line would become a command).
+      expect(run.text, context).not.toMatch(/#[^\n]*\\$/m);
+    }
+  }, 120_000);
+
   it('help order create: fits, global options and (required) shown, exit 0', async () => {
     const run = await pty(['help', 'order', 'create'], { columns });
     const context = `screen at ${columns} columns:\n${run.text}`;
