@@ -99,6 +99,22 @@ ${lines}`;
     );
   }
 
+  /**
+   * Settings and where each came from (`config show`): a grid when it fits
+   * uncut, else each value with its source on the line below, both wrapped.
+   */
+  settings(rows: Array<[setting: string, value: string | null, source: string]>): string {
+    const shown = rows.map(([setting, value, source]) => [setting, show(value), show(source)]);
+    const columns: Column[] = [
+      { title: 'Setting', kind: 'key' },
+      { title: 'Value', kind: 'key' },
+      { title: 'Source', kind: 'key' },
+    ];
+    const widths = columns.map((column, index) => Math.max(displayWidth(column.title), ...shown.map((row) => displayWidth(row[index] ?? ''))));
+    if (this.width === undefined || widths.reduce((sum, width) => sum + width, 0) + columns.length * 3 + 1 <= this.width) return this.grid(columns, shown);
+    return this.fields(shown.map(([setting = '', value = '', source = '']) => [setting, `${value}\nfrom ${source}`]));
+  }
+
   /** One line confirming a write, wrapped under its tick when the terminal is narrow. */
   done(message: string): string {
     return this.prose(`${this.chalk.green('✓')} ${message}`, 2);
