@@ -1,6 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
-import type { Cart, Extra, Order } from '../core/model.js';
+import type { Cart, Extra, Order, ProductLine } from '../core/model.js';
 import { formatCents, multiply, parseAmount } from '../core/money.js';
 import type { TableReport } from '../core/tables.js';
 import { cut, displayWidth, usableColumns, wrap } from './layout.js';
@@ -45,31 +45,39 @@ export class Renderer {
   }
 
   order(order: Order): string {
-    return this.fields([
-      ['Order', this.chalk.bold(order.orderId)],
-      ['User', show(order.userId)],
-      ['Total', show(order.totalAmount)],
-      ['Status', this.status(order.status)],
-      ['Created', show(order.createdAt)],
-      ['Updated', show(order.updatedAt)],
-      ['Version', show(order.version)],
+    const summary = this.fields([
+      ['order', this.chalk.bold(show(order.orderId))],
+      ['user', show(order.userId)],
+      ['total', show(order.totalAmount)],
+      ['status', this.status(order.status)],
+      ['created', show(order.createdAt)],
+      ['updated', show(order.updatedAt)],
+      ['version', show(order.version)],
+      ...(order.cartId === null ? [] : [['cart', show(order.cartId)] as [string, string]]),
       ...extraRows(order.extra),
     ]);
+    return order.products === null ? summary : `${summary}\n${this.lines(order.products)}`;
   }
 
   cart(cart: Cart): string {
     const summary = this.fields([
-      ['Cart', this.chalk.bold(cart.cartId)],
-      ['User', show(cart.userId)],
-      ['Total', show(cart.totalAmount)],
-      ['Created', show(cart.createdAt)],
-      ['Updated', show(cart.updatedAt)],
-      ['Version', show(cart.version)],
+      ['cart', this.chalk.bold(show(cart.cartId))],
+      ['user', show(cart.userId)],
+      ['total', show(cart.totalAmount)],
+      ...(cart.status === null ? [] : [['status', show(cart.status)] as [string, string]]),
+      ...(cart.orderId === null ? [] : [['order', show(cart.orderId)] as [string, string]]),
+      ['created', show(cart.createdAt)],
+      ['updated', show(cart.updatedAt)],
+      ['version', show(cart.version)],
       ...extraRows(cart.extra),
     ]);
-    if (!cart.products?.length) return `${summary}
-${this.chalk.dim('(no products)')}`;
-    const lines = this.grid(
+    return `${summary}\n${this.lines(cart.products ?? [])}`;
+  }
+
+  /** A cart's or an order's product lines as a grid. */
+  private lines(products: ProductLine[]): string {
+    if (products.length === 0) return this.chalk.dim('(no products)');
+    return this.grid(
       [
         { title: 'Product', kind: 'key' },
         { title: 'Name', kind: 'text' },
@@ -77,13 +85,11 @@ ${this.chalk.dim('(no products)')}`;
         { title: 'Unit price', kind: 'number' },
         { title: 'Line total', kind: 'number' },
       ],
-      cart.products.map((line) => {
+      products.map((line) => {
         const other = line.extra ? ` (${Object.keys(line.extra).join(', ')}: see --json)` : '';
         return [show(line.productId), show(line.name) + other, show(line.quantity), show(line.unitPrice), lineTotal(line.unitPrice, line.quantity)];
       }),
     );
-    return `${summary}
-${lines}`;
   }
 
   tables(reports: TableReport[]): string {
@@ -141,18 +147,21 @@ ${lines}`;
     return status === 'MISSING' ? this.chalk.red(status) : this.chalk.yellow(status);
   }
 
-  /** Label/value rows; values wrap inside their cell, so long ids stay whole and inside the terminal. */
+  /**
+   * `label: value` lines, as gh prints a single thing: values line up after
+   * the longest label and wrap under their own column, so long ids stay whole
+   * and inside the terminal.
+   */
   private fields(rows: Array<[string, string]>): string {
-    const labelWidth = Math.max(...rows.map(([label]) => displayWidth(label)));
-    let valueWidth = Math.max(1, ...rows.map(([, value]) => Math.max(...value.split('\n').map(displayWidth))));
-    // Two cells: one border and two spaces of padding each, plus the closing border.
-    if (this.width !== undefined) valueWidth = Math.max(1, Math.min(valueWidth, this.width - labelWidth - 7));
-    const table = new Table({ colWidths: [labelWidth + 2, valueWidth + 2], style: { head: [], border: this.colourlessBorder() } });
+    const labelWidth = Math.max(...rows.map(([label]) => displayWidth(label))) + 1;
+    const valueWidth = this.width === undefined ? undefined : Math.max(1, this.width - labelWidth - 1);
+    const out: string[] = [];
     for (const [label, value] of rows) {
-      const fitted = value.split('\n').flatMap((line) => wrap(line, valueWidth));
-      table.push({ [this.chalk.bold(label)]: fitted.join('\n') });
+      const head = `${this.chalk.bold(`${label}:`)}${' '.repeat(labelWidth - displayWidth(label) - 1)} `;
+      const fitted = value.split('\n').flatMap((line) => (valueWidth === undefined ? [line] : wrap(line, valueWidth)));
+      fitted.forEach((line, index) => out.push(index === 0 ? `${head}${line}` : `${' '.repeat(labelWidth + 1)}${line}`));
     }
-    return table.toString();
+    return out.join('\n');
   }
 
   /** A grid with a header row, fitted to the terminal as the column kinds allow. */
@@ -184,7 +193,7 @@ ${lines}`;
 
   /** Each row as its own label/value box, for a terminal too narrow for the grid. */
   private stacked(columns: Column[], rows: string[][]): string {
-    return rows.map((row) => this.fields(columns.map((column, index): [string, string] => [column.title, row[index] ?? '']))).join('\n');
+    return rows.map((row) => this.fields(columns.map((column, index): [string, string] => [column.title, row[index] ?? '']))).join('\n\n');
   }
 
   private colourlessBorder(): string[] {

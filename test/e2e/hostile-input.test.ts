@@ -146,7 +146,7 @@ function cases(): Case[] {
   add('empty command', [''], "unknown command ''");
   add('unknown order subcommand', ['order', 'frob'], 'frob');
   add('unknown tables subcommand', ['tables', 'drop'], 'drop');
-  add('unknown cart subcommand', ['cart', 'remove-product', CART, PRODUCT], 'remove-product');
+  add('unknown cart subcommand', ['cart', 'empty', CART], 'empty');
   add('unknown local subcommand', ['local', 'restart'], 'restart', { env: { SHOPDB_HOME: localHome } });
   add('unknown flag on local status', ['local', 'status', '--port', '1'], '--port', { env: { SHOPDB_HOME: localHome } });
 
