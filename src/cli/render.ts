@@ -167,7 +167,7 @@ ${lines}`;
         { title: 'Status', kind: 'key' },
       ],
       reports.flatMap((report) =>
-        report.indexes.map((index) => [report.name, index.name, this.tableStatus(index.backfilling ? `${index.status} (filling)` : index.status)]),
+        report.indexes.map((index) => [report.kind, index.name, this.tableStatus(index.backfilling ? `${index.status} (filling)` : index.status)]),
       ),
     );
   }

@@ -209,7 +209,7 @@ export class TableService {
       const name = this.names[table.kind];
       const description = await this.admin.describe(name);
       if (description) checkKeys(description, table.hashKey);
-      reports.push(report(table.kind, name, description ? 'present' : 'absent', description, indexesOf(table.kind)));
+      reports.push(report(table.kind, name, description ? 'present' : 'absent', description, description && description.status !== 'DELETING' ? indexesOf(table.kind) : []));
     }
     return reports;
   }

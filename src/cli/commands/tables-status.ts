@@ -9,7 +9,7 @@ export async function tablesStatus(ctx: CommandContext): Promise<void> {
     const present = reports.filter((report) => report.indexes.length > 0);
     return present.length === 0 ? render.tables(reports) : `${render.tables(reports)}\n${render.tableIndexes(present)}`;
   });
-  const unready = reports.flatMap((report) => report.indexes.filter((index) => index.status === 'MISSING').map((index) => `${report.name} ${index.name}`));
+  const unready = reports.filter((report) => report.status === 'ACTIVE' || report.status === 'UPDATING').flatMap((report) => report.indexes.filter((index) => index.status === 'MISSING').map((index) => `${report.name} ${index.name}`));
   // Reads and writes work without them; only listing needs them.
   if (unready.length > 0) ctx.out.warn(`indexes missing (order list and cart list need them): ${unready.join(', ')}; tables create adds them`);
   const missing = reports.filter((report) => report.result === 'absent').map((report) => report.name);
