@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { CacheBreaker, type CacheSettings, type ReadReport, type ServiceEvents } from '../core/cache.js';
 import { CartService } from '../core/carts.js';
+import { ListService } from '../core/listing.js';
+import type { Cart, Order } from '../core/model.js';
 import { OrderService } from '../core/orders.js';
 import { TableService, tableNames } from '../core/tables.js';
 import { dynamoIdentity } from '../store/cache-scope.js';
@@ -35,6 +37,8 @@ export interface Shop {
   orders: OrderService;
   carts: CartService;
   tables: TableService;
+  /** `order list` and `cart list` (core/listing.ts). */
+  listing: { orders: ListService<Order>; carts: ListService<Cart> };
   close(): Promise<void>;
 }
 
@@ -62,6 +66,7 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
     orders,
     carts: new CartService(store.carts, { cache: cache?.settings, events, bulk: store.bulkCarts, orders }),
     tables: new TableService(store.tables, names),
+    listing: { orders: new ListService('order', store.listOrders), carts: new ListService('cart', store.listCarts) },
     close: async () => {
       for (const use of store.capacity()) sink.debug(`capacity: ${use.table} consumed ${units(use.read)} read and ${units(use.write)} write capacity units`);
       store.close();

@@ -131,6 +131,21 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       await withContext(command, (ctx) => orderDelete(ctx, { orderId, expect: options.expect, force: options.force === true }));
     });
 
+  order
+    .command('list')
+    .description('list orders newest first: by user (by creation), or by status / every status (by last change)')
+    .option('--user <userId>', "the user's orders, newest first; then the ones without a creation date")
+    .option('--status <status>', 'only orders in this status')
+    .option('--updated-before <iso>', 'only orders last changed before this time, e.g. 2024-05-01T00:00:00Z')
+    .option('--limit <n>', 'items per page, 1 to 1000 (default 50)')
+    .option('--cursor <cursor>', 'continue a listing where its previous page ended (its nextCursor)')
+    .option('--all', 'follow every page and print the orders as NDJSON, one per line')
+    .addHelpText('after', examples('shopdb order list --user u1', 'shopdb order list --status PAID --updated-before 2024-05-01', 'shopdb order list --all | jq -r .orderId'))
+    .action(async (options: { user?: string; status?: string; updatedBefore?: string; limit?: string; cursor?: string; all?: boolean }, command: Command) => {
+      const { orderList } = await import('./commands/order-list.js');
+      await withContext(command, (ctx) => orderList(ctx, options));
+    });
+
   addBulkCommands(order, 'order', withContext);
 
   const cart = program
@@ -211,6 +226,18 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .action(async (cartId: string, options: { force?: boolean }, command: Command) => {
       const { cartDelete } = await import('./commands/cart-delete.js');
       await withContext(command, (ctx) => cartDelete(ctx, { cartId, force: options.force === true }));
+    });
+  cart
+    .command('list')
+    .description("list a user's carts, newest first (then the ones without a creation date)")
+    .requiredOption('--user <userId>', 'the user owning the carts')
+    .option('--limit <n>', 'items per page, 1 to 1000 (default 50)')
+    .option('--cursor <cursor>', 'continue a listing where its previous page ended (its nextCursor)')
+    .option('--all', 'follow every page and print the carts as NDJSON, one per line')
+    .addHelpText('after', examples('shopdb cart list --user u1', 'shopdb cart list --user u1 --all | jq -r .cartId'))
+    .action(async (options: { user: string; limit?: string; cursor?: string; all?: boolean }, command: Command) => {
+      const { cartList } = await import('./commands/cart-list.js');
+      await withContext(command, (ctx) => cartList(ctx, options));
     });
 
   addBulkCommands(cart, 'cart', withContext);

@@ -121,6 +121,79 @@ export class Renderer {
     return this.fields(shown.map(([setting = '', value = '', source = '']) => [setting, `${value}\nfrom ${source}`]));
   }
 
+  /** A page of orders: one row each; `when` says which date is shown (the one the listing is sorted by). */
+  orderList(orders: Order[], when: 'createdAt' | 'updatedAt'): string {
+    if (orders.length === 0) return this.chalk.dim('(no orders)');
+    return this.grid(
+      [
+        { title: 'Order', kind: 'key' },
+        { title: 'User', kind: 'key' },
+        { title: 'Status', kind: 'key' },
+        { title: 'Total', kind: 'number' },
+        { title: when === 'createdAt' ? 'Created' : 'Updated', kind: 'text' },
+      ],
+      orders.map((order) => [this.chalk.bold(show(order.orderId)), show(order.userId), this.status(order.status), show(order.totalAmount), shortDate(order[when])]),
+    );
+  }
+
+  /** A page of carts: one row each. */
+  cartList(carts: Cart[]): string {
+    if (carts.length === 0) return this.chalk.dim('(no carts)');
+    return this.grid(
+      [
+        { title: 'Cart', kind: 'key' },
+        { title: 'User', kind: 'key' },
+        { title: 'Lines', kind: 'number' },
+        { title: 'Total', kind: 'number' },
+        { title: 'Status', kind: 'text' },
+        { title: 'Created', kind: 'text' },
+      ],
+      carts.map((cart) => [
+        this.chalk.bold(show(cart.cartId)),
+        show(cart.userId),
+        cart.products === null ? '-' : String(cart.products.length),
+        show(cart.totalAmount),
+        cart.status === null ? 'open' : show(cart.status),
+        shortDate(cart.createdAt),
+      ]),
+    );
+  }
+
+  /**
+   * The command that prints the next page, after a list. A cursor too long for
+   * the terminal is continued on the next lines with a shell `\` and no
+   * indent, so that the lines pasted together are still the one command.
+   */
+  more(command: string, cursor: string): string {
+    const line = `more: ${command} --cursor ${cursor}`;
+    if (this.width === undefined || displayWidth(line) <= this.width) return this.chalk.dim(line);
+    // Room for the ` \\` that continues the last line of the command into the cursor.
+    // Never broken inside a quoted argument (a continuation there would change it).
+    const guarded = `more: ${command} --cursor`.replace(/'[^']*'/g, (quoted) => quoted.replace(/ /g, '\u00a0'));
+    const head = wrap(guarded, this.width - 2, { indent: 6, before: ' \\' }).map((part) => part.replace(/\u00a0/g, ' '));
+    const lines = [...head.slice(0, -1), `${head.at(-1) ?? ''} \\`];
+    const room = this.width - 1;
+    for (let start = 0; start < cursor.length; start += room) {
+      const chunk = cursor.slice(start, start + room);
+      lines.push(start + room < cursor.length ? `${chunk}\\` : chunk);
+    }
+    return this.chalk.dim(lines.join('\n'));
+  }
+
+  /** shopdb's indexes of each table and their state: one row per index. */
+  tableIndexes(reports: TableReport[]): string {
+    return this.grid(
+      [
+        { title: 'Table', kind: 'text' },
+        { title: 'Index', kind: 'key' },
+        { title: 'Status', kind: 'key' },
+      ],
+      reports.flatMap((report) =>
+        report.indexes.map((index) => [report.kind, index.name, this.tableStatus(index.backfilling ? `${index.status} (filling)` : index.status)]),
+      ),
+    );
+  }
+
   /** One line confirming a write, wrapped under its tick when the terminal is narrow. */
   done(message: string): string {
     return this.prose(`${this.chalk.green('✓')} ${message}`, 2);
@@ -199,6 +272,13 @@ export class Renderer {
   private colourlessBorder(): string[] {
     return this.chalk.level > 0 ? ['grey'] : [];
   }
+}
+
+/** 2024-05-01T12:03:04.567Z as 2024-05-01 12:03 (UTC); anything else as stored. */
+function shortDate(value: string | null): string {
+  if (value === null) return '-';
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?Z$/.exec(value);
+  return match ? `${match[1]} ${match[2]}` : show(value);
 }
 
 function show(value: string | number | bigint | null): string {

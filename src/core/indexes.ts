@@ -11,7 +11,10 @@ import { ORDER_STATUSES } from './status.js';
  * (the original design wrote none) are not in that index (a GSI holds only
  * items that have its key attributes); they are found through the `userId`
  * index (hash key only, every item with a userId), filtered on
- * `attribute_not_exists(createdAt)`, after the dated ones.
+ * `attribute_not_exists(createdAt)`, after the dated ones. It also carries
+ * `status` and `updatedAt` so that `--status` and `--updated-before` filter
+ * the legacy pass without reading the items (an order of the original design
+ * that shopdb moved since has `updatedAt` but no `createdAt`).
  *
  * By status: one partition per status would be five hot partitions, so the
  * hash key is the status plus a shard suffix (`PAID#3`), derived from the
@@ -56,10 +59,20 @@ export interface IndexDefinition {
 export const ORDER_INDEXES: readonly IndexDefinition[] = [
   { name: 'userId-createdAt', hashKey: 'userId', rangeKey: 'createdAt', projection: 'ALL' },
   { name: 'statusShard-updatedAt', hashKey: STATUS_SHARD_ATTRIBUTE, rangeKey: 'updatedAt', projection: 'ALL' },
-  { name: 'userId-keys', hashKey: 'userId', projection: ['createdAt', 'status'] },
+  { name: 'userId-keys', hashKey: 'userId', projection: ['createdAt', 'status', 'updatedAt'] },
 ];
 
 export const CART_INDEXES: readonly IndexDefinition[] = [
   { name: 'userId-createdAt', hashKey: 'userId', rangeKey: 'createdAt', projection: 'ALL' },
   { name: 'userId-keys', hashKey: 'userId', projection: ['createdAt'] },
 ];
+
+/** The indexes of one table kind. */
+export function indexesOf(kind: 'orders' | 'carts'): readonly IndexDefinition[] {
+  return kind === 'orders' ? ORDER_INDEXES : CART_INDEXES;
+}
+
+/** The attributes the indexes key on (all strings). */
+export function indexKeyAttributes(indexes: readonly IndexDefinition[]): string[] {
+  return [...new Set(indexes.flatMap((index) => (index.rangeKey === undefined ? [index.hashKey] : [index.hashKey, index.rangeKey])))];
+}

@@ -1,4 +1,5 @@
 import { badInput, ShopError } from './errors.js';
+import { indexesOf, indexKeyAttributes, type IndexDefinition } from './indexes.js';
 import { parsePositiveInteger } from './validate.js';
 
 /** The tables and keys of the original design; `--table-prefix` only prepends to the names. */
@@ -44,12 +45,35 @@ export interface TableDescription {
   keys: Array<[string, string, string]>;
   billing: 'provisioned' | 'on-demand';
   itemCount: number | null;
+  /** The table's provisioned capacity (null on demand): what a new index mirrors. */
+  throughput: { readCapacity: number; writeCapacity: number } | null;
+  /** Types of the attributes defined (keys of the table and its indexes), by name. */
+  attributeTypes: Record<string, string>;
+  indexes: IndexDescription[];
+}
+
+/** A global secondary index as the service describes it. */
+export interface IndexDescription {
+  name: string;
+  hashKey: string | undefined;
+  rangeKey: string | undefined;
+  /** ALL, KEYS_ONLY, or the INCLUDEd non-key attributes. */
+  projection: 'ALL' | 'KEYS_ONLY' | string[];
+  /** CREATING, ACTIVE, UPDATING, DELETING. */
+  status: string;
+  /** True while an index added to a table with items is being filled. */
+  backfilling: boolean;
 }
 
 export interface TableAdmin {
   describe(name: string): Promise<TableDescription | undefined>;
   /** Resolves false when a table of that name exists, in whatever state (DynamoDB answers the same for one still DELETING). */
-  create(name: string, hashKey: string, billing: Billing): Promise<boolean>;
+  create(name: string, hashKey: string, billing: Billing, indexes: readonly IndexDefinition[]): Promise<boolean>;
+  /**
+   * Adds one index to an existing table (DynamoDB creates one per UpdateTable).
+   * `busy`: the table is being updated (another index being added) and refused.
+   */
+  addIndex(name: string, index: IndexDefinition, throughput: TableDescription['throughput']): Promise<'started' | 'busy'>;
   /** `busy`: the table is CREATING or UPDATING and cannot be deleted yet. */
   delete(name: string): Promise<'deleted' | 'absent' | 'busy'>;
 }
@@ -57,10 +81,19 @@ export interface TableAdmin {
 export interface TableReport {
   kind: TableKind;
   name: string;
-  result: 'created' | 'exists' | 'deleted' | 'absent' | 'present';
+  /** `updated`: the table existed and the indexes it lacked were added. */
+  result: 'created' | 'exists' | 'updated' | 'deleted' | 'absent' | 'present';
   status: string;
   billing: 'provisioned' | 'on-demand' | null;
   itemCount: number | null;
+  /** shopdb's indexes on this table: MISSING when absent, MISMATCH when one of the name has other keys or projection. */
+  indexes: IndexReport[];
+}
+
+export interface IndexReport {
+  name: string;
+  status: string;
+  backfilling: boolean;
 }
 
 /** What a table is waited for; front ends show it as progress. */
@@ -70,6 +103,8 @@ export interface TableWait {
   status: string;
   /** What comes once it has left that state. */
   then: 'create' | 'delete' | 'use';
+  /** Set when it is one of the table's indexes that is waited for (CREATING, or backfilling). */
+  index?: string;
 }
 
 export interface WaitOptions {
@@ -95,13 +130,24 @@ export class TableService {
   /**
    * Creates what is missing, checks what exists, and waits until both are
    * ACTIVE. A table still DELETING (a `tables delete` moments ago; on AWS that
-   * takes seconds to minutes) is waited out first, then created.
+   * takes seconds to minutes) is waited out first, then created. A table that
+   * exists without shopdb's indexes gets them, one UpdateTable each (DynamoDB
+   * adds one index at a time), each waited for until ACTIVE and filled. Every
+   * existing table is checked first: a conflict changes nothing.
    */
   async create(billing: Billing, options: WaitOptions): Promise<TableReport[]> {
     const deadline = Date.now() + options.waitMs;
+    for (const table of TABLES) {
+      const current = await this.admin.describe(this.names[table.kind]);
+      if (current && current.status !== 'DELETING') {
+        checkKeys(current, table.hashKey);
+        checkIndexes(current, indexesOf(table.kind));
+      }
+    }
     const reports: TableReport[] = [];
     for (const table of TABLES) {
       const name = this.names[table.kind];
+      const wanted = indexesOf(table.kind);
       let created = false;
       for (;;) {
         const current = await this.admin.describe(name);
@@ -110,15 +156,51 @@ export class TableService {
           continue;
         }
         if (current) break;
-        created = await this.admin.create(name, table.hashKey, billing);
+        created = await this.admin.create(name, table.hashKey, billing, wanted);
         // Refused: another client created it, or it was deleting after all; look again.
         if (created) break;
         await this.pause(name, 'DELETING', 'create', deadline, options.onWait);
       }
-      const description = await this.waitUntilActive(name, table.hashKey, deadline, options.onWait);
-      reports.push(report(table.kind, name, created ? 'created' : 'exists', description));
+      const { description, added } = await this.ensureIndexes(name, table.hashKey, wanted, deadline, options.onWait);
+      reports.push(report(table.kind, name, created ? 'created' : added ? 'updated' : 'exists', description));
     }
     return reports;
+  }
+
+  /** Waits for the table and its indexes; adds the missing ones one at a time. */
+  private async ensureIndexes(
+    name: string,
+    hashKey: string,
+    wanted: readonly IndexDefinition[],
+    deadline: number,
+    onWait?: (wait: TableWait) => void,
+  ): Promise<{ description: TableDescription; added: boolean }> {
+    let added = false;
+    for (;;) {
+      const description = await this.waitUntilActive(name, hashKey, deadline, onWait);
+      checkIndexes(description, wanted);
+      const pending = description.indexes.find((index) => wanted.some((want) => want.name === index.name) && (index.status !== 'ACTIVE' || index.backfilling));
+      if (pending) {
+        await this.pause(name, pending.status === 'ACTIVE' ? 'BACKFILLING' : pending.status, 'use', deadline, onWait, pending.name);
+        continue;
+      }
+      const missing = wanted.find((want) => !description.indexes.some((index) => index.name === want.name));
+      if (!missing) return { description, added };
+      const outcome = await this.admin.addIndex(name, missing, description.billing === 'provisioned' ? description.throughput : null);
+      if (outcome === 'busy') {
+        await this.pause(name, 'UPDATING', 'use', deadline, onWait);
+        continue;
+      }
+      added = true;
+      const after = await this.admin.describe(name);
+      if (after && !after.indexes.some((index) => index.name === missing.name)) {
+        // dynalite, for one, answers UpdateTable without adding the index.
+        throw new ShopError(
+          'UNAVAILABLE',
+          `table ${name}: the service accepted adding index ${missing.name} but does not list it; it cannot add indexes to an existing table (recreate the table, or use Amazon DynamoDB or DynamoDB Local)`,
+        );
+      }
+    }
   }
 
   async status(): Promise<TableReport[]> {
@@ -127,7 +209,7 @@ export class TableService {
       const name = this.names[table.kind];
       const description = await this.admin.describe(name);
       if (description) checkKeys(description, table.hashKey);
-      reports.push(report(table.kind, name, description ? 'present' : 'absent', description));
+      reports.push(report(table.kind, name, description ? 'present' : 'absent', description, description && description.status !== 'DELETING' ? indexesOf(table.kind) : []));
     }
     return reports;
   }
@@ -168,11 +250,12 @@ export class TableService {
     }
   }
 
-  private async pause(table: string, status: string, then: TableWait['then'], deadline: number, onWait?: (wait: TableWait) => void): Promise<void> {
+  private async pause(table: string, status: string, then: TableWait['then'], deadline: number, onWait?: (wait: TableWait) => void, index?: string): Promise<void> {
     if (Date.now() > deadline) {
-      throw new ShopError('TIMEOUT', `table ${table} is still ${status} after the wait allowed; nothing more was done`, { hint: { kind: 'table-status' } });
+      const what = index === undefined ? `table ${table}` : `index ${index} of table ${table}`;
+      throw new ShopError('TIMEOUT', `${what} is still ${status} after the wait allowed; nothing more was done`, { hint: { kind: 'table-status' } });
     }
-    onWait?.({ table, status, then });
+    onWait?.(index === undefined ? { table, status, then } : { table, status, then, index });
     await new Promise((resolve) => setTimeout(resolve, this.pollMs));
   }
 }
@@ -185,7 +268,13 @@ function checkKeys(description: TableDescription, hashKey: string): void {
   }
 }
 
-function report(kind: TableKind, name: string, result: TableReport['result'], description: TableDescription | undefined): TableReport {
+function report(
+  kind: TableKind,
+  name: string,
+  result: TableReport['result'],
+  description: TableDescription | undefined,
+  wanted: readonly IndexDefinition[] = description ? indexesOf(kind) : [],
+): TableReport {
   return {
     kind,
     name,
@@ -193,5 +282,41 @@ function report(kind: TableKind, name: string, result: TableReport['result'], de
     status: description?.status ?? (result === 'deleted' ? 'DELETING' : 'MISSING'),
     billing: description?.billing ?? null,
     itemCount: description?.itemCount ?? null,
+    indexes: wanted.map((want) => {
+      const found = description?.indexes.find((index) => index.name === want.name);
+      if (!found) return { name: want.name, status: 'MISSING', backfilling: false };
+      return { name: want.name, status: indexDifference(found, want) === undefined ? found.status : 'MISMATCH', backfilling: found.backfilling };
+    }),
   };
+}
+
+/** What differs between an index found and the one shopdb needs; undefined when they agree. */
+export function indexDifference(found: IndexDescription, want: IndexDefinition): string | undefined {
+  const differences: string[] = [];
+  const keys = (hash: string | undefined, range: string | undefined) => `${hash ?? '?'} (HASH)${range === undefined ? '' : `, ${range} (RANGE)`}`;
+  if (found.hashKey !== want.hashKey || found.rangeKey !== want.rangeKey) {
+    differences.push(`key ${keys(found.hashKey, found.rangeKey)}, not ${keys(want.hashKey, want.rangeKey)}`);
+  }
+  const projection = (value: IndexDescription['projection'] | IndexDefinition['projection']) => (typeof value === 'string' ? value : `INCLUDE ${[...value].sort().join(', ')}`);
+  if (projection(found.projection) !== projection(want.projection)) {
+    differences.push(`projection ${projection(found.projection)}, not ${projection(want.projection)}`);
+  }
+  return differences.length === 0 ? undefined : differences.join('; ');
+}
+
+/** An index of one of shopdb's names that is not shopdb's, or a key attribute of another type: SCHEMA_MISMATCH, naming what differs. */
+function checkIndexes(description: TableDescription, wanted: readonly IndexDefinition[]): void {
+  const problems: string[] = [];
+  for (const want of wanted) {
+    const found = description.indexes.find((index) => index.name === want.name);
+    const difference = found && indexDifference(found, want);
+    if (difference) problems.push(`index ${want.name} has ${difference}`);
+  }
+  for (const attribute of indexKeyAttributes(wanted)) {
+    const type = description.attributeTypes[attribute];
+    if (type !== undefined && type !== 'S') problems.push(`attribute ${attribute} is defined as type ${type}, not S`);
+  }
+  if (problems.length > 0) {
+    throw new ShopError('SCHEMA_MISMATCH', `table ${description.name}: ${problems.join('; ')}; nothing was changed`, { hint: { kind: 'other-prefix' } });
+  }
 }

@@ -4,6 +4,7 @@ import { CartTable } from './cart-table.js';
 import { attributeValuesToCart, attributeValuesToOrder, cartToItem, orderToItem, toCart, toOrder } from './items.js';
 import { connectDynamo, type DynamoSettings } from './dynamo-client.js';
 import { OrderTable } from './order-table.js';
+import { ListTable } from './list-query.js';
 import { DynamoTableAdmin } from './table-admin.js';
 import type { TableNames } from '../core/tables.js';
 
@@ -29,6 +30,8 @@ export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
       fromItem: toCart,
       fromAttributeValues: attributeValuesToCart,
     }),
+    listOrders: new ListTable<Order>(dynamo, names.orders, { key: 'orderId', fromAttributeValues: attributeValuesToOrder }),
+    listCarts: new ListTable<Cart>(dynamo, names.carts, { key: 'cartId', fromAttributeValues: attributeValuesToCart }),
     tables: new DynamoTableAdmin(dynamo),
     /** Capacity consumed so far by every call, per table. */
     capacity: () => dynamo.capacity.report(),

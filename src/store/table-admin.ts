@@ -2,11 +2,16 @@ import {
   CreateTableCommand,
   DeleteTableCommand,
   DescribeTableCommand,
+  LimitExceededException,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateTableCommand,
+  type GlobalSecondaryIndex,
+  type Projection,
   type TableDescription as AwsTableDescription,
 } from '@aws-sdk/client-dynamodb';
-import type { Billing, TableAdmin, TableDescription } from '../core/tables.js';
+import { indexKeyAttributes, type IndexDefinition } from '../core/indexes.js';
+import type { Billing, IndexDescription, TableAdmin, TableDescription } from '../core/tables.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
 
@@ -23,18 +28,20 @@ export class DynamoTableAdmin implements TableAdmin {
     }
   }
 
-  async create(name: string, hashKey: string, billing: Billing): Promise<boolean> {
+  async create(name: string, hashKey: string, billing: Billing, indexes: readonly IndexDefinition[]): Promise<boolean> {
+    const throughput = billing.mode === 'on-demand' ? null : { readCapacity: billing.readCapacity, writeCapacity: billing.writeCapacity };
     try {
       await this.dynamo.client.send(
         new CreateTableCommand({
           TableName: name,
           KeySchema: [{ AttributeName: hashKey, KeyType: 'HASH' }],
-          AttributeDefinitions: [{ AttributeName: hashKey, AttributeType: 'S' }],
-          ...(billing.mode === 'on-demand'
+          AttributeDefinitions: [hashKey, ...indexKeyAttributes(indexes)].map((attribute) => ({ AttributeName: attribute, AttributeType: 'S' })),
+          ...(indexes.length === 0 ? {} : { GlobalSecondaryIndexes: indexes.map((index) => toIndex(index, throughput)) }),
+          ...(throughput === null
             ? { BillingMode: 'PAY_PER_REQUEST' }
             : {
                 BillingMode: 'PROVISIONED',
-                ProvisionedThroughput: { ReadCapacityUnits: billing.readCapacity, WriteCapacityUnits: billing.writeCapacity },
+                ProvisionedThroughput: { ReadCapacityUnits: throughput.readCapacity, WriteCapacityUnits: throughput.writeCapacity },
               }),
         }),
       );
@@ -42,6 +49,23 @@ export class DynamoTableAdmin implements TableAdmin {
     } catch (error) {
       if (error instanceof ResourceInUseException) return false;
       throw serviceError(error, this.dynamo.location);
+    }
+  }
+
+  async addIndex(name: string, index: IndexDefinition, throughput: TableDescription['throughput']): Promise<'started' | 'busy'> {
+    try {
+      await this.dynamo.client.send(
+        new UpdateTableCommand({
+          TableName: name,
+          AttributeDefinitions: indexKeyAttributes([index]).map((attribute) => ({ AttributeName: attribute, AttributeType: 'S' })),
+          GlobalSecondaryIndexUpdates: [{ Create: toIndex(index, throughput) }],
+        }),
+      );
+      return 'started';
+    } catch (error) {
+      // Another index is being added (ResourceInUse), or the one-at-a-time limit (LimitExceeded): wait and try again.
+      if (error instanceof ResourceInUseException || error instanceof LimitExceededException) return 'busy';
+      throw serviceError(error, this.dynamo.location, name);
     }
   }
 
@@ -66,5 +90,35 @@ function toDescription(name: string, table: AwsTableDescription): TableDescripti
     keys: (table.KeySchema ?? []).map((key) => [key.AttributeName ?? '', types.get(key.AttributeName) ?? '?', key.KeyType ?? '?']),
     billing: table.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'on-demand' : 'provisioned',
     itemCount: table.ItemCount ?? null,
+    throughput:
+      table.ProvisionedThroughput?.ReadCapacityUnits && table.ProvisionedThroughput.WriteCapacityUnits
+        ? { readCapacity: table.ProvisionedThroughput.ReadCapacityUnits, writeCapacity: table.ProvisionedThroughput.WriteCapacityUnits }
+        : null,
+    attributeTypes: Object.fromEntries([...types].flatMap(([attribute, type]) => (attribute === undefined || type === undefined ? [] : [[attribute, String(type)]]))),
+    indexes: (table.GlobalSecondaryIndexes ?? []).map(
+      (index): IndexDescription => ({
+        name: index.IndexName ?? '',
+        hashKey: index.KeySchema?.find((key) => key.KeyType === 'HASH')?.AttributeName,
+        rangeKey: index.KeySchema?.find((key) => key.KeyType === 'RANGE')?.AttributeName,
+        projection: projectionOf(index.Projection),
+        status: index.IndexStatus ?? 'UNKNOWN',
+        backfilling: index.Backfilling === true,
+      }),
+    ),
+  };
+}
+
+function projectionOf(projection: Projection | undefined): IndexDescription['projection'] {
+  if (projection?.ProjectionType === 'INCLUDE') return [...(projection.NonKeyAttributes ?? [])];
+  return projection?.ProjectionType === 'ALL' ? 'ALL' : 'KEYS_ONLY';
+}
+
+function toIndex(index: IndexDefinition, throughput: TableDescription['throughput']): GlobalSecondaryIndex {
+  return {
+    IndexName: index.name,
+    KeySchema: [{ AttributeName: index.hashKey, KeyType: 'HASH' }, ...(index.rangeKey === undefined ? [] : [{ AttributeName: index.rangeKey, KeyType: 'RANGE' as const }])],
+    Projection: index.projection === 'ALL' ? { ProjectionType: 'ALL' } : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
+    // Provisioned billing: each index gets the table's capacity (an index with less would throttle the table's writes).
+    ...(throughput === null ? {} : { ProvisionedThroughput: { ReadCapacityUnits: throughput.readCapacity, WriteCapacityUnits: throughput.writeCapacity } }),
   };
 }

@@ -15,7 +15,7 @@ export async function tablesCreate(ctx: CommandContext, options: { billing?: str
   try {
     const reports = await tables.create(billing, { waitMs: TABLE_WAIT_MS, onWait: progress(ctx, spinner) });
     spinner.stop();
-    await ctx.out.result({ tables: reports }, (render) => render.tables(reports));
+    await ctx.out.result({ tables: reports }, (render) => `${render.tables(reports)}\n${render.tableIndexes(reports)}`);
   } finally {
     spinner.stop();
   }
@@ -25,7 +25,9 @@ export async function tablesCreate(ctx: CommandContext, options: { billing?: str
 export function progress(ctx: CommandContext, spinner: Spinner): (wait: TableWait) => void {
   const told = new Set<string>();
   return (wait) => {
-    const line = `waiting for ${wait.table} to finish ${wait.status === 'MISSING' ? 'appearing' : wait.status} before ${wait.then === 'use' ? 'using it' : `${wait.then === 'create' ? 'creating' : 'deleting'} it`}`;
+    const line = wait.index !== undefined
+      ? `waiting for index ${wait.index} of ${wait.table} to finish ${wait.status}`
+      : `waiting for ${wait.table} to finish ${wait.status === 'MISSING' ? 'appearing' : wait.status} before ${wait.then === 'use' ? 'using it' : `${wait.then === 'create' ? 'creating' : 'deleting'} it`}`;
     spinner.update(line);
     if (!told.has(line)) {
       told.add(line);

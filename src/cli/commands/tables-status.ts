@@ -5,7 +5,13 @@ import type { CommandContext } from '../context.js';
 export async function tablesStatus(ctx: CommandContext): Promise<void> {
   const { tables } = await ctx.services();
   const reports = await tables.status();
-  await ctx.out.result({ tables: reports }, (render) => render.tables(reports));
+  await ctx.out.result({ tables: reports }, (render) => {
+    const present = reports.filter((report) => report.indexes.length > 0);
+    return present.length === 0 ? render.tables(reports) : `${render.tables(reports)}\n${render.tableIndexes(present)}`;
+  });
+  const unready = reports.filter((report) => report.status === 'ACTIVE' || report.status === 'UPDATING').flatMap((report) => report.indexes.filter((index) => index.status === 'MISSING').map((index) => `${report.name} ${index.name}`));
+  // Reads and writes work without them; only listing needs them.
+  if (unready.length > 0) ctx.out.warn(`indexes missing (order list and cart list need them): ${unready.join(', ')}; tables create adds them`);
   const missing = reports.filter((report) => report.result === 'absent').map((report) => report.name);
   if (missing.length > 0) {
     throw new ShopError('TABLE_NOT_FOUND', `missing at ${ctx.config.location}: ${missing.join(', ')}`, { hint: { kind: 'create-tables' } });
