@@ -74,7 +74,8 @@ describe('parseStrict', () => {
         try {
           expected = JSON.parse(text);
         } catch {
-          expect(refusal(text)).toMatch(/^not valid JSON/);
+          // Refused too; a repeated key or too deep a nesting may be met before the syntax error ({"":1,"":2 cut short).
+          expect(refusal(text)).toMatch(/^not valid JSON|appears twice in one object|nested deeper/);
           return;
         }
         const message = refusal(text);
