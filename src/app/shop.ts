@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CacheBreaker, type CacheSettings, type ReadReport, type ServiceEvents } from '../core/cache.js';
+import { CacheBreaker, CacheService, type CacheSettings, type ReadReport, type ServiceEvents } from '../core/cache.js';
 import { CartService } from '../core/carts.js';
 import { OrderService } from '../core/orders.js';
 import { TableService, tableNames } from '../core/tables.js';
@@ -35,6 +35,8 @@ export interface Shop {
   orders: OrderService;
   carts: CartService;
   tables: TableService;
+  /** The cache as a whole (`cache flush`); absent when no cache is configured or the DynamoDB region is not known. */
+  cache: CacheService | undefined;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
     orders: new OrderService(store.orders, { cache: cache?.settings, events, bulk: store.bulkOrders }),
     carts: new CartService(store.carts, { cache: cache?.settings, events, bulk: store.bulkCarts }),
     tables: new TableService(store.tables, names),
+    cache: cache ? new CacheService(cache.redis, cache.settings.scope, [names.orders, names.carts], cache.redis.location) : undefined,
     close: async () => {
       store.close();
       await redis?.close();
