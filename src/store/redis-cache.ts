@@ -26,6 +26,7 @@ const KEY_FORMAT = 'shopdb:v2';
  * newer(a, b): a > b for readable versions of any length.
  * cached_version: the version of a well-formed entry (what decode() below
  * accepts: an object or null as item), else nil, so that garbage is replaced.
+ * is_tombstone(key): the entry is a delete's tombstone ({"v":"<n>","item":null}).
  * lease_token: the item's token, or a fresh one when there is none or it is
  * not one of ours; a lease key of another type, or whose floor is unreadable,
  * is deleted first (the floor cannot order anything, and the next writer
@@ -45,6 +46,10 @@ local function cached_version(key)
   local version = string.match(raw, '^{"v":"(%d+)","item":[{n]')
   if readable(version) and pcall(cjson.decode, raw) then return version end
   return nil
+end
+local function is_tombstone(key)
+  local raw = redis.pcall('GET', key)
+  return type(raw) == 'string' and string.match(raw, '^{"v":"%d+","item":null}$') ~= nil
 end
 local function extend(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
@@ -71,7 +76,10 @@ end
  * A hit returns the value (checked by the caller); a miss hands out the item's
  * current lease token, creating one if there is none. A value that cannot be
  * an entry (another type, over the size cap, not our envelope) is deleted and
- * reported as such (2), without sending it.
+ * reported as such (2), without sending it. So is a tombstone (a not-found of
+ * a version above 0) without a floor at or above its version: a delete always
+ * leaves both, and the lease key outlives the tombstone, so a lone one was
+ * planted (or its floor evicted, and DynamoDB answers just as well).
  * KEYS: entry, lease. ARGV: candidate token, lease ms, size cap.
  */
 const READ_SCRIPT = `${LUA_HELPERS}
@@ -79,7 +87,12 @@ local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind == 'none' then return {0, lease_token(KEYS[2], ARGV[1], tonumber(ARGV[2]))} end
 if kind == 'string' and redis.call('STRLEN', KEYS[1]) <= tonumber(ARGV[3]) then
   local raw = redis.call('GET', KEYS[1])
-  if string.sub(raw, 1, 6) == '{"v":"' then return {1, raw} end
+  if string.sub(raw, 1, 6) == '{"v":"' then
+    local dead = string.match(raw, '^{"v":"(%d+)","item":null}$')
+    if dead == nil or dead == '0' then return {1, raw} end
+    local floor = redis.pcall('HGET', KEYS[2], 'floor')
+    if readable(dead) and readable(floor) and not newer(dead, floor) then return {1, raw} end
+  end
 end
 redis.call('DEL', KEYS[1])
 return {2, lease_token(KEYS[2], ARGV[1], tonumber(ARGV[2]))}
@@ -132,6 +145,9 @@ return 1
  * or from a new life of a deleted id (versions restart at 1): it marks the
  * item mixed, which keeps a delete from storing a tombstone that could
  * outrank a newer life (see REMOVE_SCRIPT); a write that is stored clears it.
+ * A newer item entry stays (a late write of the same life loses to it), but a
+ * newer tombstone is dropped: a write after a delete is a create again, and
+ * not-found must never outlive it (the floor still refuses older fills).
  * KEYS: entry, lease. ARGV: version, payload, ttl s, lease ms.
  */
 const PUT_SCRIPT = `${LUA_HELPERS}
@@ -144,6 +160,7 @@ extend(KEYS[2], math.max(tonumber(ARGV[3]) * 1000, tonumber(ARGV[4])))
 local current = cached_version(KEYS[1])
 if current and newer(current, ARGV[1]) then
   redis.call('HSET', KEYS[2], 'mixed', '1')
+  if is_tombstone(KEYS[1]) then redis.call('DEL', KEYS[1]) end
   return 0
 end
 local below = floor and newer(floor, ARGV[1])
