@@ -54,6 +54,8 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
   );
   const cache = settings.cache ? await openCache(settings, settings.cache, sink) : undefined;
   const redis = cache?.redis;
+  // Its own connection (opened only if used), allowed more time per command than a read: a flush SCANs the whole keyspace.
+  const admin = cache && settings.cache ? new (await import('../store/redis-cache.js')).RedisCache(settings.cache.url, ADMIN_COMMAND_TIMEOUT_MS) : undefined;
 
   const events: ServiceEvents = {
     read: (report) => sink.debug(describeRead(report)),
@@ -63,13 +65,17 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
     orders: new OrderService(store.orders, { cache: cache?.settings, events, bulk: store.bulkOrders }),
     carts: new CartService(store.carts, { cache: cache?.settings, events, bulk: store.bulkCarts }),
     tables: new TableService(store.tables, names),
-    cache: cache ? new CacheService(cache.redis, cache.settings.scope, [names.orders, names.carts], cache.redis.location) : undefined,
+    cache: cache && admin ? new CacheService(admin, cache.settings.scope, [names.orders, names.carts], admin.location) : undefined,
     close: async () => {
       store.close();
       await redis?.close();
+      await admin?.close();
     },
   };
 }
+
+/** The longest one command of `cache flush` (a SCAN or UNLINK batch) may take. */
+const ADMIN_COMMAND_TIMEOUT_MS = 10_000;
 
 /** A reader's lease: three times the DynamoDB timeout (which covers a read's retries), and at least this. */
 const MIN_LEASE_SECONDS = 30;

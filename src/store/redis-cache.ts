@@ -272,7 +272,15 @@ export class RedisCache implements VersionedCache {
   /** The database the URL names (config checked that it is a whole number). */
   private readonly database: number;
 
-  constructor(private readonly url: string) {
+  /**
+   * `commandTimeoutMs`: how long one command may take (default 300 ms, so that
+   * Redis trouble costs a read little); an instance for `flush` on a large or
+   * busy Redis is given more.
+   */
+  constructor(
+    private readonly url: string,
+    private readonly commandTimeoutMs = TIMEOUT_MS,
+  ) {
     this.location = redact(url);
     this.database = databaseOf(url);
   }
@@ -383,7 +391,7 @@ export class RedisCache implements VersionedCache {
       db: 0,
       lazyConnect: true,
       connectTimeout: TIMEOUT_MS,
-      commandTimeout: TIMEOUT_MS,
+      commandTimeout: this.commandTimeoutMs,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
       enableOfflineQueue: false,

@@ -9,7 +9,7 @@ import type { CommandContext } from '../context.js';
  */
 export async function cacheFlush(ctx: CommandContext, options: { yes: boolean }): Promise<void> {
   if (!options.yes) {
-    throw new ShopError('BAD_INPUT', 'refusing without --yes: flushing removes the cached orders and carts of these tables (add --yes to confirm)');
+    throw new ShopError('BAD_INPUT', "refusing without --yes (it removes these tables' cached items)");
   }
   const { cache } = await ctx.services();
   // A cache URL is always configured here (program.ts); only an unknown region leaves no scope to flush.
