@@ -152,6 +152,11 @@ describe('cache flush', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`Redis at ${url}: connection refused`);
     expect(run.stderr).not.toMatch(STACK_LINE);
+    // A password in the URL is never printed.
+    const secret = await shopdb(['cache', 'flush', '--yes'], { prefix, env: { SHOPDB_REDIS_URL: url.replace('//', '//:s3cret-pw@') } });
+    expect(secret.exitCode).toBe(5);
+    expect(secret.stderr).toContain(`Redis at ${url}`);
+    expect(secret.stderr).not.toContain('s3cret-pw');
   });
 
   it('on a terminal: one ✓ line that fits 80 and 50 columns', async () => {
