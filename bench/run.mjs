@@ -12,6 +12,9 @@ import { freePort, spawnEngine, stopProcess, waitUntilReady } from '../dist/loca
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shopdbBin = join(root, 'bin/shopdb');
 const quick = process.argv.includes('--quick');
+// `node bench/run.mjs --only=set-status-many` (or single, bulk, memory) runs one section.
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+const section = (name) => only === undefined || only === name;
 const SINGLE_RUNS = quick ? 5 : 15;
 const BULK_ITEMS = quick ? 20_000 : 100_000;
 const BULK_RUNS = quick ? 1 : 2;
@@ -87,6 +90,7 @@ function dropTables(prefix) {
 }
 
 // --- single commands ------------------------------------------------------
+if (section('single')) {
 const single = freshPrefix();
 shopdb('--table-prefix', single, 'order', 'create', 'bench-order', '--user', 'u1', '--amount', '19.99');
 const getArgs = ['--table-prefix', single, 'order', 'get', 'bench-order'];
@@ -108,6 +112,7 @@ if (aws) {
   console.error('aws dynamodb get-item: skipped (the AWS CLI is not installed; Debian: apt-get install awscli)');
 }
 report('shopdb --help vs node -e ""', pair(SINGLE_RUNS, () => shopdb('--help').seconds, () => time('node', ['-e', '']).seconds), 1.5);
+}
 
 // --- bulk -----------------------------------------------------------------
 function ordersFile(count) {
@@ -128,6 +133,7 @@ function ordersFile(count) {
   return path;
 }
 
+if (section('bulk')) {
 const bulkFile = ordersFile(BULK_ITEMS);
 const throughput = (seconds) => BULK_ITEMS / seconds;
 
@@ -160,12 +166,42 @@ const exports = pair(BULK_RUNS + 1, () => shopdb('--table-prefix', exported, 'or
 );
 report(`export, ${BULK_ITEMS} orders (items/s) vs raw parallel Scan, 4 segments`, { ours: throughput(exports.ours), theirs: throughput(exports.theirs) }, 0.9, true, 'items/s');
 dropTables(exported);
+}
+
+// --- set-status --ids-from ------------------------------------------------
+// One process moving 1,000 orders vs one `shopdb order set-status` process per order. The separate
+// processes are timed on a sample (PROCESS_SAMPLE of them) and scaled to 1,000: 1,000 runs would take minutes.
+if (section('set-status-many')) {
+  const IDS = 1_000;
+  const PROCESS_SAMPLE = quick ? 50 : 100;
+  const prefix = freshPrefix();
+  const ids = Array.from({ length: IDS }, (_, i) => `move-${String(i).padStart(4, '0')}`);
+  const idsFile = join(work, 'ids.txt');
+  writeFileSync(idsFile, `${ids.join('\n')}\n`);
+  const seedFile = join(work, 'paid.ndjson');
+  writeFileSync(seedFile, `${ids.map((orderId) => JSON.stringify({ orderId, userId: 'u1', totalAmount: '1.00', status: 'PAID', createdAt: null, updatedAt: null, version: 1 })).join('\n')}\n`);
+  // Every timed run starts from 1,000 PAID orders (the reset is not timed).
+  const reset = () => shopdb('--table-prefix', prefix, 'order', 'import', seedFile, '--overwrite');
+  const timing = pair(BULK_RUNS, () => {
+    reset();
+    return shopdb('--table-prefix', prefix, 'order', 'set-status', '--ids-from', idsFile, 'SHIPPED').seconds;
+  }, () => {
+    reset();
+    let seconds = 0;
+    for (const id of ids.slice(0, PROCESS_SAMPLE)) seconds += shopdb('--table-prefix', prefix, 'order', 'set-status', id, 'SHIPPED').seconds;
+    return (seconds * IDS) / PROCESS_SAMPLE;
+  });
+  console.error(`set-status: ${IDS} separate processes estimated from ${PROCESS_SAMPLE} timed ones (× ${IDS / PROCESS_SAMPLE}); speed-up ${(timing.theirs / timing.ours).toFixed(1)}× (target ≥ 10×)`);
+  report(`set-status --ids-from, ${IDS} ids vs ${IDS} separate processes (${PROCESS_SAMPLE} timed, scaled)`, timing, 0.1);
+  dropTables(prefix);
+}
 
 // --- memory ---------------------------------------------------------------
-const small = quick ? 2_000 : 10_000;
-const large = quick ? 20_000 : 200_000;
-// Peak RSS depends on when V8 happens to collect garbage: the median of three runs of each size.
 const rss = {};
+const large = quick ? 20_000 : 200_000;
+if (section('memory')) {
+const small = quick ? 2_000 : 10_000;
+// Peak RSS depends on when V8 happens to collect garbage: the median of three runs of each size.
 for (const count of [small, large]) {
   const file = ordersFile(count);
   const peaks = [];
@@ -177,16 +213,17 @@ for (const count of [small, large]) {
   rss[count] = median(peaks);
 }
 report(`peak RSS, import of ${large} vs ${small} orders (MB)`, { ours: rss[large], theirs: rss[small] }, 1.2, false, 'MB');
+}
 
 await stopProcess(engine.pid);
 rmSync(work, { recursive: true, force: true });
 
 const machine = `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-console.log(`\nshopdb benchmark — ${new Date().toISOString().slice(0, 10)}, ${machine}${quick ? ' (quick)' : ''}\n`);
+console.log(`\nshopdb benchmark — ${new Date().toISOString().slice(0, 10)}, ${machine}${quick ? ' (quick)' : ''}${only ? ` (only ${only})` : ''}\n`);
 console.log('| measurement | shopdb | baseline | ratio | target | |');
 console.log('|---|---|---|---|---|---|');
 for (const r of results) {
   const show = (value) => (r.unit === 'items/s' ? Math.round(value).toString() : r.unit === 'MB' ? value.toFixed(1) : value.toFixed(3));
   console.log(`| ${r.name} | ${show(r.ours)} ${r.unit} | ${show(r.theirs)} ${r.unit} | ${r.ratio.toFixed(2)} | ${r.target} | ${r.met ? 'met' : 'missed'} |`);
 }
-console.log(`\npeak RSS of the ${large}-order import: ${rss[large].toFixed(1)} MB (target < 150 MB)`);
+if (rss[large] !== undefined) console.log(`\npeak RSS of the ${large}-order import: ${rss[large].toFixed(1)} MB (target < 150 MB)`);

@@ -61,12 +61,14 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
     read: (report) => sink.debug(describeRead(report)),
     warn: (message) => sink.warn(message),
   };
+  const orders = new OrderService(store.orders, { cache: cache?.settings, events, bulk: store.bulkOrders });
   return {
-    orders: new OrderService(store.orders, { cache: cache?.settings, events, bulk: store.bulkOrders }),
-    carts: new CartService(store.carts, { cache: cache?.settings, events, bulk: store.bulkCarts }),
+    orders,
+    carts: new CartService(store.carts, { cache: cache?.settings, events, bulk: store.bulkCarts, orders }),
     tables: new TableService(store.tables, names),
     cache: cache && admin ? new CacheService(admin, cache.settings.scope, [names.orders, names.carts], admin.location) : undefined,
     close: async () => {
+      for (const use of store.capacity()) sink.debug(`capacity: ${use.table} consumed ${units(use.read)} read and ${units(use.write)} write capacity units`);
       store.close();
       await redis?.close();
       await admin?.close();
@@ -111,6 +113,10 @@ async function openCache(settings: ShopSettings, config: NonNullable<ShopSetting
  */
 export function cacheScope(identity: string): string {
   return createHash('sha256').update(identity).digest('hex').slice(0, 16);
+}
+
+function units(value: number): string {
+  return String(Math.round(value * 100) / 100);
 }
 
 function describeRead({ table, id, source, consistency, capacityUnits }: ReadReport): string {

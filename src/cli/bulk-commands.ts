@@ -76,12 +76,12 @@ export async function runImport<T>(ctx: CommandContext, kind: 'order' | 'cart', 
     } catch (error) {
       const partial = summaryOf(error);
       progress.stop();
-      if (partial) await printSummary(ctx, partial);
+      if (partial) await printSummary(ctx, partial, false);
       throw error;
     }
     progress.stop();
     if (existing.unshown > 0) ctx.out.warn(`${existing.unshown} more existing ${plural(existing.unshown, kind)} were skipped (not shown)`);
-    await printSummary(ctx, summary);
+    await printSummary(ctx, summary, !signal.aborted);
     if (signal.aborted) {
       const abandoned = summary.abandoned ? `; ${summary.abandoned} ${plural(summary.abandoned, kind)} in batches still in flight were abandoned and may or may not be written` : '';
       const notSent = summary.notSent ? `; ${summary.notSent} read but never sent (not written)` : '';
@@ -138,11 +138,12 @@ export async function runExport<T>(ctx: CommandContext, kind: 'order' | 'cart', 
   ctx.out.info(`exported ${count} ${plural(count, kind)}`);
 }
 
-async function printSummary(ctx: CommandContext, summary: ImportSummary): Promise<void> {
+/** `finished`: false when an error or a stop follows the summary; then it is never a tick, whatever the counts. */
+async function printSummary(ctx: CommandContext, summary: ImportSummary, finished: boolean): Promise<void> {
   const abandoned = `${summary.abandoned ? `, abandoned ${summary.abandoned} (in flight)` : ''}${summary.notSent ? `, not sent ${summary.notSent}` : ''}`;
   const counts = `read ${summary.read}, written ${summary.written}, skipped ${summary.skipped} (existing), failed ${summary.failed}${abandoned}`;
   // A tick only for an import that did all it was given; anything failed or abandoned is marked as partial.
-  await ctx.out.result(summary, (render) => (summary.failed > 0 || summary.abandoned || summary.notSent ? render.partial(counts) : render.done(counts)));
+  await ctx.out.result(summary, (render) => (!finished || summary.failed > 0 || summary.abandoned || summary.notSent ? render.partial(counts) : render.done(counts)));
 }
 
 function plural(count: number, kind: 'order' | 'cart'): string {

@@ -40,6 +40,24 @@ export interface Config {
   /** Where DynamoDB is, for messages. */
   location: string;
   cache: CacheConfig | undefined;
+  /** The cache TTL as resolved (and checked) even when no cache is configured: `cache.ttlSeconds` when there is one. */
+  cacheTtlSeconds: number;
+  /** Where each setting came from, for `config show`: "flag --endpoint", "env SHOPDB_ENDPOINT", "default", … */
+  sources: ConfigSources;
+}
+
+export interface ConfigSources {
+  endpoint: string;
+  region: string;
+  credentials: string;
+  tablePrefix: string;
+  output: string;
+  color: string;
+  verbose: string;
+  timeout: string;
+  cacheUrl: string;
+  cacheTtl: string;
+  cacheReads: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -55,25 +73,119 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'shopdblocal', secretAccessKey: 'shopdb
 export function resolveConfig(flags: GlobalOptions, rawEnv: Env, stdoutIsTty: boolean, hasAwsFile: boolean): Config {
   // A variable set to the empty string counts as unset, as most shells' users expect.
   const env: Env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== ''));
-  const endpoint = flags.endpoint ?? env.SHOPDB_ENDPOINT ?? env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
+  const { value: endpoint, source: endpointSource } = first(
+    [flags.endpoint, 'flag --endpoint'],
+    [env.SHOPDB_ENDPOINT, 'env SHOPDB_ENDPOINT'],
+    [env.AWS_ENDPOINT_URL_DYNAMODB, 'env AWS_ENDPOINT_URL_DYNAMODB'],
+    [env.AWS_ENDPOINT_URL, 'env AWS_ENDPOINT_URL'],
+    [undefined, "SDK default (the region's AWS endpoint)"],
+  );
   if (endpoint !== undefined) checkEndpoint(endpoint);
   const loopback = endpoint !== undefined && isLoopback(endpoint);
-  const region = flags.region ?? env.SHOPDB_REGION ?? env.AWS_REGION ?? (loopback ? 'us-east-1' : undefined);
+  const { value: region, source: regionSource } = first(
+    [flags.region, 'flag --region'],
+    [env.SHOPDB_REGION, 'env SHOPDB_REGION'],
+    [env.AWS_REGION, 'env AWS_REGION'],
+    [loopback ? 'us-east-1' : undefined, 'default for a loopback endpoint'],
+    [undefined, "SDK default (the AWS profile's config file)"],
+  );
   if (region !== undefined && !/^[a-z0-9-]{1,50}$/.test(region)) throw badInput('region', `${quote(region)} is not a region name, e.g. us-east-1`);
   const credentialsConfigured =
     env.AWS_ACCESS_KEY_ID !== undefined || env.AWS_PROFILE !== undefined || env.AWS_WEB_IDENTITY_TOKEN_FILE !== undefined || env.AWS_CONTAINER_CREDENTIALS_FULL_URI !== undefined || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI !== undefined || hasAwsFile;
+  const staticCredentials = loopback && !credentialsConfigured ? LOCAL_CREDENTIALS : undefined;
+  const prefix = first([flags.tablePrefix, 'flag --table-prefix'], [env.SHOPDB_TABLE_PREFIX, 'env SHOPDB_TABLE_PREFIX'], ['', 'default (no prefix)']);
+  const timeout = first([flags.timeout, 'flag --timeout'], [env.SHOPDB_TIMEOUT, 'env SHOPDB_TIMEOUT'], [undefined, 'default']);
 
   return {
     endpoint,
     region,
-    tablePrefix: checkedPrefix(flags.tablePrefix ?? env.SHOPDB_TABLE_PREFIX ?? ''),
+    tablePrefix: checkedPrefix(prefix.value ?? ''),
     output: outputMode(flags, env, stdoutIsTty),
     color: useColour(flags, env, stdoutIsTty),
     verbose: flags.verbose === true || isTruthy(env.SHOPDB_VERBOSE),
-    timeoutMs: parseTimeout(flags.timeout ?? env.SHOPDB_TIMEOUT),
-    staticCredentials: loopback && !credentialsConfigured ? LOCAL_CREDENTIALS : undefined,
+    timeoutMs: parseTimeout(timeout.value),
+    staticCredentials,
     location: endpoint ?? `DynamoDB in ${region ?? 'the configured region'}`,
     cache: resolveCache(flags, env),
+    cacheTtlSeconds: cacheTtl(flags, env),
+    sources: {
+      endpoint: endpointSource,
+      region: regionSource,
+      credentials: describeCredentials(env, staticCredentials !== undefined, hasAwsFile ? 'the AWS shared credentials/config file' : undefined),
+      tablePrefix: prefix.source,
+      output: outputSource(flags, env, stdoutIsTty),
+      color: colourSource(flags, env, stdoutIsTty),
+      verbose: flags.verbose === true ? 'flag --verbose' : isTruthy(env.SHOPDB_VERBOSE) ? 'env SHOPDB_VERBOSE' : 'default',
+      timeout: timeout.source,
+      ...cacheSources(flags, env),
+    },
+  };
+}
+
+/** The first candidate that is set, with where it came from; the last one is the fallback. */
+function first(...candidates: Array<[string | undefined, string]>): { value: string | undefined; source: string } {
+  const found = candidates.find(([value]) => value !== undefined) ?? candidates.at(-1) ?? [undefined, 'default'];
+  return { value: found[0], source: found[1] };
+}
+
+/**
+ * Which credentials the SDK will use, in its own order (never the secret):
+ * AWS_PROFILE (it then skips the environment's keys), the environment's
+ * keys, shopdb's dummy keys for a loopback endpoint, the default profile of
+ * the shared files (`awsFile` names the one that exists), a web identity
+ * token, a container's credentials, else the rest of the SDK's chain.
+ * `env` has empty values removed, as resolveConfig sees it.
+ */
+export function describeCredentials(env: Env, localDefaults: boolean, awsFile: string | undefined): string {
+  if (env.AWS_PROFILE !== undefined) return `profile ${env.AWS_PROFILE} (env AWS_PROFILE)`;
+  if (env.AWS_ACCESS_KEY_ID !== undefined) {
+    return env.AWS_SECRET_ACCESS_KEY === undefined ? 'env AWS_ACCESS_KEY_ID, but AWS_SECRET_ACCESS_KEY is not set (the SDK skips them)' : 'env AWS_ACCESS_KEY_ID';
+  }
+  if (localDefaults) return 'local defaults for a loopback endpoint';
+  if (awsFile !== undefined) return `profile default (${awsFile})`;
+  if (env.AWS_WEB_IDENTITY_TOKEN_FILE !== undefined) return 'web identity token (env AWS_WEB_IDENTITY_TOKEN_FILE)';
+  if (env.AWS_CONTAINER_CREDENTIALS_FULL_URI !== undefined) return 'container credentials (env AWS_CONTAINER_CREDENTIALS_FULL_URI)';
+  if (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI !== undefined) return 'container credentials (env AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)';
+  return 'SDK default chain (e.g. instance metadata)';
+}
+
+/** A Redis URL that can be printed: the password, if any, replaced by ***. */
+export function redactedRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    return `${parsed.protocol}//${parsed.username}:***@${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+function outputSource(flags: GlobalOptions, env: Env, stdoutIsTty: boolean): string {
+  if (flags.json) return 'flag --json';
+  if (flags.output !== undefined) return 'flag --output';
+  if (env.SHOPDB_OUTPUT !== undefined) return 'env SHOPDB_OUTPUT';
+  return stdoutIsTty ? 'default (stdout is a terminal)' : 'default (stdout is not a terminal)';
+}
+
+function colourSource(flags: GlobalOptions, env: Env, stdoutIsTty: boolean): string {
+  if (flags.color === false) return 'flag --no-color';
+  if (env.NO_COLOR !== undefined) return 'env NO_COLOR';
+  if (env.SHOPDB_NO_COLOR !== undefined) return 'env SHOPDB_NO_COLOR';
+  if (!stdoutIsTty) return 'default (stdout is not a terminal)';
+  return env.TERM === 'dumb' ? 'env TERM=dumb' : 'default (stdout is a terminal)';
+}
+
+function cacheSources(flags: GlobalOptions, env: Env): Pick<ConfigSources, 'cacheUrl' | 'cacheTtl' | 'cacheReads'> {
+  return {
+    cacheUrl: first(
+      [flags.redisUrl, 'flag --redis-url'],
+      [env.SHOPDB_REDIS_URL, 'env SHOPDB_REDIS_URL'],
+      [env.REDIS_URL, 'env REDIS_URL'],
+      [flags.cache ? DEFAULT_REDIS_URL : undefined, 'default (flag --cache)'],
+      [undefined, 'not set: no cache'],
+    ).source,
+    cacheTtl: first([flags.cacheTtl, 'flag --cache-ttl'], [env.SHOPDB_CACHE_TTL, 'env SHOPDB_CACHE_TTL'], [undefined, 'default']).source,
+    cacheReads: flags.cache === true ? 'flag --cache' : 'default (off: reads go to DynamoDB)',
   };
 }
 
@@ -90,13 +202,18 @@ function useColour(flags: GlobalOptions, env: Env, stdoutIsTty: boolean): boolea
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_CACHE_TTL_SECONDS = 300;
 
-function resolveCache(flags: GlobalOptions, env: Env): CacheConfig | undefined {
-  const url = flags.redisUrl ?? env.SHOPDB_REDIS_URL ?? env.REDIS_URL ?? (flags.cache ? DEFAULT_REDIS_URL : undefined);
+function cacheTtl(flags: GlobalOptions, env: Env): number {
   const ttlText = flags.cacheTtl ?? env.SHOPDB_CACHE_TTL;
   const ttlSeconds = ttlText === undefined ? DEFAULT_CACHE_TTL_SECONDS : Number(ttlText);
   if (ttlText !== undefined && (!/^\d+$/.test(ttlText) || ttlSeconds < 1 || ttlSeconds > 2_592_000)) {
     throw badInput('cache-ttl', 'use a whole number of seconds from 1 to 2592000 (30 days)');
   }
+  return ttlSeconds;
+}
+
+function resolveCache(flags: GlobalOptions, env: Env): CacheConfig | undefined {
+  const url = flags.redisUrl ?? env.SHOPDB_REDIS_URL ?? env.REDIS_URL ?? (flags.cache ? DEFAULT_REDIS_URL : undefined);
+  const ttlSeconds = cacheTtl(flags, env);
   if (url === undefined) return undefined;
   checkRedisUrl(url, flags.redisUrl !== undefined ? '--redis-url' : env.SHOPDB_REDIS_URL !== undefined ? 'SHOPDB_REDIS_URL' : 'REDIS_URL');
   return { url, ttlSeconds, readThrough: flags.cache === true };

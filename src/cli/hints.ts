@@ -39,6 +39,8 @@ export function renderHint(hint: Hint, settings: HintSettings): string {
       return 'pass --region or set SHOPDB_REGION or AWS_REGION';
     case 'other-prefix':
       return 'use another --table-prefix or remove the table';
+    case 'force':
+      return 'add --force to do it anyway';
   }
 }
 

@@ -1,6 +1,11 @@
-import { Command, Help, Option } from 'commander';
+import { Argument, Command, Help, Option } from 'commander';
 import { displayWidth, usableColumns, wrap } from './layout.js';
+import { badInput } from '../core/errors.js';
+import { quote } from '../core/validate.js';
 import type { CommandContext } from './context.js';
+
+/** The shells `completion` writes scripts for (kept here so that --help needs no import of the generator). */
+const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 /** Runs a command body with a context built from the options of `command` and its parents. */
 export type WithContext = (command: Command, body: (ctx: CommandContext) => Promise<void>) => Promise<void>;
@@ -20,7 +25,8 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     // Set before any subcommand exists: subcommands copy these settings when created.
     .exitOverride()
     .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: () => {} })
-    .configureHelp({ formatHelp: fittedHelp })
+    // Every subcommand's help also lists the global options, and marks the options it requires.
+    .configureHelp({ formatHelp: fittedHelp, showGlobalOptions: true, optionDescription: markedRequired })
     .description("Manage a shop's orders and carts in Amazon DynamoDB")
     .version('0.1.0', '-V, --version')
     .option('--endpoint <url>', 'DynamoDB endpoint URL (env SHOPDB_ENDPOINT, AWS_ENDPOINT_URL_DYNAMODB)')
@@ -72,7 +78,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
 
   const order = program
     .command('order')
-    .description('create, read and move orders')
+    .description('create, read, move and delete orders')
     .addHelpText('after', examples('shopdb order create --user u1 --amount 19.99', 'shopdb order get ord-1001', 'shopdb order set-status ord-1001 PAID'));
   order
     .command('create')
@@ -97,22 +103,39 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     });
   order
     .command('set-status')
-    .description('move an order to another status (PENDING, PAID, SHIPPED, COMPLETED, CANCELLED)')
-    .argument('<orderId>', 'the order id')
-    .argument('<status>', 'the new status')
+    .description('move an order, or every order listed in a file (--ids-from), to another status (PENDING, PAID, SHIPPED, COMPLETED, CANCELLED)')
+    .usage('[options] <orderId> <status> | --ids-from <file|-> <status>')
+    .argument('[orderId]', 'the order id (left out with --ids-from)')
+    .argument('[status]', 'the new status')
     .option('--expect <status>', 'change only if the order is currently in this status')
     .option('--force', 'skip the transition rules (still atomic)')
-    .addHelpText('after', examples('shopdb order set-status ord-1001 PAID', 'shopdb order set-status ord-1001 SHIPPED --expect PAID'))
-    .action(async (orderId: string, status: string, options: { expect?: string; force?: boolean }, command: Command) => {
-      const { orderSetStatus } = await import('./commands/order-set-status.js');
-      await withContext(command, (ctx) => orderSetStatus(ctx, { orderId, status, expect: options.expect, force: options.force === true }));
+    .option('--ids-from <file|->', 'one order id per line, from a file or - for standard input; one JSON result line per id')
+    .option('--concurrency <n>', 'with --ids-from: orders changed at once (default 16, at most 256)')
+    .addHelpText('after', examples('shopdb order set-status ord-1001 PAID', 'shopdb order set-status ord-1001 SHIPPED --expect PAID', 'shopdb order set-status --ids-from paid.txt SHIPPED --expect PAID'))
+    .action(async (first: string | undefined, second: string | undefined, options: { expect?: string; force?: boolean; idsFrom?: string; concurrency?: string }, command: Command) => {
+      const { orderSetStatusCommand } = await import('./commands/order-set-status.js');
+      await withContext(command, (ctx) =>
+        orderSetStatusCommand(ctx, { first, second, idsFrom: options.idsFrom, expect: options.expect, force: options.force === true, concurrency: options.concurrency }),
+      );
+    });
+
+  order
+    .command('delete')
+    .description('delete an order that is CANCELLED or COMPLETED (any with --force), atomically; prints it as it was')
+    .argument('<orderId>', 'the order id')
+    .option('--expect <status>', 'delete only if the order is currently in this status')
+    .option('--force', 'delete whatever its status (still atomic)')
+    .addHelpText('after', examples('shopdb order delete ord-1001', 'shopdb order delete ord-1001 --expect PENDING --force'))
+    .action(async (orderId: string, options: { expect?: string; force?: boolean }, command: Command) => {
+      const { orderDelete } = await import('./commands/order-delete.js');
+      await withContext(command, (ctx) => orderDelete(ctx, { orderId, expect: options.expect, force: options.force === true }));
     });
 
   addBulkCommands(order, 'order', withContext);
 
   const cart = program
     .command('cart')
-    .description('create, read and fill carts')
+    .description('create, read, edit, check out and delete carts')
     .addHelpText('after', examples('shopdb cart create cart-7 --user u1', 'shopdb cart add-product cart-7 sku-42 --price 19.99', 'shopdb cart get cart-7'));
   cart
     .command('create')
@@ -148,6 +171,48 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       await withContext(command, (ctx) => cartAddProduct(ctx, { cartId, productId, price: options.price, quantity: options.quantity, name: options.name }));
     });
 
+  cart
+    .command('remove-product')
+    .description('remove a product line from a cart atomically; the total follows')
+    .argument('<cartId>', 'the cart id')
+    .argument('<productId>', 'the product id')
+    .addHelpText('after', examples('shopdb cart remove-product cart-7 sku-42'))
+    .action(async (cartId: string, productId: string, _options: unknown, command: Command) => {
+      const { cartRemoveProduct } = await import('./commands/cart-edit.js');
+      await withContext(command, (ctx) => cartRemoveProduct(ctx, { cartId, productId }));
+    });
+  cart
+    .command('set-quantity')
+    .description('set how many of a product the cart holds, atomically (0 removes the line)')
+    .argument('<cartId>', 'the cart id')
+    .argument('<productId>', 'the product id')
+    .argument('<quantity>', 'the new quantity, 0 to 1000000')
+    .addHelpText('after', examples('shopdb cart set-quantity cart-7 sku-42 5', 'shopdb cart set-quantity cart-7 sku-42 0'))
+    .action(async (cartId: string, productId: string, quantity: string, _options: unknown, command: Command) => {
+      const { cartSetQuantity } = await import('./commands/cart-edit.js');
+      await withContext(command, (ctx) => cartSetQuantity(ctx, { cartId, productId, quantity }));
+    });
+  cart
+    .command('checkout')
+    .description("turn the cart into a PENDING order (its user, lines and total) and mark it CHECKED_OUT, in one transaction")
+    .argument('<cartId>', 'the cart id')
+    .option('--order-id <orderId>', 'the new order id (default: a new time-sortable id)')
+    .addHelpText('after', examples('shopdb cart checkout cart-7', 'shopdb cart checkout cart-7 --order-id ord-1001 --json | jq -r .order.orderId'))
+    .action(async (cartId: string, options: { orderId?: string }, command: Command) => {
+      const { cartCheckout } = await import('./commands/cart-edit.js');
+      await withContext(command, (ctx) => cartCheckout(ctx, { cartId, orderId: options.orderId }));
+    });
+  cart
+    .command('delete')
+    .description("delete a cart atomically; a checked-out cart only once its order is COMPLETED or CANCELLED (any with --force)")
+    .argument('<cartId>', 'the cart id')
+    .option('--force', "delete it even while its order is not final")
+    .addHelpText('after', examples('shopdb cart delete cart-7'))
+    .action(async (cartId: string, options: { force?: boolean }, command: Command) => {
+      const { cartDelete } = await import('./commands/cart-delete.js');
+      await withContext(command, (ctx) => cartDelete(ctx, { cartId, force: options.force === true }));
+    });
+
   addBulkCommands(cart, 'cart', withContext);
 
   const cache = program
@@ -175,8 +240,9 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .description('start DynamoDB Local (no-op if it already runs) and wait until it answers')
     .option('--port <n>', 'port on 127.0.0.1 (default 8000; 0 picks a free one)')
     .option('--in-memory', 'keep no data on disk')
-    .option('--data-dir <dir>', 'where to keep the data (default: a per-user directory)')
-    .addHelpText('after', examples('shopdb local start', 'shopdb local start --in-memory --port 0 --json | jq -r .endpoint'))
+    .option('--data-dir <dir>', 'where to keep the data (default: $SHOPDB_HOME/dynamodb, else $XDG_DATA_HOME/shopdb/dynamodb, else ~/.local/share/shopdb/dynamodb)')
+    .addHelpText('after', ({ command }) => fitHelpLines(LOCAL_HOME_HELP, command.configureOutput().getOutHelpWidth?.()))
+    .addHelpText('after', examples('shopdb local start', 'shopdb local start --in-memory --port 0 --json | jq -r .endpoint', 'SHOPDB_HOME=/tmp/shopdb-ci shopdb local start --in-memory --port 0'))
     .action(async (options: { port?: string; inMemory?: boolean; dataDir?: string }, command: Command) => {
       const { localStart } = await import('./commands/local-start.js');
       await withContext(command, (ctx) => localStart(ctx, { port: options.port, inMemory: options.inMemory === true, dataDir: options.dataDir }));
@@ -198,7 +264,84 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       await withContext(command, (ctx) => localStatus(ctx));
     });
 
+  const config = program.command('config').description('show the settings shopdb uses').addHelpText('after', examples('shopdb config show', 'shopdb config show --json | jq -r .endpoint.source'));
+  config
+    .command('show')
+    .description('the effective endpoint, region, credentials source, tables, output, timeout and cache, each with where it came from (contacts nothing)')
+    .addHelpText('after', examples('shopdb config show', 'shopdb --table-prefix staging- config show --json | jq -r .ordersTable.value'))
+    .action(async (_options: unknown, command: Command) => {
+      const { configShow } = await import('./commands/config-show.js');
+      await withContext(command, (ctx) => configShow(ctx));
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script generated from the commands (bash, zsh or fish; zsh: load it after compinit)')
+    .addArgument(
+      new Argument('<shell>', 'the shell: bash, zsh or fish')
+        // The choices are for the help and the completion scripts; the parser words the refusal as every other bad input.
+        .choices(SHELLS)
+        .argParser((shell) => {
+          if (!(SHELLS as readonly string[]).includes(shell)) throw badInput('shell', `${quote(shell, 20)} is not a supported shell; use one of ${SHELLS.join(', ')}`);
+          return shell;
+        }),
+    )
+    .addHelpText(
+      'after',
+      // No trailing comments: a narrow terminal continues a long example with \, which would swallow the next line into the comment.
+      examples('source <(shopdb completion bash)', 'source <(shopdb completion zsh)', 'shopdb completion fish > ~/.config/fish/completions/shopdb.fish'),
+    )
+    .action(async (shell: 'bash' | 'zsh' | 'fish') => {
+      const { completionScript } = await import('./completion.js');
+      io.writeOut(completionScript(program, shell));
+    });
+
+  addHelpCommands(program);
   return program;
+}
+
+/** Where `shopdb local` keeps its state, as src/local/state.ts resolves it. */
+const LOCAL_HOME_HELP = `
+Environment:
+  SHOPDB_HOME  directory for the engine's state: engine.json (the running
+               engine's pid, port and endpoint), engine.lock (held while an
+               engine starts or stops) and dynamodb-local.log; its data goes
+               to SHOPDB_HOME/dynamodb unless --data-dir or --in-memory.
+               Default: $XDG_STATE_HOME/shopdb, else ~/.local/state/shopdb.
+               local stop and local status must see the same SHOPDB_HOME.
+`;
+
+/** Commander's option description, with "(required)" after an option the command cannot run without. */
+function markedRequired(this: Help, option: Option): string {
+  const description = Help.prototype.optionDescription.call(this, option);
+  return option.mandatory && !/\(required\)/.test(description) ? `${description} (required)` : description;
+}
+
+/**
+ * `help [command...]` on the program and on every group (`shopdb help order
+ * create`, `shopdb order help create`): the named command's help on stdout,
+ * exit 0. Commander's own help command takes one word only, and ends like a
+ * usage error.
+ */
+function addHelpCommands(parent: Command): void {
+  const groups = parent.commands.filter((command) => command.commands.length > 0);
+  parent
+    .command('help')
+    .description('show the help of a command, e.g. help order create')
+    .argument('[command...]', 'the command, one word per level')
+    .action((words: string[]) => {
+      let target = parent;
+      for (const word of words) {
+        const next = target.commands.find((command) => command.name() === word || command.aliases().includes(word));
+        if (next === undefined || next.name() === 'help') {
+          const known = target.commands.map((command) => command.name()).filter((name) => name !== 'help');
+          throw badInput('command', `${quote(word)} is not a command of ${target.name()}${known.length > 0 ? `; use one of ${known.join(', ')}` : ''}`);
+        }
+        target = next;
+      }
+      target.outputHelp();
+    });
+  for (const group of groups) addHelpCommands(group);
 }
 
 /**

@@ -99,6 +99,22 @@ ${lines}`;
     );
   }
 
+  /**
+   * Settings and where each came from (`config show`): a grid when it fits
+   * uncut, else each value with its source on the line below, both wrapped.
+   */
+  settings(rows: Array<[setting: string, value: string | null, source: string]>): string {
+    const shown = rows.map(([setting, value, source]) => [setting, show(value), show(source)]);
+    const columns: Column[] = [
+      { title: 'Setting', kind: 'key' },
+      { title: 'Value', kind: 'key' },
+      { title: 'Source', kind: 'key' },
+    ];
+    const widths = columns.map((column, index) => Math.max(displayWidth(column.title), ...shown.map((row) => displayWidth(row[index] ?? ''))));
+    if (this.width === undefined || widths.reduce((sum, width) => sum + width, 0) + columns.length * 3 + 1 <= this.width) return this.grid(columns, shown);
+    return this.fields(shown.map(([setting = '', value = '', source = '']) => [setting, `${value}\nfrom ${source}`]));
+  }
+
   /** One line confirming a write, wrapped under its tick when the terminal is narrow. */
   done(message: string): string {
     return this.prose(`${this.chalk.green('✓')} ${message}`, 2);
@@ -187,7 +203,7 @@ function show(value: string | number | bigint | null): string {
  * "aliceexe.png". Shown escaped, so a value can never drive the terminal or
  * disguise itself.
  */
-function printable(text: string): string {
+export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

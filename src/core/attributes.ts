@@ -1,7 +1,9 @@
 import { isShopError } from './errors.js';
 import type { AttributeJson, Cart, Extra, Order, ProductLine, WholeNumber } from './model.js';
 import { storedAmount, wholeNumber } from './money.js';
-import { parseStatus } from './status.js';
+import { CART_ENTITY, CART_STATUSES, fieldNames, LINE_ENTITY, ORDER_ENTITY, type EntitySpec, type FieldKind } from './entities.js';
+import { INDEX_ATTRIBUTES, STATUS_SHARD_ATTRIBUTE, statusShard } from './indexes.js';
+import { ORDER_STATUSES, parseStatus, type OrderStatus } from './status.js';
 import { validateId, validateName } from './validate.js';
 
 /*
@@ -16,9 +18,12 @@ import { validateId, validateName } from './validate.js';
 
 export type Attributes = Record<string, AttributeJson>;
 
-export const ORDER_FIELDS = ['orderId', 'userId', 'totalAmount', 'status', 'createdAt', 'updatedAt', 'version'] as const;
-export const CART_FIELDS = ['cartId', 'userId', 'products', 'totalAmount', 'createdAt', 'updatedAt', 'version'] as const;
-export const LINE_FIELDS = ['productId', 'name', 'quantity', 'unitPrice'] as const;
+export const ORDER_FIELDS = fieldNames(ORDER_ENTITY);
+export const CART_FIELDS = fieldNames(CART_ENTITY);
+export const LINE_FIELDS = fieldNames(LINE_ENTITY);
+
+type Kind = 'order' | 'cart' | 'line';
+const ENTITIES: Record<Kind, EntitySpec> = { order: ORDER_ENTITY, cart: CART_ENTITY, line: LINE_ENTITY };
 
 /** How each known field is read from its attribute: the value, or undefined when the attribute is foreign to it. */
 type Reader = (value: AttributeJson) => unknown;
@@ -27,41 +32,45 @@ const readId: Reader = (value) => ('S' in value && accepts(() => validateId(valu
 const readName: Reader = (value) => ('S' in value && accepts(() => validateName(value.S, 'name')) ? value.S : undefined);
 const readAmount: Reader = (value) => ('N' in value ? storedAmount(value.N) : undefined);
 const readStatus: Reader = (value) => ('S' in value && accepts(() => parseStatus(value.S, 'status')) ? value.S : undefined);
+const readCartStatus: Reader = (value) => ('S' in value && (CART_STATUSES as readonly string[]).includes(value.S) ? value.S : undefined);
 const readTimestamp: Reader = (value) => ('S' in value && isTimestamp(value.S) ? value.S : undefined);
 const readPositive: Reader = (value) => ('N' in value ? positiveInteger(value.N) : undefined);
+const readLines: Reader = (value) => ('L' in value && value.L.every((line) => 'M' in line) ? value.L.map((line) => toLine((line as { M: Attributes }).M)) : undefined);
 
-const ORDER_READERS: Record<string, Reader> = {
-  userId: readId,
-  totalAmount: readAmount,
-  status: readStatus,
-  createdAt: readTimestamp,
-  updatedAt: readTimestamp,
-  version: readPositive,
-};
-const CART_READERS: Record<string, Reader> = {
-  userId: readId,
-  products: (value) => ('L' in value && value.L.every((line) => 'M' in line) ? value.L.map((line) => toLine((line as { M: Attributes }).M)) : undefined),
-  totalAmount: readAmount,
-  createdAt: readTimestamp,
-  updatedAt: readTimestamp,
-  version: readPositive,
-};
-const LINE_READERS: Record<string, Reader> = {
-  productId: readId,
+const READ_KIND: Record<Exclude<FieldKind, 'key'>, Reader> = {
+  id: readId,
   name: readName,
-  quantity: readPositive,
-  unitPrice: readAmount,
+  amount: readAmount,
+  orderStatus: readStatus,
+  cartStatus: readCartStatus,
+  timestamp: readTimestamp,
+  positive: readPositive,
+  lines: readLines,
 };
+
+function readersOf(entity: EntitySpec): Record<string, Reader> {
+  const readers: Record<string, Reader> = {};
+  for (const field of entity.fields) if (field.kind !== 'key') readers[field.name] = READ_KIND[field.kind];
+  return readers;
+}
+
+const READERS: Record<Kind, Record<string, Reader>> = { order: readersOf(ORDER_ENTITY), cart: readersOf(CART_ENTITY), line: readersOf(LINE_ENTITY) };
+/** shopdb's own index attributes (see indexes.ts): neither a field nor `extra`. */
+const HIDDEN: Record<Kind, readonly string[]> = { order: INDEX_ATTRIBUTES, cart: [], line: [] };
 
 /** Whether a known field's reader takes this value: then it belongs in the field, not in `extra`. */
-export function readsAs(kind: 'order' | 'cart' | 'line', field: string, value: AttributeJson): boolean {
-  const reader = readerOf(kind === 'order' ? ORDER_READERS : kind === 'cart' ? CART_READERS : LINE_READERS, field);
+export function readsAs(kind: Kind, field: string, value: AttributeJson): boolean {
+  const reader = readerOf(READERS[kind], field);
   return reader !== undefined && ('NULL' in value || reader(value) !== undefined);
 }
 
-export function isKnownField(kind: 'order' | 'cart' | 'line', field: string): boolean {
-  const fields: readonly string[] = kind === 'order' ? ORDER_FIELDS : kind === 'cart' ? CART_FIELDS : LINE_FIELDS;
-  return fields.includes(field);
+export function isKnownField(kind: Kind, field: string): boolean {
+  return ENTITIES[kind].fields.some((spec) => spec.name === field);
+}
+
+/** Whether shopdb keeps this attribute for its indexes (never shown, never taken from import). */
+export function isIndexAttribute(kind: Kind, name: string): boolean {
+  return HIDDEN[kind].includes(name);
 }
 
 /** Own entries only: an attribute named `valueOf` or `constructor` is not a known field. */
@@ -69,12 +78,15 @@ function readerOf(readers: Record<string, Reader>, name: string): Reader | undef
   return Object.hasOwn(readers, name) ? readers[name] : undefined;
 }
 
-function read(item: Attributes, readers: Record<string, Reader>, key: string | undefined): { fields: Record<string, unknown>; extra: Extra | undefined } {
+function read(item: Attributes, kind: Kind): Record<string, unknown> {
+  const entity = ENTITIES[kind];
+  const readers = READERS[kind];
+  const hidden = HIDDEN[kind];
   const fields: Record<string, unknown> = {};
   let extra: Extra | undefined;
   for (const name of Object.keys(item).sort()) {
     const value = item[name] as AttributeJson;
-    if (name === key) continue;
+    if (name === entity.key || hidden.includes(name)) continue;
     const reader = readerOf(readers, name);
     // NULL in a known field means no value (shopdb itself once stored a line's missing name so): read as null, written back absent.
     if (reader && 'NULL' in value) continue;
@@ -82,49 +94,23 @@ function read(item: Attributes, readers: Record<string, Reader>, key: string | u
     if (parsed === undefined) define((extra ??= {}), name, value);
     else fields[name] = parsed;
   }
-  return { fields, extra };
+  // Fields in contract order, every one present (null when absent), then extra.
+  const entry: Record<string, unknown> = {};
+  for (const field of entity.fields) entry[field.name] = field.kind === 'key' ? keyOf(item, field.name) : (fields[field.name] ?? null);
+  if (extra) entry.extra = extra;
+  return entry;
 }
 
 export function toOrder(item: Attributes): Order {
-  const { fields, extra } = read(item, ORDER_READERS, 'orderId');
-  const order: Order = {
-    orderId: keyOf(item, 'orderId'),
-    userId: (fields.userId as string | undefined) ?? null,
-    totalAmount: (fields.totalAmount as string | undefined) ?? null,
-    status: (fields.status as string | undefined) ?? null,
-    createdAt: (fields.createdAt as string | undefined) ?? null,
-    updatedAt: (fields.updatedAt as string | undefined) ?? null,
-    version: (fields.version as WholeNumber | undefined) ?? null,
-  };
-  if (extra) order.extra = extra;
-  return order;
+  return read(item, 'order') as unknown as Order;
 }
 
 export function toCart(item: Attributes): Cart {
-  const { fields, extra } = read(item, CART_READERS, 'cartId');
-  const cart: Cart = {
-    cartId: keyOf(item, 'cartId'),
-    userId: (fields.userId as string | undefined) ?? null,
-    products: (fields.products as ProductLine[] | undefined) ?? null,
-    totalAmount: (fields.totalAmount as string | undefined) ?? null,
-    createdAt: (fields.createdAt as string | undefined) ?? null,
-    updatedAt: (fields.updatedAt as string | undefined) ?? null,
-    version: (fields.version as WholeNumber | undefined) ?? null,
-  };
-  if (extra) cart.extra = extra;
-  return cart;
+  return read(item, 'cart') as unknown as Cart;
 }
 
 function toLine(item: Attributes): ProductLine {
-  const { fields, extra } = read(item, LINE_READERS, undefined);
-  const line: ProductLine = {
-    productId: (fields.productId as string | undefined) ?? null,
-    name: (fields.name as string | undefined) ?? null,
-    quantity: (fields.quantity as WholeNumber | undefined) ?? null,
-    unitPrice: (fields.unitPrice as string | undefined) ?? null,
-  };
-  if (extra) line.extra = extra;
-  return line;
+  return read(item, 'line') as unknown as ProductLine;
 }
 
 /** The key is always a string (the table's key schema says so); it is shown as stored. */
@@ -135,37 +121,38 @@ function keyOf(item: Attributes, key: string): string {
 
 /* The stored form: null fields are absent (as the original design's items have them); `extra` is written back as found. */
 
+function write(kind: Kind, entry: Record<string, unknown>): Attributes {
+  const known: Record<string, AttributeJson | undefined> = {};
+  for (const field of ENTITIES[kind].fields) {
+    const value = entry[field.name] as string | WholeNumber | ProductLine[] | null | undefined;
+    if (value === null || value === undefined) continue;
+    if (field.kind === 'lines') known[field.name] = { L: (value as ProductLine[]).map((line) => ({ M: fromLine(line) })) };
+    else if (field.kind === 'amount' || field.kind === 'positive') known[field.name] = { N: String(value) };
+    else known[field.name] = { S: value as string };
+  }
+  return withExtra(entry.extra as Extra | undefined, known);
+}
+
+/**
+ * The order as stored, with its status index attribute (indexes.ts) when it
+ * has a status and an updatedAt (the index's sort key: without one the item
+ * is not in the index, and nothing is added to it, so an item of the original
+ * design is written back exactly as it was read).
+ */
 export function fromOrder(order: Order): Attributes {
-  return withExtra(order.extra, {
-    orderId: { S: order.orderId },
-    userId: string(order.userId),
-    totalAmount: number(order.totalAmount),
-    status: string(order.status),
-    createdAt: string(order.createdAt),
-    updatedAt: string(order.updatedAt),
-    version: number(order.version),
-  });
+  const item = write('order', order as unknown as Record<string, unknown>);
+  if (order.status !== null && order.updatedAt !== null && (ORDER_STATUSES as readonly string[]).includes(order.status)) {
+    item[STATUS_SHARD_ATTRIBUTE] = { S: statusShard(order.orderId, order.status as OrderStatus) };
+  }
+  return item;
 }
 
 export function fromCart(cart: Cart): Attributes {
-  return withExtra(cart.extra, {
-    cartId: { S: cart.cartId },
-    userId: string(cart.userId),
-    products: cart.products === null ? undefined : { L: cart.products.map((line) => ({ M: fromLine(line) })) },
-    totalAmount: number(cart.totalAmount),
-    createdAt: string(cart.createdAt),
-    updatedAt: string(cart.updatedAt),
-    version: number(cart.version),
-  });
+  return write('cart', cart as unknown as Record<string, unknown>);
 }
 
 export function fromLine(line: ProductLine): Attributes {
-  return withExtra(line.extra, {
-    productId: string(line.productId),
-    name: string(line.name),
-    quantity: number(line.quantity),
-    unitPrice: number(line.unitPrice),
-  });
+  return write('line', line as unknown as Record<string, unknown>);
 }
 
 function withExtra(extra: Extra | undefined, known: Record<string, AttributeJson | undefined>): Attributes {
@@ -177,14 +164,6 @@ function withExtra(extra: Extra | undefined, known: Record<string, AttributeJson
 /** Sets an own member, even one named `__proto__` (plain assignment would set the prototype instead). */
 export function define<T>(object: Record<string, T>, name: string, value: T): void {
   Object.defineProperty(object, name, { value, writable: true, enumerable: true, configurable: true });
-}
-
-function string(value: string | null): AttributeJson | undefined {
-  return value === null ? undefined : { S: value };
-}
-
-function number(value: string | WholeNumber | null): AttributeJson | undefined {
-  return value === null ? undefined : { N: String(value) };
 }
 
 function positiveInteger(text: string): WholeNumber | undefined {

@@ -2,12 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ReadThrough, type CacheSettings, type ServiceEvents, type StoredRead } from './cache.js';
 import { isCart } from './contract.js';
 import { BulkService, type BulkStore } from './bulk.js';
-import { ShopError } from './errors.js';
+import { isShopError, ShopError } from './errors.js';
+import { fromOrder } from './attributes.js';
+import type { OrderStatus } from './status.js';
 import { parseCartRecord } from './records.js';
 import { newId } from './ids.js';
-import type { AttributeJson, Cart, ProductLine, WriteResult } from './model.js';
-import { MAX_SIGNIFICANT_DIGITS, significantDigits } from './limits.js';
-import { amountProblem, formatCents, MAX_STORED_INTEGER_DIGITS, multiply, parseAmount } from './money.js';
+import type { AttributeJson, Cart, Order, ProductLine, WholeNumber, WriteResult } from './model.js';
+import { itemSize, MAX_ITEM_BYTES, MAX_SIGNIFICANT_DIGITS, significantDigits } from './limits.js';
+import { amountProblem, formatCents, MAX_STORED_INTEGER_DIGITS, multiply, parseAmount, wholeNumber } from './money.js';
 import { linesTotal } from './records.js';
 import { parseQuantity, validateId, validateName } from './validate.js';
 
@@ -17,42 +19,85 @@ export interface NewCart {
   createdAt: string;
 }
 
+/** What an edit does to the cart's lines. */
+export type LineEdit =
+  /** Appends `line`; the cart must still hold `count` lines. */
+  | { op: 'append'; line: ProductLine; count: number }
+  /** Sets the quantity of the line at `index`, which must still hold `productId`. */
+  | { op: 'set'; index: number; productId: string; quantity: WholeNumber }
+  /** Removes the line at `index`, which must still hold `productId`. */
+  | { op: 'remove'; index: number; productId: string };
+
 /**
- * One atomic change to a cart. `lineIndex` names the existing line to raise,
- * or is absent to append `line` as a new one; the store applies it only if
- * the cart still looks the way the change assumed (see CartStore.addToLine).
+ * One atomic change to a cart, applied only while the cart is as it was read:
+ * its version first (every shopdb write raises it), and, for writers that do
+ * not (other programs), the line touched, the total, and not checked out.
+ * The new total is computed exactly from the lines read.
  */
-export interface LineChange {
+export interface CartEdit {
   cartId: string;
-  line: ProductLine;
-  lineIndex: number | undefined;
-  /** Lines the cart held when it was read; an append is refused if that changed. */
-  lineCount: number;
-  /** Whether the cart held a (numeric) total when it was read; refused if that changed. */
-  hasTotal: boolean;
-  /** quantity × unitPrice, added to the cart's total in the same write. */
-  amount: string;
+  /** The version read; null: the item had none, and must still have none. */
+  version: WholeNumber | null;
+  /** The total read; null: the item had none. */
+  totalBefore: string | null;
+  totalAfter: string;
+  edit: LineEdit;
   at: string;
 }
 
 export type ChangeOutcome = { applied: true } | { applied: false; current: Cart | undefined };
 
+/** A delete, applied only while the cart is at `version`; `order` also requires that order to be final (or gone). */
+export interface CartRemoval {
+  cartId: string;
+  version: WholeNumber | null;
+  /** The order the cart was checked out as, when it must be final for the delete to apply. */
+  order?: { orderId: string; finalStatuses: readonly OrderStatus[] } | undefined;
+}
+
+export type RemovalOutcome = { applied: true } | { applied: false; current: Cart | undefined; orderNotFinal: boolean };
+
+/** The order to create and the cart (as read) to mark checked out, in one transaction. */
+export interface CheckoutWrite {
+  cart: Cart;
+  order: Order;
+  at: string;
+}
+
+export type CheckoutOutcome = { applied: true } | { applied: false; cartChanged: boolean; orderExists: boolean };
+
 export interface CartStore {
   readonly tableName: string;
   insert(cart: NewCart): Promise<{ inserted: true; cart: Cart } | { inserted: false; existing: Cart }>;
   get(cartId: string, consistent: boolean): Promise<StoredRead<Cart>>;
-  /**
-   * Raises the line at `lineIndex` (if it still holds the product at the same
-   * price) or appends a new line (if the cart still has `lineCount` lines),
-   * together with the total and version, in one atomic write that is applied
-   * at most once even when the SDK retries it.
-   */
-  addToLine(change: LineChange): Promise<ChangeOutcome>;
+  /** Applies the edit in one atomic write, at most once even when the SDK resends it. */
+  edit(edit: CartEdit): Promise<ChangeOutcome>;
+  /** Deletes the cart atomically, at most once; a resend after a lost answer succeeds. */
+  remove(removal: CartRemoval): Promise<RemovalOutcome>;
+  /** Creates the order and marks the cart checked out, both or neither. */
+  checkout(write: CheckoutWrite): Promise<CheckoutOutcome>;
+}
+
+/** What checkout needs of the orders: reading one back, and refreshing the cache after it is created. */
+export interface CheckoutOrders {
+  get(orderId: string, options: { strong: boolean }): Promise<Order>;
+  written(order: Order): Promise<void>;
 }
 
 export interface CreateCartInput {
   cartId?: string | undefined;
   userId: string;
+}
+
+export interface SetQuantityInput {
+  cartId: string;
+  productId: string;
+  quantity: string;
+}
+
+export interface CheckoutInput {
+  cartId: string;
+  orderId?: string | undefined;
 }
 
 export interface AddProductInput {
@@ -66,17 +111,22 @@ export interface AddProductInput {
 /** Racing writers only cost a retry each; this many means something is badly wrong. */
 const MAX_ATTEMPTS = 100;
 
+/** An order in one of these may have its checked-out cart deleted. */
+const FINAL_STATUSES: readonly OrderStatus[] = ['COMPLETED', 'CANCELLED'];
+
 export class CartService {
   private readonly reads: ReadThrough<Cart>;
   /** Import and export; see core/bulk.ts. */
   readonly bulk: BulkService<Cart>;
+  private readonly orders: CheckoutOrders | undefined;
 
   constructor(
     private readonly store: CartStore,
-    options: { cache?: CacheSettings | undefined; events?: ServiceEvents; bulk?: BulkStore<Cart> } = {},
+    options: { cache?: CacheSettings | undefined; events?: ServiceEvents; bulk?: BulkStore<Cart>; orders?: CheckoutOrders } = {},
   ) {
     this.bulk = new BulkService({ parse: parseCartRecord, idOf: (item) => item.cartId }, options.bulk, (item) => this.reads.written(item.cartId, item));
     this.reads = new ReadThrough(store.tableName, 'cartId', isCart, (id, consistent) => store.get(id, consistent), options.cache, options.events ?? {});
+    this.orders = options.orders;
   }
 
   async create(input: CreateCartInput): Promise<{ result: WriteResult; cart: Cart }> {
@@ -106,6 +156,58 @@ export class CartService {
     const line: ProductLine = { productId, name, quantity, unitPrice: formatCents(unitPrice) };
     const amount = formatCents(multiply(unitPrice, quantity));
 
+    return this.change(cartId, `add ${productId}`, 'add-product', (cart, products) => {
+      const index = products.findIndex((existing) => existing.productId === productId);
+      const existing = products[index];
+      if (existing && existing.unitPrice !== line.unitPrice) {
+        throw new ShopError('CONFLICT', `product ${productId} is in cart ${cartId} at ${existing.unitPrice}, not ${line.unitPrice}; a line's price never changes`);
+      }
+      refuseOverflow(cartId, line, cart, existing, amount);
+      const total = addAmounts(cart.totalAmount ?? '0', amount);
+      if (!existing) return { edit: { op: 'append', line, count: products.length }, total };
+      return { edit: { op: 'set', index, productId, quantity: wholeNumber(BigInt(existing.quantity as WholeNumber) + BigInt(quantity)) }, total };
+    });
+  }
+
+  /** Sets a line's quantity; 0 removes the line. A product not in the cart is NOT_FOUND. */
+  async setQuantity(input: SetQuantityInput): Promise<{ result: WriteResult; cart: Cart }> {
+    const cartId = validateId(input.cartId, 'cartId');
+    const productId = validateId(input.productId, 'productId');
+    const quantity = input.quantity === '0' ? 0 : parseQuantity(input.quantity, 'quantity', { allowZero: true });
+    if (quantity === 0) return this.removeProduct({ cartId, productId });
+    return this.change(cartId, `set the quantity of ${productId}`, 'set-quantity', (cart, products) => {
+      const index = lineOf(cartId, productId, products);
+      const existing = products[index] as ProductLine;
+      if (BigInt(existing.quantity as WholeNumber) === BigInt(quantity)) return undefined;
+      const before = multiply(parseAmount(existing.unitPrice as string, 'unitPrice', MAX_STORED_INTEGER_DIGITS), existing.quantity as WholeNumber);
+      const after = multiply(parseAmount(existing.unitPrice as string, 'unitPrice', MAX_STORED_INTEGER_DIGITS), quantity);
+      return { edit: { op: 'set', index, productId, quantity }, total: shiftTotal(cart, after - before) };
+    });
+  }
+
+  async removeProduct(input: { cartId: string; productId: string }): Promise<{ result: WriteResult; cart: Cart }> {
+    const cartId = validateId(input.cartId, 'cartId');
+    const productId = validateId(input.productId, 'productId');
+    return this.change(cartId, `remove ${productId}`, 'remove-product', (cart, products) => {
+      const index = lineOf(cartId, productId, products);
+      const existing = products[index] as ProductLine;
+      const amount = multiply(parseAmount(existing.unitPrice as string, 'unitPrice', MAX_STORED_INTEGER_DIGITS), existing.quantity as WholeNumber);
+      return { edit: { op: 'remove', index, productId }, total: shiftTotal(cart, -amount) };
+    });
+  }
+
+  /**
+   * Reads the cart, lets `plan` decide the edit from what it holds, and writes
+   * it conditioned on that read; a refused condition means another writer
+   * came first, so it reads again and plans again. `plan` returning undefined:
+   * the cart already holds what was asked (unchanged, nothing written).
+   */
+  private async change(
+    cartId: string,
+    what: string,
+    command: string,
+    plan: (cart: Cart, products: ProductLine[]) => { edit: LineEdit; total: string } | undefined,
+  ): Promise<{ result: WriteResult; cart: Cart }> {
     let cart = (await this.store.get(cartId, true)).item;
     let before: string | undefined;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -113,35 +215,119 @@ export class CartService {
       // A refused condition must be explained by what the re-read shows; otherwise retrying would only spin.
       const seen = fingerprint(cart);
       if (seen === before) {
-        throw new ShopError('CONFLICT', `cart ${cartId}: DynamoDB refused to add ${productId} though the cart reads unchanged; nothing was changed (check the item's attributes)`);
+        throw new ShopError('CONFLICT', `cart ${cartId}: DynamoDB refused to ${what} though the cart reads unchanged; nothing was changed (check the item's attributes)`);
       }
       before = seen;
-      refuseUnwritable(cart);
-      const products = cart.products ?? [];
-      const lineIndex = products.findIndex((existing) => existing.productId === productId);
-      const existing = products[lineIndex];
-      if (existing && existing.unitPrice !== line.unitPrice) {
-        throw new ShopError(
-          'CONFLICT',
-          `product ${productId} is in cart ${cartId} at ${existing.unitPrice}, not ${line.unitPrice}; a line's price never changes`,
-        );
-      }
-      refuseOverflow(cartId, line, cart, existing, amount);
-      const outcome = await this.store.addToLine({
+      refuseCheckedOut(cart);
+      refuseUnwritable(cart, command);
+      const planned = plan(cart, cart.products ?? []);
+      if (planned === undefined) return { result: 'unchanged', cart };
+      const outcome = await this.store.edit({
         cartId,
-        line,
-        lineIndex: existing ? lineIndex : undefined,
-        lineCount: products.length,
-        hasTotal: cart.totalAmount !== null,
-        amount,
+        version: cart.version,
+        totalBefore: cart.totalAmount,
+        totalAfter: planned.total,
+        edit: planned.edit,
         at: new Date().toISOString(),
       });
       if (outcome.applied) return { result: 'updated', cart: await this.afterChange(cartId) };
       cart = outcome.current;
-      // Another writer appended a line first; spread the retries so a crowd does not collide again in step.
+      // Another writer came first; spread the retries so a crowd does not collide again in step.
       await sleep(Math.random() * Math.min(100, 5 * attempt));
     }
-    throw new ShopError('UNAVAILABLE', `cart ${cartId} is changing too fast to add ${productId}; try again`);
+    throw new ShopError('UNAVAILABLE', `cart ${cartId} is changing too fast to ${what}; try again`);
+  }
+
+  /**
+   * Deletes a cart. A checked-out cart whose order is not yet COMPLETED or
+   * CANCELLED is kept unless forced: the order may still need it. Prints the
+   * cart as it was.
+   */
+  async delete(input: { cartId: string; force?: boolean }): Promise<{ result: 'deleted'; cart: Cart }> {
+    const cartId = validateId(input.cartId, 'cartId');
+    let cart = (await this.store.get(cartId, true)).item;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (!cart) throw notFound(cartId);
+      refuseForeignVersion(cart, 'be deleted');
+      const order = cart.status === 'CHECKED_OUT' && cart.orderId !== null && !input.force ? { orderId: cart.orderId, finalStatuses: FINAL_STATUSES } : undefined;
+      const outcome = await this.store.remove({ cartId, version: cart.version, order });
+      if (outcome.applied) {
+        await this.reads.deleted(cartId, cart);
+        return { result: 'deleted', cart };
+      }
+      if (outcome.orderNotFinal) {
+        throw new ShopError(
+          'CONFLICT',
+          `cart ${cartId} was checked out as order ${cart.orderId}, which is not COMPLETED or CANCELLED yet; the cart was kept`,
+          { hint: { kind: 'force' } },
+        );
+      }
+      cart = outcome.current;
+      await sleep(Math.random() * Math.min(100, 5 * attempt));
+    }
+    throw new ShopError('UNAVAILABLE', `cart ${cartId} is changing too fast to delete; try again`);
+  }
+
+  /**
+   * Turns the cart into an order (PENDING, the cart's user, lines and total)
+   * and marks the cart CHECKED_OUT, in one transaction. A cart already checked
+   * out answers its order, unchanged: a retry or a racing checkout never makes
+   * a second one.
+   */
+  async checkout(input: CheckoutInput): Promise<{ result: WriteResult; order: Order }> {
+    const cartId = validateId(input.cartId, 'cartId');
+    const wanted = input.orderId === undefined ? undefined : validateId(input.orderId, 'orderId');
+    const orders = this.orders;
+    if (!orders) throw new ShopError('INTERNAL', 'checkout needs the orders table, which this service was not given');
+    const orderId = wanted ?? newId();
+    let cart = (await this.store.get(cartId, true)).item;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (!cart) throw notFound(cartId);
+      if (cart.status === 'CHECKED_OUT') return this.checkedOut(cart, wanted, orders);
+      refuseUnwritable(cart, 'checkout');
+      if (!cart.products?.length) throw new ShopError('CONFLICT', `cart ${cartId} is empty; there is nothing to check out`);
+      if (cart.userId === null) throw new ShopError('CONFLICT', `cart ${cartId} has no user to place the order; nothing was changed`);
+      const at = new Date().toISOString();
+      const order: Order = {
+        orderId,
+        userId: cart.userId,
+        totalAmount: cart.totalAmount ?? linesTotal(cart) ?? '0.00',
+        status: 'PENDING',
+        createdAt: at,
+        updatedAt: at,
+        version: 1,
+        cartId,
+        products: cart.products,
+      };
+      refuseOversizedOrder(order);
+      const outcome = await this.store.checkout({ cart, order, at });
+      if (outcome.applied) {
+        await orders.written(order);
+        await this.afterChange(cartId);
+        return { result: 'created', order };
+      }
+      if (outcome.orderExists && !outcome.cartChanged) {
+        throw new ShopError('CONFLICT', `order ${orderId} already exists; cart ${cartId} was not checked out`);
+      }
+      cart = (await this.store.get(cartId, true)).item;
+      await sleep(Math.random() * Math.min(100, 5 * attempt));
+    }
+    throw new ShopError('UNAVAILABLE', `cart ${cartId} is changing too fast to check out; try again`);
+  }
+
+  private async checkedOut(cart: Cart, wanted: string | undefined, orders: CheckoutOrders): Promise<{ result: WriteResult; order: Order }> {
+    if (cart.orderId === null) throw new ShopError('CONFLICT', `cart ${cart.cartId} is checked out but names no order; nothing was changed`);
+    if (wanted !== undefined && wanted !== cart.orderId) {
+      throw new ShopError('CONFLICT', `cart ${cart.cartId} was already checked out as order ${cart.orderId}, not ${wanted}; nothing was changed`);
+    }
+    try {
+      return { result: 'unchanged', order: await orders.get(cart.orderId, { strong: true }) };
+    } catch (error) {
+      if (isShopError(error, 'NOT_FOUND')) {
+        throw new ShopError('CONFLICT', `cart ${cart.cartId} was checked out as order ${cart.orderId}, which no longer exists; nothing was changed`, { cause: error });
+      }
+      throw error;
+    }
   }
 
   /** The cart as it stands after a committed change, other writers' changes included; refreshed in the cache. */
@@ -153,18 +339,55 @@ export class CartService {
   }
 }
 
+function lineOf(cartId: string, productId: string, products: ProductLine[]): number {
+  const index = products.findIndex((line) => line.productId === productId);
+  if (index === -1) throw new ShopError('NOT_FOUND', `product ${productId} is not in cart ${cartId}`);
+  return index;
+}
+
+function addAmounts(a: string, b: string): string {
+  return formatCents(parseAmount(a, 'totalAmount', MAX_STORED_INTEGER_DIGITS) + parseAmount(b, 'amount', MAX_STORED_INTEGER_DIGITS));
+}
+
+function shiftTotal(cart: Cart, cents: bigint): string {
+  return formatCents(parseAmount(cart.totalAmount ?? '0', 'totalAmount', MAX_STORED_INTEGER_DIGITS) + cents);
+}
+
+function refuseCheckedOut(cart: Cart): void {
+  if (cart.status === 'CHECKED_OUT') {
+    throw new ShopError('CONFLICT', `cart ${cart.cartId} was checked out${cart.orderId === null ? '' : ` as order ${cart.orderId}`}; it can no longer change`);
+  }
+  if (cart.status === null && cart.extra?.status) {
+    throw new ShopError('CONFLICT', `cart ${cart.cartId} holds a status of ${describe(cart.extra.status)}, which shopdb does not know; nothing was changed`);
+  }
+}
+
+function refuseForeignVersion(cart: Cart, what: string): void {
+  if (cart.version === null && cart.extra?.version) {
+    throw new ShopError('CONFLICT', `cart ${cart.cartId} cannot ${what}: its version attribute holds ${describe(cart.extra.version)}, not a positive whole number; correct the item (e.g. export it, fix it, import it with --overwrite); nothing was changed`);
+  }
+}
+
+/** An order holds the cart's lines: a cart near DynamoDB's item limit makes an order past it. */
+function refuseOversizedOrder(order: Order): void {
+  const size = itemSize(fromOrder(order));
+  if (size > MAX_ITEM_BYTES) {
+    throw new ShopError('CONFLICT', `cart ${order.cartId} is too large to become one order (${size} bytes, over DynamoDB's 400 KB item limit); nothing was changed`);
+  }
+}
+
 /**
- * add-product keeps a cart's total the sum of its lines with DynamoDB
- * arithmetic; on a cart written by another program (a string total, lines
+ * Cart edits keep a cart's total the sum of its lines, exactly; on a cart
+ * written by another program (a string total, lines
  * holding `price`/`qty`, a total that does not add up) that would fail or
  * invent, so it is refused at once, naming the attribute.
  */
-function refuseUnwritable(cart: Cart): void {
+function refuseUnwritable(cart: Cart, command: string): void {
   const extra = cart.extra ?? {};
   const refuse = (attribute: string, problem: string) =>
     new ShopError(
       'CONFLICT',
-      `cart ${cart.cartId} cannot take add-product: ${attribute} ${problem}; correct the item (e.g. export it, fix the line, import it with --overwrite) and try again; nothing was changed`,
+      `cart ${cart.cartId} cannot take ${command}: ${attribute} ${problem}; correct the item (e.g. export it, fix the line, import it with --overwrite) and try again; nothing was changed`,
     );
   if (cart.products === null && extra.products) throw refuse('products', `holds ${describe(extra.products)}, not a list of product maps`);
   if (cart.version === null && extra.version) throw refuse('version', `holds ${describe(extra.version)}, not a positive whole number`);

@@ -1,4 +1,5 @@
-import { CART_FIELDS, LINE_FIELDS, ORDER_FIELDS, fromCart, fromOrder, toCart, toOrder } from './attributes.js';
+import { fromCart, fromOrder, toCart, toOrder } from './attributes.js';
+import { CART_ENTITY, LINE_ENTITY, ORDER_ENTITY, type EntitySpec, type FieldKind } from './entities.js';
 import { isShopError } from './errors.js';
 import { parseAttribute } from './limits.js';
 import type { Cart, Order } from './model.js';
@@ -15,30 +16,26 @@ import type { Cart, Order } from './model.js';
 
 type Kind = 'string' | 'whole' | 'products';
 
-const ORDER_TYPES: Record<(typeof ORDER_FIELDS)[number], Kind> = {
-  orderId: 'string',
-  userId: 'string',
-  totalAmount: 'string',
-  status: 'string',
-  createdAt: 'string',
-  updatedAt: 'string',
-  version: 'whole',
-};
-const CART_TYPES: Record<(typeof CART_FIELDS)[number], Kind> = {
-  cartId: 'string',
-  userId: 'string',
-  products: 'products',
-  totalAmount: 'string',
-  createdAt: 'string',
-  updatedAt: 'string',
-  version: 'whole',
-};
-const LINE_TYPES: Record<(typeof LINE_FIELDS)[number], Kind> = {
-  productId: 'string',
+/** The JSON type of each field kind (entities.ts); the forms within it are checked by reading back. */
+const JSON_KIND: Record<FieldKind, Kind> = {
+  key: 'string',
+  id: 'string',
   name: 'string',
-  quantity: 'whole',
-  unitPrice: 'string',
+  amount: 'string',
+  orderStatus: 'string',
+  cartStatus: 'string',
+  timestamp: 'string',
+  positive: 'whole',
+  lines: 'products',
 };
+
+function typesOf(entity: EntitySpec): Record<string, Kind> {
+  return Object.fromEntries(entity.fields.map((field) => [field.name, JSON_KIND[field.kind]]));
+}
+
+const ORDER_TYPES = typesOf(ORDER_ENTITY);
+const CART_TYPES = typesOf(CART_ENTITY);
+const LINE_TYPES = typesOf(LINE_ENTITY);
 
 export function isOrder(value: unknown): value is Order {
   return shaped(value, ORDER_TYPES, 'orderId') && readsBack(value, () => toOrder(fromOrder(value as unknown as Order)));

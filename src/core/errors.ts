@@ -40,7 +40,9 @@ export type Hint =
   /** No AWS region is configured. */
   | { kind: 'set-region' }
   /** Tables of these names exist with another shape: use other names. */
-  | { kind: 'other-prefix' };
+  | { kind: 'other-prefix' }
+  /** A rule refused the change; forcing it would apply it anyway (still atomically). */
+  | { kind: 'force' };
 
 export class ShopError extends Error {
   override readonly name = 'ShopError';

@@ -41,6 +41,10 @@ export interface Order {
   createdAt: string | null;
   updatedAt: string | null;
   version: WholeNumber | null;
+  /** The cart this order was checked out from; null for orders created directly. */
+  cartId: string | null;
+  /** The cart's lines at checkout; null for orders created directly. */
+  products: ProductLine[] | null;
   extra?: Extra;
 }
 
@@ -61,6 +65,9 @@ export interface Cart {
   createdAt: string | null;
   updatedAt: string | null;
   version: WholeNumber | null;
+  /** null while open; CHECKED_OUT once checked out (then `orderId` names the order). */
+  status: 'CHECKED_OUT' | (string & {}) | null;
+  orderId: string | null;
   extra?: Extra;
 }
 

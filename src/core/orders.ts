@@ -4,7 +4,8 @@ import { BulkService, type BulkStore } from './bulk.js';
 import { ShopError } from './errors.js';
 import { parseOrderRecord } from './records.js';
 import { newId } from './ids.js';
-import type { Order, WriteResult } from './model.js';
+import type { Order, WholeNumber, WriteResult } from './model.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { formatCents, parseAmount } from './money.js';
 import { legalSources, parseStatus, type OrderStatus } from './status.js';
 import { validateId } from './validate.js';
@@ -35,7 +36,26 @@ export interface OrderStore {
   get(orderId: string, consistent: boolean): Promise<StoredRead<Order>>;
   /** Applies the move atomically, and only if the condition in `move` holds inside DynamoDB. */
   moveStatus(move: StatusMove): Promise<MoveOutcome>;
+  /** Deletes the order atomically, at most once (a resend after a lost answer succeeds), if `removal`'s condition holds. */
+  remove(removal: OrderRemoval): Promise<{ applied: true } | { applied: false; current: Order | undefined }>;
 }
+
+/** A delete, applied only while the order is at `version` and (unless `any`) in one of `statuses`. */
+export interface OrderRemoval {
+  orderId: string;
+  version: WholeNumber | null;
+  statuses: readonly OrderStatus[] | 'any';
+}
+
+export interface DeleteOrderInput {
+  orderId: string;
+  expect?: string | undefined;
+  force?: boolean;
+}
+
+/** Only orders in these statuses are deleted without forcing. */
+export const DELETABLE_STATUSES: readonly OrderStatus[] = ['CANCELLED', 'COMPLETED'];
+const MAX_ATTEMPTS = 100;
 
 export interface CreateOrderInput {
   orderId?: string | undefined;
@@ -118,6 +138,52 @@ export class OrderService {
       throw new ShopError('UNEXPECTED_STATUS', `order ${orderId} is ${current.status}, not ${expect} as expected; nothing was changed`);
     }
     throw new ShopError('ILLEGAL_TRANSITION', illegalMoveMessage(orderId, current.status, to, current.extra?.status));
+  }
+
+  /**
+   * Deletes an order that is CANCELLED or COMPLETED (any, when forced), as
+   * read just before and conditioned on that version; answers the order as it
+   * was. Cached reads answer not-found afterwards.
+   */
+  async delete(input: DeleteOrderInput): Promise<{ result: 'deleted'; order: Order }> {
+    const orderId = validateId(input.orderId, 'orderId');
+    const expect = input.expect === undefined ? undefined : parseStatus(input.expect, 'expect');
+    let current = (await this.store.get(orderId, true)).item;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (!current) throw notFound(orderId);
+      refuseForeignOrderVersion(current, 'be deleted');
+      if (expect !== undefined && current.status !== expect) {
+        throw new ShopError('UNEXPECTED_STATUS', `order ${orderId} is ${current.status ?? 'without a status'}, not ${expect} as expected; nothing was deleted`);
+      }
+      if (!input.force && !DELETABLE_STATUSES.some((status) => status === current?.status)) {
+        throw new ShopError('CONFLICT', `order ${orderId} is ${current.status ?? 'without a status'}; only CANCELLED or COMPLETED orders are deleted, so it was kept`, {
+          hint: { kind: 'force' },
+        });
+      }
+      const statuses = expect !== undefined ? [expect] : input.force ? 'any' : DELETABLE_STATUSES;
+      const outcome = await this.store.remove({ orderId, version: current.version, statuses });
+      if (outcome.applied) {
+        await this.reads.deleted(orderId, current);
+        return { result: 'deleted', order: current };
+      }
+      current = outcome.current;
+      await sleep(Math.random() * Math.min(100, 5 * attempt));
+    }
+    throw new ShopError('UNAVAILABLE', `order ${orderId} is changing too fast to delete; try again`);
+  }
+
+  /** Refreshes the cache after another service committed this order (checkout creates orders). */
+  async written(order: Order): Promise<void> {
+    await this.reads.written(order.orderId, order);
+  }
+}
+
+export function refuseForeignOrderVersion(order: Order, what: string): void {
+  if (order.version === null && order.extra?.version) {
+    throw new ShopError(
+      'CONFLICT',
+      `order ${order.orderId} cannot ${what}: its version attribute holds ${JSON.stringify(order.extra.version)}, not a positive whole number; correct the item (e.g. export it, fix it, import it with --overwrite); nothing was changed`,
+    );
   }
 }
 

@@ -1,4 +1,5 @@
-import { CART_FIELDS, LINE_FIELDS, ORDER_FIELDS, fromCart, fromOrder, isKnownField, isTimestamp, readsAs } from './attributes.js';
+import { fromCart, fromOrder, isIndexAttribute, isKnownField, isTimestamp, readsAs } from './attributes.js';
+import { CART_ENTITY, CART_STATUSES, LINE_ENTITY, ORDER_ENTITY, type CartStatus, type EntitySpec, type FieldKind } from './entities.js';
 import { badInput } from './errors.js';
 import { MAX_ITEM_BYTES, MAX_SIGNIFICANT_DIGITS, attributeName, itemSize, parseAttribute, refuseProtoName, significantDigits } from './limits.js';
 import type { Cart, Extra, Order, ProductLine, WholeNumber } from './model.js';
@@ -14,46 +15,41 @@ import { validateId, validateName } from './validate.js';
  * absent, `extra` is written back as found.
  */
 
+/** How import reads each field kind (entities.ts): the same rules as the single commands. */
+const PARSE_KIND: Record<FieldKind, (value: unknown, path: string) => unknown> = {
+  key: (value, path) => validateId(string(value, path), path),
+  id: (value, path) => validateId(string(value, path), path),
+  name: (value, path) => validateName(string(value, path), path),
+  amount: (value, path) => money(value, path),
+  orderStatus: (value, path) => parseStatus(string(value, path), path),
+  cartStatus: (value, path) => cartStatus(value, path),
+  timestamp: (value, path) => timestamp(value, path),
+  positive: (value, path) => positive(value, path),
+  lines: (value, path) => lines(value, path),
+};
+
+function parseEntity(entity: EntitySpec, value: unknown, path: string | undefined, depth: number): Record<string, unknown> {
+  const names = entity.fields.map((field) => field.name);
+  const record = object(value, path ?? entity.name, names);
+  const entry: Record<string, unknown> = {};
+  for (const field of entity.fields) {
+    const at = path === undefined ? field.name : `${path}.${field.name}`;
+    const raw = record[field.name];
+    entry[field.name] = field.kind === 'key' ? PARSE_KIND.key(raw, at) : optional(raw, (present) => PARSE_KIND[field.kind](present, at));
+  }
+  const extra = parseExtra(record, entity.name, path === undefined ? 'extra' : `${path}.extra`, depth);
+  if (extra) entry.extra = extra;
+  return entry;
+}
+
 export function parseOrderRecord(value: unknown): Order {
-  const record = object(value, 'order', ORDER_FIELDS);
-  const order: Order = {
-    orderId: validateId(string(record.orderId, 'orderId'), 'orderId'),
-    userId: optional(record.userId, (id) => validateId(string(id, 'userId'), 'userId')),
-    totalAmount: optional(record.totalAmount, (amount) => money(amount, 'totalAmount')),
-    status: optional(record.status, (status) => parseStatus(string(status, 'status'), 'status')),
-    createdAt: timestamp(record.createdAt, 'createdAt'),
-    updatedAt: timestamp(record.updatedAt, 'updatedAt'),
-    version: optional(record.version, (version) => positive(version, 'version')),
-  };
-  const extra = parseExtra(record, 'order', 'extra');
-  if (extra) order.extra = extra;
+  const order = parseEntity(ORDER_ENTITY, value, undefined, 1) as unknown as Order;
   fits('order', fromOrder(order));
   return order;
 }
 
 export function parseCartRecord(value: unknown): Cart {
-  const record = object(value, 'cart', CART_FIELDS);
-  const products = optional(record.products, (list) => {
-    if (!Array.isArray(list)) throw badInput('products', 'must be a list of product lines, or null');
-    const seen = new Set<string>();
-    return list.map((line: unknown, index) => {
-      const parsed = productLine(line, `products[${index}]`);
-      if (parsed.productId !== null && seen.has(parsed.productId)) throw badInput(`products[${index}].productId`, `${parsed.productId} appears twice`);
-      if (parsed.productId !== null) seen.add(parsed.productId);
-      return parsed;
-    });
-  });
-  const cart: Cart = {
-    cartId: validateId(string(record.cartId, 'cartId'), 'cartId'),
-    userId: optional(record.userId, (id) => validateId(string(id, 'userId'), 'userId')),
-    products,
-    totalAmount: optional(record.totalAmount, (amount) => money(amount, 'totalAmount')),
-    createdAt: timestamp(record.createdAt, 'createdAt'),
-    updatedAt: timestamp(record.updatedAt, 'updatedAt'),
-    version: optional(record.version, (version) => positive(version, 'version')),
-  };
-  const extra = parseExtra(record, 'cart', 'extra');
-  if (extra) cart.extra = extra;
+  const cart = parseEntity(CART_ENTITY, value, undefined, 1) as unknown as Cart;
   const sum = linesTotal(cart);
   // shopdb's own carts (those with a version) always add up; items others wrote are taken as found.
   if (cart.version !== null && sum !== undefined && cart.totalAmount !== null && sum !== cart.totalAmount) {
@@ -61,6 +57,23 @@ export function parseCartRecord(value: unknown): Cart {
   }
   fits('cart', fromCart(cart));
   return cart;
+}
+
+function lines(list: unknown, path: string): ProductLine[] {
+  if (!Array.isArray(list)) throw badInput(path, 'must be a list of product lines, or null');
+  const seen = new Set<string>();
+  return list.map((line: unknown, index) => {
+    const parsed = parseEntity(LINE_ENTITY, line, `${path}[${index}]`, LINE_ATTRIBUTE_DEPTH) as unknown as ProductLine;
+    if (parsed.productId !== null && seen.has(parsed.productId)) throw badInput(`${path}[${index}].productId`, `${parsed.productId} appears twice`);
+    if (parsed.productId !== null) seen.add(parsed.productId);
+    return parsed;
+  });
+}
+
+function cartStatus(value: unknown, path: string): CartStatus {
+  const status = CART_STATUSES.find((candidate) => candidate === value);
+  if (!status) throw badInput(path, `must be ${CART_STATUSES.join(' or ')}, or null (an open cart)`);
+  return status;
 }
 
 /** The sum of the lines, when every line has a quantity and a price (undefined otherwise, or when there is no list). */
@@ -72,19 +85,6 @@ export function linesTotal(cart: Pick<Cart, 'products'>): string | undefined {
     total += multiply(parseAmount(line.unitPrice, 'unitPrice', MAX_STORED_INTEGER_DIGITS), line.quantity);
   }
   return formatCents(total);
-}
-
-function productLine(value: unknown, path: string): ProductLine {
-  const record = object(value, path, LINE_FIELDS);
-  const line: ProductLine = {
-    productId: optional(record.productId, (id) => validateId(string(id, `${path}.productId`), `${path}.productId`)),
-    name: optional(record.name, (name) => validateName(string(name, `${path}.name`), `${path}.name`)),
-    quantity: optional(record.quantity, (quantity) => positive(quantity, `${path}.quantity`)),
-    unitPrice: optional(record.unitPrice, (amount) => money(amount, `${path}.unitPrice`)),
-  };
-  const extra = parseExtra(record, 'line', `${path}.extra`, LINE_ATTRIBUTE_DEPTH);
-  if (extra) line.extra = extra;
-  return line;
 }
 
 /** A product line's own attributes sit at DynamoDB level 3: the products list is level 1, the line's map level 2. */
@@ -105,7 +105,8 @@ function parseExtra(record: Record<string, unknown>, kind: 'order' | 'cart' | 'l
   for (const name of names) {
     const at = `${path}.${name.slice(0, 40)}`;
     attributeName(name, path);
-    if (name === 'orderId' || name === 'cartId') throw badInput(at, 'is the key; give it as its field');
+    if ((kind === 'order' && name === 'orderId') || (kind === 'cart' && name === 'cartId')) throw badInput(at, 'is the key; give it as its field');
+    if (isIndexAttribute(kind, name)) throw badInput(at, `is shopdb's own index attribute; it is derived from the fields`);
     refuseProtoName(name, at);
     const attribute = parseAttribute((value as Record<string, unknown>)[name], at, depth);
     if (isKnownField(kind, name)) {

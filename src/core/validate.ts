@@ -31,13 +31,14 @@ export function validateName(value: string, field: string): string {
   return value;
 }
 
-export function parseQuantity(text: string, field: string): number {
+export function parseQuantity(text: string, field: string, options: { allowZero?: boolean } = {}): number {
+  const least = options.allowZero ? 0 : 1;
   if (!/^\d+$/.test(text)) {
-    throw badInput(field, `${quote(text)} is not a whole number; use an integer from 1 to ${MAX_QUANTITY}`);
+    throw badInput(field, `${quote(text)} is not a whole number; use an integer from ${least} to ${MAX_QUANTITY}`);
   }
   const quantity = Number(text);
-  if (quantity < 1 || quantity > MAX_QUANTITY) {
-    throw badInput(field, `must be an integer from 1 to ${MAX_QUANTITY}`);
+  if (quantity < least || quantity > MAX_QUANTITY) {
+    throw badInput(field, `must be an integer from ${least} to ${MAX_QUANTITY}`);
   }
   return quantity;
 }

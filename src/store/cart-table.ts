@@ -1,26 +1,27 @@
-import { ConditionalCheckFailedException, TransactionCanceledException, TransactionInProgressException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, NumberValue, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { CartStore, ChangeOutcome, LineChange, NewCart } from '../core/carts.js';
+import { ConditionalCheckFailedException, type CancellationReason } from '@aws-sdk/client-dynamodb';
+import { GetCommand, NumberValue, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { CartEdit, CartRemoval, CartStore, ChangeOutcome, CheckoutOutcome, CheckoutWrite, NewCart, RemovalOutcome } from '../core/carts.js';
 import type { StoredRead } from '../core/cache.js';
 import { ShopError } from '../core/errors.js';
 import type { Cart } from '../core/model.js';
 import type { Dynamo } from './dynamo-client.js';
 import { refusingProtoNames, serviceError } from './dynamo-client.js';
 import { itemAfterFailedCondition } from './fallback-read.js';
-import { cartToItem, lineToItem, toCart } from './items.js';
+import { transactOnce, versionCondition, type TransactItem } from './transact.js';
+import { cartToItem, lineToItem, orderToItem, toCart } from './items.js';
 
 export class CartTable implements CartStore {
   constructor(
     private readonly dynamo: Dynamo,
     readonly tableName: string,
+    /** Checkout creates orders, and deleting a checked-out cart checks its order. */
+    private readonly ordersTable: string,
   ) {}
 
   async insert(cart: NewCart): Promise<{ inserted: true; cart: Cart } | { inserted: false; existing: Cart }> {
     const { cartId, userId, createdAt } = cart;
     // Fields in contract order: this object is what `cart create --json` prints.
-    const created: Cart = { cartId, userId, products: [], totalAmount: '0.00', createdAt, updatedAt: createdAt, version: 1 };
+    const created: Cart = { cartId, userId, products: [], totalAmount: '0.00', createdAt, updatedAt: createdAt, version: 1, status: null, orderId: null };
     try {
       await this.dynamo.documents.send(
         new PutCommand({
@@ -52,111 +53,178 @@ export class CartTable implements CartStore {
   }
 
 
-  async addToLine(change: LineChange): Promise<ChangeOutcome> {
-    const update = change.lineIndex === undefined ? appendLine(change) : raiseLine(change, change.lineIndex);
-    // A transaction with a request token, rather than a plain UpdateItem, because
-    // the SDK resends a write whose answer was lost, and ADD is not idempotent:
-    // DynamoDB applies a token at most once (for ten minutes). Every resend of
-    // this one change, by the SDK or below, carries the same token.
-    const command = new TransactWriteCommand({
-      ClientRequestToken: randomUUID(),
-      TransactItems: [
-        { Update: { TableName: this.tableName, Key: { cartId: change.cartId }, ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
-      ],
-    });
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.dynamo.documents.send(command);
-        return { applied: true };
-      } catch (error) {
-        // A resend that overtook the first attempt: wait for that one to finish, then ask again with the same token.
-        if (error instanceof TransactionInProgressException && attempt < IN_PROGRESS_ATTEMPTS) {
-          await sleep(IN_PROGRESS_BACKOFF_MS * attempt);
-          continue;
+  async edit(edit: CartEdit): Promise<ChangeOutcome> {
+    const update = editUpdate(edit);
+    const item = { Update: { TableName: this.tableName, Key: { cartId: edit.cartId }, ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } };
+    try {
+      const [reason] = await this.transact([item]);
+      if (reason === undefined) return { applied: true };
+      if (reason.Code === 'ValidationError') {
+        if (/size/i.test(reason.Message ?? '')) {
+          throw new ShopError('CONFLICT', `cart ${edit.cartId} is full: this change would take it past DynamoDB's 400 KB item limit; the cart was left as it was`);
         }
-        if (error instanceof TransactionCanceledException) {
-          const [reason] = error.CancellationReasons ?? [];
-          if (reason?.Code === 'ValidationError' && /size/i.test(reason.Message ?? '')) {
-            throw new ShopError('CONFLICT', `cart ${change.cartId} is full: adding ${change.line.productId} would take it past DynamoDB's 400 KB item limit; the cart was left as it was`, { cause: error });
-          }
-          if (reason?.Code === 'ConditionalCheckFailed') {
-            const current = await itemAfterFailedCondition(this.dynamo, this.tableName, { cartId: change.cartId }, reason.Item);
-            return { applied: false, current: current ? toCart(current) : undefined };
-          }
-          // Cancelled means not applied, so the caller may retry the change under a new token.
-          if (reason?.Code === 'TransactionConflict') {
-            return { applied: false, current: (await this.get(change.cartId, true)).item };
-          }
-        }
-        throw serviceError(numberLimit(error, change) ?? error, this.dynamo.location, this.tableName);
+        throw numberLimit(Object.assign(new Error(reason.Message ?? ''), { name: 'ValidationException' }), edit) ??
+          new ShopError('CONFLICT', `cart ${edit.cartId}: DynamoDB refused the change (${reason.Message ?? 'a validation error'}); the cart was left as it was`);
       }
+      if (reason.Code === 'ConditionalCheckFailed') {
+        const current = await itemAfterFailedCondition(this.dynamo, this.tableName, { cartId: edit.cartId }, reason.Item);
+        return { applied: false, current: current ? toCart(current) : undefined };
+      }
+      // Cancelled by a conflicting transaction: not applied, so the change may be planned again.
+      return { applied: false, current: (await this.get(edit.cartId, true)).item };
+    } catch (error) {
+      throw serviceError(numberLimit(error, edit) ?? error, this.dynamo.location, this.tableName);
     }
+  }
+
+  async remove(removal: CartRemoval): Promise<RemovalOutcome> {
+    const items: TransactItem[] = [
+      {
+        Delete: {
+          TableName: this.tableName,
+          Key: { cartId: removal.cartId },
+          ConditionExpression: `attribute_exists(cartId) AND ${versionCondition(removal.version)}`,
+          ...(removal.version === null ? {} : { ExpressionAttributeValues: { ':version': NumberValue.from(String(removal.version)) } }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    ];
+    if (removal.order) {
+      const finals = removal.order.finalStatuses.map((_, i) => `:final${i}`);
+      items.push({
+        ConditionCheck: {
+          TableName: this.ordersTable,
+          Key: { orderId: removal.order.orderId },
+          ConditionExpression: `attribute_not_exists(orderId) OR #status IN (${finals.join(', ')})`,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: Object.fromEntries(removal.order.finalStatuses.map((status, i) => [`:final${i}`, status])),
+        },
+      });
+    }
+    try {
+      const reasons = await this.transact(items);
+      if (reasons.length === 0) return { applied: true };
+      const [cart, order] = reasons;
+      if (cart?.Code === 'ConditionalCheckFailed') {
+        const current = await itemAfterFailedCondition(this.dynamo, this.tableName, { cartId: removal.cartId }, cart.Item);
+        return { applied: false, current: current ? toCart(current) : undefined, orderNotFinal: false };
+      }
+      if (order?.Code === 'ConditionalCheckFailed') return { applied: false, current: undefined, orderNotFinal: true };
+      // Cancelled by a conflicting transaction: not applied; the caller reads again.
+      return { applied: false, current: (await this.get(removal.cartId, true)).item, orderNotFinal: false };
+    } catch (error) {
+      throw serviceError(error, this.dynamo.location, this.tableName);
+    }
+  }
+
+  async checkout(write: CheckoutWrite): Promise<CheckoutOutcome> {
+    const { cart, order, at } = write;
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.ordersTable,
+          Item: orderToItem(order),
+          ConditionExpression: 'attribute_not_exists(orderId)',
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: { cartId: cart.cartId },
+          UpdateExpression: 'SET #status = :checkedOut, orderId = :orderId, updatedAt = :at ADD version :one',
+          ConditionExpression: `attribute_exists(cartId) AND ${versionCondition(cart.version)} AND ${OPEN}`,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':checkedOut': 'CHECKED_OUT',
+            ':orderId': order.orderId,
+            ':at': at,
+            ':one': 1,
+            ...(cart.version === null ? {} : { ':version': NumberValue.from(String(cart.version)) }),
+          },
+        },
+      },
+    ];
+    try {
+      const reasons = await this.transact(items);
+      if (reasons.length === 0) return { applied: true };
+      const [put, update] = reasons;
+      if (put?.Code === 'ValidationError' || update?.Code === 'ValidationError') {
+        throw new ShopError('CONFLICT', `cart ${cart.cartId} could not be checked out: ${put?.Message ?? update?.Message ?? 'DynamoDB refused the order'}; nothing was changed`);
+      }
+      return {
+        applied: false,
+        orderExists: put?.Code === 'ConditionalCheckFailed',
+        cartChanged: update?.Code === 'ConditionalCheckFailed' || update?.Code === 'TransactionConflict' || put?.Code === 'TransactionConflict',
+      };
+    } catch (error) {
+      throw serviceError(error, this.dynamo.location, this.tableName);
+    }
+  }
+
+  private transact(items: TransactItem[]): Promise<CancellationReason[]> {
+    return transactOnce(this.dynamo, items);
   }
 }
 
-/** DynamoDB numbers hold 38 significant digits: a sum past that is the cart's limit, not bad input. */
-function numberLimit(error: unknown, change: LineChange): ShopError | undefined {
-  if (!(error instanceof Error) || error.name !== 'ValidationException' || !/38 digits|significant digits|number overflow|magnitude/i.test(error.message)) return undefined;
-  const attribute = change.lineIndex === undefined ? 'totalAmount or version' : `totalAmount, products[${change.lineIndex}].quantity or version`;
-  return new ShopError(
-    'CONFLICT',
-    `cart ${change.cartId} cannot take ${change.line.quantity} × ${change.line.productId}: ${attribute} would pass the 38 significant digits a DynamoDB number holds; the cart was left as it was`,
-    { cause: error },
-  );
-}
+/** Not checked out. */
+const OPEN = '(attribute_not_exists(#status) OR #status <> :checkedOut)';
 
-const IN_PROGRESS_ATTEMPTS = 5;
-const IN_PROGRESS_BACKOFF_MS = 200;
+/** DynamoDB numbers hold 38 significant digits: a sum past that is the cart's limit, not bad input. */
+function numberLimit(error: unknown, edit: CartEdit): ShopError | undefined {
+  if (!(error instanceof Error) || error.name !== 'ValidationException' || !/38 digits|significant digits|number overflow|magnitude/i.test(error.message)) return undefined;
+  return new ShopError('CONFLICT', `cart ${edit.cartId}: the change would take totalAmount, a quantity or version past the 38 significant digits a DynamoDB number holds; the cart was left as it was`, { cause: error });
+}
 
 type Update = {
   UpdateExpression: string;
   ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
   ExpressionAttributeValues: Record<string, unknown>;
 };
 
-const COMMON_SET = 'totalAmount = if_not_exists(totalAmount, :zero) + :amount, updatedAt = :at';
-
 /**
- * The arithmetic needs numbers where it adds: a total or version of another
- * type written since the read fails the condition (and the re-read explains
- * it) instead of failing with DynamoDB's "incorrect data type".
+ * The cart must be as it was read: the version first (every shopdb write
+ * raises it); for writers that do not (other programs), also the line touched,
+ * the total and not checked out. Then the new total (computed exactly from the
+ * lines read) replaces the old one.
  */
-function commonCondition(change: LineChange): string {
-  const total = change.hasTotal ? 'attribute_type(totalAmount, :numberType)' : 'attribute_not_exists(totalAmount)';
-  return `${total} AND (attribute_not_exists(version) OR attribute_type(version, :numberType))`;
-}
-
-function commonValues(change: LineChange): Record<string, unknown> {
-  return { ':zero': 0, ':amount': NumberValue.from(change.amount), ':at': change.at, ':one': 1, ':numberType': 'N' };
-}
-
-function appendLine(change: LineChange): Update {
-  // Lines are never removed, so an unchanged count proves the product is still absent.
-  const list = 'attribute_type(products, :listType) AND size(products) = :count';
-  const unchanged = change.lineCount === 0 ? `(attribute_not_exists(products) OR (${list}))` : `(${list})`;
-  return {
-    UpdateExpression: `SET products = list_append(if_not_exists(products, :empty), :line), ${COMMON_SET} ADD version :one`,
-    ConditionExpression: `attribute_exists(cartId) AND ${unchanged} AND ${commonCondition(change)}`,
-    ExpressionAttributeValues: {
-      ...commonValues(change),
-      ':listType': 'L',
-      ':empty': [],
-      ':count': change.lineCount,
-      ':line': [lineToItem(change.line)],
-    },
+function editUpdate(change: CartEdit): Update {
+  const values: Record<string, unknown> = {
+    ':total': NumberValue.from(change.totalAfter),
+    ':at': change.at,
+    ':one': 1,
+    ':checkedOut': 'CHECKED_OUT',
   };
-}
-
-function raiseLine(change: LineChange, index: number): Update {
-  const line = `products[${index}]`;
+  const conditions = ['attribute_exists(cartId)', versionCondition(change.version), OPEN];
+  if (change.version !== null) values[':version'] = NumberValue.from(String(change.version));
+  if (change.totalBefore === null) conditions.push('attribute_not_exists(totalAmount)');
+  else {
+    conditions.push('totalAmount = :before');
+    values[':before'] = NumberValue.from(change.totalBefore);
+  }
+  const common = 'totalAmount = :total, updatedAt = :at';
+  const { edit } = change;
+  let expression: string;
+  if (edit.op === 'append') {
+    const list = 'attribute_type(products, :listType) AND size(products) = :count';
+    conditions.push(edit.count === 0 ? `(attribute_not_exists(products) OR (${list}))` : `(${list})`);
+    Object.assign(values, { ':listType': 'L', ':empty': [], ':count': edit.count, ':line': [lineToItem(edit.line)] });
+    expression = `SET products = list_append(if_not_exists(products, :empty), :line), ${common} ADD version :one`;
+  } else {
+    const line = `products[${edit.index}]`;
+    conditions.push(`${line}.productId = :productId`);
+    values[':productId'] = edit.productId;
+    if (edit.op === 'set') {
+      values[':quantity'] = NumberValue.from(String(edit.quantity));
+      expression = `SET ${line}.quantity = :quantity, ${common} ADD version :one`;
+    } else {
+      expression = `REMOVE ${line} SET ${common} ADD version :one`;
+    }
+  }
   return {
-    UpdateExpression: `SET ${line}.quantity = ${line}.quantity + :quantity, ${COMMON_SET} ADD version :one`,
-    ConditionExpression: `${line}.productId = :productId AND ${line}.unitPrice = :unitPrice AND attribute_type(${line}.quantity, :numberType) AND ${commonCondition(change)}`,
-    ExpressionAttributeValues: {
-      ...commonValues(change),
-      ':quantity': NumberValue.from(String(change.line.quantity)),
-      ':productId': change.line.productId,
-      ':unitPrice': NumberValue.from(String(change.line.unitPrice)),
-    },
+    UpdateExpression: expression,
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: values,
   };
 }

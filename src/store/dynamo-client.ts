@@ -19,6 +19,41 @@ export interface Dynamo {
   client: DynamoDBClient;
   documents: DynamoDBDocumentClient;
   location: string;
+  /** The capacity every call of this client consumed, by table. */
+  capacity: CapacityMeter;
+}
+
+/** Read and write capacity units consumed, per table (its indexes included), as DynamoDB reported them. */
+export interface CapacityUse {
+  table: string;
+  read: number;
+  write: number;
+}
+
+const READ_OPERATIONS = new Set(['GetItem', 'Get', 'Query', 'Scan', 'BatchGetItem', 'BatchGet', 'TransactGetItems', 'TransactGet']);
+const WRITE_OPERATIONS = new Set(['PutItem', 'Put', 'UpdateItem', 'Update', 'DeleteItem', 'Delete', 'BatchWriteItem', 'BatchWrite', 'TransactWriteItems', 'TransactWrite']);
+
+/**
+ * Adds up ConsumedCapacity from every answer. connectDynamo asks for it
+ * (ReturnConsumedCapacity TOTAL) on every item operation that did not ask
+ * itself, so writes, lists, export and import are counted as well as reads.
+ */
+export class CapacityMeter {
+  private readonly totals = new Map<string, CapacityUse>();
+
+  record(kind: 'read' | 'write', consumed: unknown): void {
+    for (const entry of Array.isArray(consumed) ? consumed : consumed === undefined ? [] : [consumed]) {
+      const { TableName, CapacityUnits } = (entry ?? {}) as { TableName?: unknown; CapacityUnits?: unknown };
+      if (typeof TableName !== 'string' || typeof CapacityUnits !== 'number') continue;
+      const use = this.totals.get(TableName) ?? { table: TableName, read: 0, write: 0 };
+      use[kind] += CapacityUnits;
+      this.totals.set(TableName, use);
+    }
+  }
+
+  report(): CapacityUse[] {
+    return [...this.totals.values()];
+  }
 }
 
 /** Where connectDynamo's middleware leaves the name of the operation that failed (e.g. "TransactWriteItems"). */
@@ -51,12 +86,25 @@ export function connectDynamo(settings: DynamoSettings): Dynamo {
     },
     { step: 'initialize', name: 'shopdbOperationName' },
   );
+  const capacity = new CapacityMeter();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = (context.commandName ?? '').replace(/Command$/, '');
+      const kind = READ_OPERATIONS.has(operation) ? 'read' : WRITE_OPERATIONS.has(operation) ? 'write' : undefined;
+      const input = args.input as Record<string, unknown>;
+      const asked = kind !== undefined && input.ReturnConsumedCapacity === undefined ? { ...args, input: { ...input, ReturnConsumedCapacity: 'TOTAL' } } : args;
+      const result = await next(asked);
+      if (kind !== undefined) capacity.record(kind, (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity);
+      return result;
+    },
+    { step: 'initialize', name: 'shopdbCapacity' },
+  );
   const documents = DynamoDBDocumentClient.from(client, {
     // Plain JS numbers would round long decimals and throw on 99999999999999999.99.
     unmarshallOptions: { wrapNumbers: true },
     marshallOptions: { removeUndefinedValues: true },
   });
-  return { client, documents, location: settings.location };
+  return { client, documents, location: settings.location, capacity };
 }
 
 /**

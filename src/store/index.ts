@@ -14,7 +14,7 @@ export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
   const dynamo = connectDynamo(settings);
   return {
     orders: new OrderTable(dynamo, names.orders),
-    carts: new CartTable(dynamo, names.carts),
+    carts: new CartTable(dynamo, names.carts, names.orders),
     bulkOrders: new BulkTable<Order>(dynamo, names.orders, {
       key: 'orderId',
       idOf: (order) => order.orderId,
@@ -30,6 +30,8 @@ export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
       fromAttributeValues: attributeValuesToCart,
     }),
     tables: new DynamoTableAdmin(dynamo),
+    /** Capacity consumed so far by every call, per table. */
+    capacity: () => dynamo.capacity.report(),
     /** Frees the keep-alive sockets so the process can exit at once. */
     close: () => dynamo.client.destroy(),
   };

@@ -1,9 +1,11 @@
 import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { MoveOutcome, NewOrder, OrderStore, StatusMove } from '../core/orders.js';
+import { GetCommand, NumberValue, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { MoveOutcome, NewOrder, OrderRemoval, OrderStore, StatusMove } from '../core/orders.js';
+import { transactOnce, versionCondition } from './transact.js';
 import type { StoredRead } from '../core/cache.js';
 import type { Order } from '../core/model.js';
 import { ShopError } from '../core/errors.js';
+import { STATUS_SHARD_ATTRIBUTE, statusShard } from '../core/indexes.js';
 import type { Dynamo } from './dynamo-client.js';
 import { keepingRawAnswer, refusingProtoNames, serviceError } from './dynamo-client.js';
 import { FALLBACK_ATTEMPTS, itemAfterFailedCondition, moveWouldApply } from './fallback-read.js';
@@ -18,7 +20,7 @@ export class OrderTable implements OrderStore {
   async insert(order: NewOrder): Promise<{ inserted: true; order: Order } | { inserted: false; existing: Order }> {
     const { orderId, userId, totalAmount, createdAt } = order;
     // Fields in contract order: this object is what `order create --json` prints.
-    const created: Order = { orderId, userId, totalAmount, status: 'PENDING', createdAt, updatedAt: createdAt, version: 1 };
+    const created: Order = { orderId, userId, totalAmount, status: 'PENDING', createdAt, updatedAt: createdAt, version: 1, cartId: null, products: null };
     try {
       await this.dynamo.documents.send(
         new PutCommand({
@@ -70,11 +72,13 @@ export class OrderTable implements OrderStore {
         keepingRawAnswer(new UpdateCommand({
           TableName: this.tableName,
           Key: { orderId: move.orderId },
-          UpdateExpression: 'SET #status = :to, updatedAt = :at ADD version :one',
+          // The status index's key moves with the status (core/indexes.ts).
+          UpdateExpression: 'SET #status = :to, #shard = :shard, updatedAt = :at ADD version :one',
           ConditionExpression: condition,
-          ExpressionAttributeNames: { '#status': 'status', '#proto': '__proto__' },
+          ExpressionAttributeNames: { '#status': 'status', '#shard': STATUS_SHARD_ATTRIBUTE, '#proto': '__proto__' },
           ExpressionAttributeValues: {
             ':to': move.to,
+            ':shard': statusShard(move.orderId, move.to),
             ':at': move.at,
             ':one': 1,
             ':numberType': 'N',
@@ -98,6 +102,38 @@ export class OrderTable implements OrderStore {
     }
   }
 
+  async remove(removal: OrderRemoval): Promise<{ applied: true } | { applied: false; current: Order | undefined }> {
+    const statuses = removal.statuses === 'any' ? [] : removal.statuses;
+    const condition = [
+      'attribute_exists(orderId)',
+      versionCondition(removal.version),
+      ...(statuses.length > 0 ? [`#status IN (${statuses.map((_, i) => `:status${i}`).join(', ')})`] : []),
+    ].join(' AND ');
+    const values: Record<string, unknown> = Object.fromEntries(statuses.map((status, i) => [`:status${i}`, status]));
+    if (removal.version !== null) values[':version'] = NumberValue.from(String(removal.version));
+    try {
+      const [reason] = await transactOnce(this.dynamo, [
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: { orderId: removal.orderId },
+            ConditionExpression: condition,
+            ...(statuses.length > 0 ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
+            ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      ]);
+      if (reason === undefined) return { applied: true };
+      if (reason.Code === 'ConditionalCheckFailed') {
+        const found = await itemAfterFailedCondition(this.dynamo, this.tableName, { orderId: removal.orderId }, reason.Item);
+        return { applied: false, current: found ? toOrder(found) : undefined };
+      }
+      return { applied: false, current: (await this.get(removal.orderId, true)).item };
+    } catch (error) {
+      throw serviceError(error, this.dynamo.location, this.tableName);
+    }
+  }
 }
 
 /** DynamoDB numbers hold 38 significant digits: a version already at that edge cannot move on. */

@@ -33,6 +33,8 @@ interface Order {
   createdAt: string | null;
   updatedAt: string | null;
   version: number | null;
+  cartId: string | null;
+  products: ProductLine[] | null;
 }
 
 interface ProductLine {
@@ -50,6 +52,8 @@ interface Cart {
   createdAt: string | null;
   updatedAt: string | null;
   version: number | null;
+  status: string | null;
+  orderId: string | null;
 }
 
 interface Summary {
@@ -61,23 +65,23 @@ interface Summary {
 
 /** The line `get --json` / `export` prints for an order: the contract's field order; no version given stays none (nothing invented). */
 function orderLine(order: Order): string {
-  const { orderId, userId, totalAmount, status, createdAt, updatedAt, version } = order;
-  return JSON.stringify({ orderId, userId, totalAmount, status, createdAt, updatedAt, version });
+  const { orderId, userId, totalAmount, status, createdAt, updatedAt, version, cartId, products } = order;
+  return JSON.stringify({ orderId, userId, totalAmount, status, createdAt, updatedAt, version, cartId, products });
 }
 
 function cartLine(cart: Cart): string {
-  const { cartId, userId, totalAmount, createdAt, updatedAt, version } = cart;
+  const { cartId, userId, totalAmount, createdAt, updatedAt, version, status, orderId } = cart;
   const products = (cart.products ?? []).map(({ productId, name, quantity, unitPrice }) => ({ productId, name, quantity, unitPrice }));
-  return JSON.stringify({ cartId, userId, products, totalAmount, createdAt, updatedAt, version });
+  return JSON.stringify({ cartId, userId, products, totalAmount, createdAt, updatedAt, version, status, orderId });
 }
 
 function order(orderId: string, fields: Partial<Order> = {}): Order {
-  return { orderId, userId: 'u1', totalAmount: '19.99', status: 'PENDING', createdAt: '2026-01-31T12:00:00.000Z', updatedAt: null, version: 1, ...fields };
+  return { orderId, userId: 'u1', totalAmount: '19.99', status: 'PENDING', createdAt: '2026-01-31T12:00:00.000Z', updatedAt: null, version: 1, cartId: null, products: null, ...fields };
 }
 
 function cart(cartId: string, products: ProductLine[], fields: Partial<Cart> = {}): Cart {
   const totalAmount = fields.totalAmount ?? formatCents(sumCents(products));
-  return { cartId, userId: 'u1', products, createdAt: '2026-01-31T12:00:00.000Z', updatedAt: null, version: 1, ...fields, totalAmount };
+  return { cartId, userId: 'u1', products, createdAt: '2026-01-31T12:00:00.000Z', updatedAt: null, version: 1, status: null, orderId: null, ...fields, totalAmount };
 }
 
 function line(productId: string, quantity: number, unitPrice: string, name: string | null = null): ProductLine {
@@ -143,7 +147,7 @@ function generateOrders(count: number, seed: number): Generated {
     const createdAt = i % 7 === 0 ? null : i % 13 === 0 ? '2026-03-01T08:09:10.123456789Z' : new Date(Date.UTC(2026, 0, 1) + Math.floor(rnd() * 3e10)).toISOString();
     const updatedAt = i % 3 === 0 ? null : '2026-06-30T23:59:59Z';
     const version = i % 10 === 0 ? null : 1 + Math.floor(rnd() * 50);
-    const stored: Order = { orderId, userId: `user-${i % 37}`, totalAmount: canonical, status: pick(STATUSES), createdAt, updatedAt, version };
+    const stored: Order = { orderId, userId: `user-${i % 37}`, totalAmount: canonical, status: pick(STATUSES), createdAt, updatedAt, version, cartId: null, products: null };
     expected.push(orderLine(stored));
     const input: Record<string, unknown> = { ...stored, totalAmount: typed };
     if (createdAt === null && i % 2 === 0) delete input.createdAt;

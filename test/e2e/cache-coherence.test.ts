@@ -78,6 +78,7 @@ function heldReader(inner: OrderStore) {
     tableName: inner.tableName,
     insert: (order) => inner.insert(order),
     moveStatus: (move) => inner.moveStatus(move),
+    remove: (removal) => inner.remove(removal),
     async get(orderId, consistent) {
       const read = await inner.get(orderId, consistent);
       if (armed) {

@@ -82,6 +82,7 @@ function gated(inner: OrderStore) {
   const orders: OrderStore = {
     tableName: inner.tableName,
     insert: (order) => inner.insert(order),
+    remove: (removal) => inner.remove(removal),
     async get(orderId, consistent) {
       const read = await inner.get(orderId, consistent);
       const gate = nextGet;

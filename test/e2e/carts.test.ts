@@ -3,7 +3,7 @@ import { createTables, shopdb, uniquePrefix } from '../support/cli.js';
 import { putRaw, rawClient } from '../support/dynamo.js';
 
 const prefix = uniquePrefix('carts');
-const CART_FIELDS = ['cartId', 'userId', 'products', 'totalAmount', 'createdAt', 'updatedAt', 'version'];
+const CART_FIELDS = ['cartId', 'userId', 'products', 'totalAmount', 'createdAt', 'updatedAt', 'version', 'status', 'orderId'];
 
 beforeAll(() => createTables(prefix));
 

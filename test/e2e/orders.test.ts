@@ -5,7 +5,7 @@ import { putRaw, rawClient, scanAll } from '../support/dynamo.js';
 
 const prefix = uniquePrefix('orders');
 const client = rawClient();
-const ORDER_FIELDS = ['orderId', 'userId', 'totalAmount', 'status', 'createdAt', 'updatedAt', 'version'];
+const ORDER_FIELDS = ['orderId', 'userId', 'totalAmount', 'status', 'createdAt', 'updatedAt', 'version', 'cartId', 'products'];
 
 beforeAll(() => createTables(prefix));
 afterAll(() => client.destroy());
@@ -105,6 +105,8 @@ describe('order get', () => {
       createdAt: null,
       updatedAt: null,
       version: null,
+      cartId: null,
+      products: null,
       extra: { totalAmount: { S: '25.5' } },
     });
     const moved = await shopdb(['order', 'set-status', 'legacy-1', 'PAID'], { prefix });

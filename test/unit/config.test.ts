@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { resolveConfig, type Env, type GlobalOptions } from '../../src/cli/config.js';
+import fc from 'fast-check';
+import { describeCredentials, redactedRedisUrl, resolveConfig, type Env, type GlobalOptions } from '../../src/cli/config.js';
 import { parseBilling, tableNames } from '../../src/core/tables.js';
 import { badInputMessage } from '../support/bad-input.js';
 
@@ -275,5 +276,85 @@ describe('the Redis URL is checked before anything runs', () => {
   it('never echoes the URL, which may hold a password', () => {
     const message = badInputMessage(() => resolve({ redisUrl: 'redis://:hunter2@127.0.0.1:6379/0?x=1' }), '--redis-url');
     expect(message).not.toContain('hunter2');
+  });
+});
+
+describe('resolveConfig sources (config show)', () => {
+  it('each setting names where it came from: flag, variable or default', () => {
+    const flagged = resolve(
+      { endpoint: LOCAL, region: 'eu-west-1', tablePrefix: 'f-', timeout: '3', redisUrl: 'redis://h:1', cacheTtl: '9', cache: true, json: true, verbose: true, color: false },
+      { SHOPDB_ENDPOINT: 'http://127.0.0.1:1', SHOPDB_REGION: 'us-west-2', SHOPDB_TIMEOUT: '7' },
+    ).sources;
+    expect(flagged).toMatchObject({
+      endpoint: 'flag --endpoint',
+      region: 'flag --region',
+      tablePrefix: 'flag --table-prefix',
+      timeout: 'flag --timeout',
+      cacheUrl: 'flag --redis-url',
+      cacheTtl: 'flag --cache-ttl',
+      cacheReads: 'flag --cache',
+      output: 'flag --json',
+      verbose: 'flag --verbose',
+      color: 'flag --no-color',
+    });
+    const defaults = resolve({}, {}, { tty: true }).sources;
+    expect(defaults).toMatchObject({
+      endpoint: "SDK default (the region's AWS endpoint)",
+      region: "SDK default (the AWS profile's config file)",
+      credentials: 'SDK default chain (e.g. instance metadata)',
+      tablePrefix: 'default (no prefix)',
+      timeout: 'default',
+      cacheUrl: 'not set: no cache',
+      cacheTtl: 'default',
+      output: 'default (stdout is a terminal)',
+      color: 'default (stdout is a terminal)',
+    });
+    expect(resolve({ cache: true }).sources.cacheUrl).toBe('default (flag --cache)');
+    expect(resolve({}, { SHOPDB_ENDPOINT: LOCAL }).sources.region).toBe('default for a loopback endpoint');
+  });
+
+  it('property: the source names exactly the flag or variable whose value was resolved (resolution unchanged)', () => {
+    const url = (port: number) => `http://127.0.0.1:${port}`;
+    const maybe = fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined });
+    fc.assert(
+      fc.property(maybe, maybe, maybe, maybe, fc.option(fc.constantFrom('eu-west-1', 'us-west-2'), { nil: undefined }), fc.option(fc.constantFrom('ap-south-1', ''), { nil: undefined }), (flag, shopdb, awsDynamo, aws, regionFlag, awsRegion) => {
+        const flags: GlobalOptions = { endpoint: flag === undefined ? undefined : url(flag), region: regionFlag };
+        const env: Env = {
+          SHOPDB_ENDPOINT: shopdb === undefined ? undefined : url(shopdb),
+          AWS_ENDPOINT_URL_DYNAMODB: awsDynamo === undefined ? undefined : url(awsDynamo),
+          AWS_ENDPOINT_URL: aws === undefined ? undefined : url(aws),
+          AWS_REGION: awsRegion,
+        };
+        const config = resolve(flags, env);
+        const holders: Record<string, string | undefined> = { 'flag --endpoint': flags.endpoint, ...Object.fromEntries(Object.entries(env).map(([name, value]) => [`env ${name}`, value])) };
+        if (config.endpoint === undefined) expect(config.sources.endpoint).toBe("SDK default (the region's AWS endpoint)");
+        else expect(holders[config.sources.endpoint]).toBe(config.endpoint);
+        if (config.sources.region === 'flag --region') expect(config.region).toBe(regionFlag);
+        if (config.sources.region === 'env AWS_REGION') expect(config.region).toBe(awsRegion);
+        if (config.sources.region === 'default for a loopback endpoint') expect(config.region).toBe('us-east-1');
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('credentials: in the SDK order, never a secret', () => {
+    expect(describeCredentials({ AWS_PROFILE: 'p', AWS_ACCESS_KEY_ID: 'A', AWS_SECRET_ACCESS_KEY: 'S' }, true, '~/.aws/credentials')).toBe('profile p (env AWS_PROFILE)');
+    expect(describeCredentials({ AWS_ACCESS_KEY_ID: 'A', AWS_SECRET_ACCESS_KEY: 'S' }, false, '~/.aws/credentials')).toBe('env AWS_ACCESS_KEY_ID');
+    expect(describeCredentials({ AWS_ACCESS_KEY_ID: 'A' }, false, undefined)).toMatch(/AWS_SECRET_ACCESS_KEY is not set/);
+    expect(describeCredentials({}, true, undefined)).toBe('local defaults for a loopback endpoint');
+    expect(describeCredentials({}, false, '~/.aws/config')).toBe('profile default (~/.aws/config)');
+    expect(describeCredentials({ AWS_WEB_IDENTITY_TOKEN_FILE: '/t' }, false, undefined)).toBe('web identity token (env AWS_WEB_IDENTITY_TOKEN_FILE)');
+    expect(describeCredentials({ AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2' }, false, undefined)).toMatch(/^container credentials/);
+    expect(resolve({ endpoint: LOCAL }).sources.credentials).toBe('local defaults for a loopback endpoint');
+    expect(resolve({ endpoint: LOCAL }, { AWS_ACCESS_KEY_ID: '' }).sources.credentials).toBe('local defaults for a loopback endpoint');
+  });
+
+  it.each([
+    ['redis://:pw@host:6379', 'redis://:***@host:6379'],
+    ['rediss://user:p%40ss@host:6380/2', 'rediss://user:***@host:6380/2'],
+    ['redis://host:6379', 'redis://host:6379'],
+    ['redis://user@host', 'redis://user@host'],
+  ])('redactedRedisUrl(%s) = %s', (url, shown) => {
+    expect(redactedRedisUrl(url)).toBe(shown);
   });
 });

@@ -1,10 +1,11 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import type { LineChange } from '../../src/core/carts.js';
+import type { CartEdit, LineEdit } from '../../src/core/carts.js';
+import type { Cart, Order } from '../../src/core/model.js';
 import { OrderService } from '../../src/core/orders.js';
 import { CartTable } from '../../src/store/cart-table.js';
-import type { Dynamo } from '../../src/store/dynamo-client.js';
+import { CapacityMeter, type Dynamo } from '../../src/store/dynamo-client.js';
 import { OrderTable } from '../../src/store/order-table.js';
 
 /*
@@ -32,7 +33,7 @@ function spyDynamo(): { dynamo: Dynamo; sent: Sent[] } {
       return {};
     },
   };
-  return { dynamo: { client: {} as DynamoDBClient, documents: documents as unknown as DynamoDBDocumentClient, location: 'spy' }, sent };
+  return { dynamo: { client: {} as DynamoDBClient, documents: documents as unknown as DynamoDBDocumentClient, location: 'spy', capacity: new CapacityMeter() }, sent };
 }
 
 const AT = '2026-01-01T00:00:00.000Z';
@@ -114,16 +115,26 @@ function plainExpressions(sent: Sent[]): string {
   return sent.flatMap((one) => shapes(one).flatMap((shape) => EXPRESSION_FIELDS.map((field) => shape[field]).filter((value) => typeof value === 'string'))).join('\n');
 }
 
-function line(change: Partial<LineChange> & { text: string }): LineChange {
+function edit(text: string, lineEdit: LineEdit, version: number | null = 3): CartEdit {
+  return { cartId: text, version, totalBefore: '19.99', totalAfter: '59.97', edit: lineEdit, at: AT };
+}
+
+function cart(text: string): Cart {
   return {
-    cartId: change.text,
-    line: { productId: change.text, name: change.text, quantity: 2, unitPrice: '19.99' },
-    lineIndex: change.lineIndex,
-    lineCount: change.lineCount ?? 0,
-    hasTotal: true,
-    amount: '39.98',
-    at: AT,
+    cartId: text,
+    userId: text,
+    products: [{ productId: text, name: text, quantity: 2, unitPrice: '19.99' }],
+    totalAmount: '39.98',
+    createdAt: AT,
+    updatedAt: AT,
+    version: 4,
+    status: null,
+    orderId: null,
   };
+}
+
+function order(text: string): Order {
+  return { orderId: text, userId: text, totalAmount: '39.98', status: 'PENDING', createdAt: AT, updatedAt: AT, version: 1, cartId: text, products: cart(text).products };
 }
 
 describe('expression strings never contain user text (only placeholders)', () => {
@@ -158,31 +169,53 @@ describe('expression strings never contain user text (only placeholders)', () =>
     });
 
     it('CartTable.insert and get: id and user only in Item and Key', async () => {
-      const [put] = await expectOnlyValues(text, (dynamo, value) => new CartTable(dynamo, 'Carts').insert({ cartId: value, userId: value, createdAt: AT }));
+      const [put] = await expectOnlyValues(text, (dynamo, value) => new CartTable(dynamo, 'Carts', 'Orders').insert({ cartId: value, userId: value, createdAt: AT }));
       expect(put?.input.Item).toMatchObject({ cartId: text, userId: text });
-      const [get] = await expectOnlyValues(text, (dynamo, value) => new CartTable(dynamo, 'Carts').get(value, false));
+      const [get] = await expectOnlyValues(text, (dynamo, value) => new CartTable(dynamo, 'Carts', 'Orders').get(value, false));
       expect(get?.input.Key).toEqual({ cartId: text });
     });
 
-    it('CartTable.addToLine appending a line: cart id, product id and name only as values', async () => {
-      for (const lineCount of [0, 3]) {
-        const [write] = await expectOnlyValues(text, (dynamo, value) => new CartTable(dynamo, 'Carts').addToLine(line({ text: value, lineCount })));
-        const update = (write?.input.TransactItems as Array<{ Update: Record<string, unknown> }>)[0]?.Update;
-        expect(update?.Key).toEqual({ cartId: text });
-        expect((update?.ExpressionAttributeValues as Record<string, unknown>)[':line']).toMatchObject([{ productId: text, name: text, quantity: { value: '2' } }]);
+    it('CartTable.edit appending a line: cart id, product id and name only as values', async () => {
+      for (const count of [0, 3]) {
+        for (const version of [3, null]) {
+          const [write] = await expectOnlyValues(text, (dynamo, value) =>
+            new CartTable(dynamo, 'Carts', 'Orders').edit(edit(value, { op: 'append', count, line: { productId: value, name: value, quantity: 2, unitPrice: '19.99' } }, version)),
+          );
+          const update = (write?.input.TransactItems as Array<{ Update: Record<string, unknown> }>)[0]?.Update;
+          expect(update?.Key).toEqual({ cartId: text });
+          expect((update?.ExpressionAttributeValues as Record<string, unknown>)[':line']).toMatchObject([{ productId: text, name: text, quantity: { value: '2' } }]);
+        }
       }
     });
 
-    it('CartTable.addToLine raising a line: the product id only as :productId', async () => {
-      for (const lineIndex of [0, 7]) {
-        const [write] = await expectOnlyValues(text, (dynamo, value) =>
-          new CartTable(dynamo, 'Carts').addToLine(line({ text: value, lineIndex, lineCount: lineIndex + 1 })),
-        );
-        const update = (write?.input.TransactItems as Array<{ Update: Record<string, unknown> }>)[0]?.Update;
-        expect(update?.Key).toEqual({ cartId: text });
-        expect(update?.ExpressionAttributeValues).toMatchObject({ ':productId': text });
-        // The line index is ours (a number from the cart we read), never text from the user.
-        expect(update?.UpdateExpression).toContain(`products[${lineIndex}].quantity`);
+    it('CartTable.edit setting or removing a line: the product id only as :productId', async () => {
+      for (const index of [0, 7]) {
+        for (const lineEdit of [{ op: 'set', index, productId: text, quantity: 5 }, { op: 'remove', index, productId: text }] as LineEdit[]) {
+          const [write] = await expectOnlyValues(text, (dynamo, value) => new CartTable(dynamo, 'Carts', 'Orders').edit(edit(value, { ...lineEdit, productId: value } as LineEdit)));
+          const update = (write?.input.TransactItems as Array<{ Update: Record<string, unknown> }>)[0]?.Update;
+          expect(update?.Key).toEqual({ cartId: text });
+          expect(update?.ExpressionAttributeValues).toMatchObject({ ':productId': text, ':version': { value: '3' } });
+          // The line index is ours (a number from the cart we read), never text from the user.
+          expect(update?.UpdateExpression).toContain(`products[${index}]`);
+        }
+      }
+    });
+
+    it('CartTable.remove and checkout, OrderTable.remove: ids only as values', async () => {
+      const [removal] = await expectOnlyValues(text, (dynamo, value) =>
+        new CartTable(dynamo, 'Carts', 'Orders').remove({ cartId: value, version: 2, order: { orderId: value, finalStatuses: ['COMPLETED', 'CANCELLED'] } }),
+      );
+      const [deleteCart, check] = removal?.input.TransactItems as Array<Record<string, Record<string, unknown>>>;
+      expect(deleteCart?.Delete?.Key).toEqual({ cartId: text });
+      expect(check?.ConditionCheck?.Key).toEqual({ orderId: text });
+      const [checkout] = await expectOnlyValues(text, (dynamo, value) => new CartTable(dynamo, 'Carts', 'Orders').checkout({ cart: cart(value), order: order(value), at: AT }));
+      const [put, update] = checkout?.input.TransactItems as Array<Record<string, Record<string, unknown>>>;
+      expect(put?.Put?.Item).toMatchObject({ orderId: text, cartId: text });
+      expect(update?.Update?.ExpressionAttributeValues).toMatchObject({ ':orderId': text });
+      for (const statuses of [['CANCELLED', 'COMPLETED'] as const, 'any' as const]) {
+        const [write] = await expectOnlyValues(text, (dynamo, value) => new OrderTable(dynamo, 'Orders').remove({ orderId: value, version: 7, statuses }));
+        const item = (write?.input.TransactItems as Array<Record<string, Record<string, unknown>>>)[0];
+        expect(item?.Delete?.Key).toEqual({ orderId: text });
       }
     });
   });

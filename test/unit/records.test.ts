@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCartRecord, parseOrderRecord } from '../../src/core/records.js';
 import { badInputMessage } from '../support/bad-input.js';
 
-const order = { orderId: 'o1', userId: 'u1', totalAmount: '19.90', status: 'PAID', createdAt: '2026-01-31T12:00:00.000Z', updatedAt: null, version: 3 };
+const order = { orderId: 'o1', userId: 'u1', totalAmount: '19.90', status: 'PAID', createdAt: '2026-01-31T12:00:00.000Z', updatedAt: null, version: 3, cartId: null, products: null };
 const cart = {
   cartId: 'c1',
   userId: 'u1',
@@ -14,6 +14,8 @@ const cart = {
   createdAt: null,
   updatedAt: null,
   version: null,
+  status: null,
+  orderId: null,
 };
 
 

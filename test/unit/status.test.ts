@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShopError } from '../../src/core/errors.js';
-import { isLegalMove, legalSources, ORDER_STATUSES, parseStatus, type OrderStatus } from '../../src/core/status.js';
+import { isLegalMove, legalSources, ORDER_STATUSES, parseStatus, suggestStatus, type OrderStatus } from '../../src/core/status.js';
 
 const FINAL: readonly OrderStatus[] = ['COMPLETED', 'CANCELLED'];
 
@@ -25,6 +25,90 @@ describe('parseStatus', () => {
       expect((caught as ShopError).message).toContain('PENDING, PAID, SHIPPED, COMPLETED, CANCELLED');
     },
   );
+});
+
+describe('did you mean: suggestStatus and the parseStatus message', () => {
+  function messageFor(text: string): string {
+    try {
+      parseStatus(text, 'status');
+    } catch (error) {
+      return (error as ShopError).message;
+    }
+    throw new Error(`${JSON.stringify(text)} was accepted`);
+  }
+
+  it.each([
+    ['shipped', 'SHIPPED'],
+    ['SHIPED', 'SHIPPED'],
+    ['Paid', 'PAID'],
+    ['paid', 'PAID'],
+    [' PAID', 'PAID'],
+    ['PENDNIG', 'PENDING'],
+    ['CANCELED', 'CANCELLED'],
+    ['canceled', 'CANCELLED'],
+    ['COMPLETE', 'COMPLETED'],
+    ['complet', 'COMPLETED'],
+  ] as const)('%j → did you mean %s? (statuses stay upper case)', (text, status) => {
+    expect(suggestStatus(text)).toBe(status);
+    const message = messageFor(text);
+    expect(message).toMatch(new RegExp(`; did you mean ${status}\\?$`));
+    // The list of statuses stays, the suggestion only follows it; no CLI wording in the core.
+    expect(message).toContain('use one of PENDING, PAID, SHIPPED, COMPLETED, CANCELLED');
+    expect(message).not.toMatch(/--/);
+  });
+
+  it.each([['REFUNDED'], [''], ['x'], ['constructor'], ['toString'], ['P'.repeat(1000)], ['ORDER']])('%j gets no suggestion (too far from every status)', (text) => {
+    expect(suggestStatus(text)).toBeUndefined();
+    expect(messageFor(text)).not.toContain('did you mean');
+  });
+
+  it('suggests nothing for a valid status', () => {
+    for (const status of ORDER_STATUSES) expect(suggestStatus(status)).toBeUndefined();
+  });
+
+  /** One typo: a letter dropped, added, changed or two neighbours swapped, and any letters' case changed. */
+  const typo = fc
+    .record({
+      status: fc.constantFrom(...ORDER_STATUSES),
+      kind: fc.constantFrom('drop', 'add', 'change', 'swap', 'none'),
+      at: fc.nat(),
+      letter: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ'),
+      lower: fc.array(fc.boolean(), { minLength: 9, maxLength: 9 }),
+    })
+    .map(({ status, kind, at, letter, lower }) => {
+      const i = at % status.length;
+      let text: string = status;
+      if (kind === 'drop') text = status.slice(0, i) + status.slice(i + 1);
+      if (kind === 'add') text = status.slice(0, i) + letter + status.slice(i);
+      if (kind === 'change') text = status.slice(0, i) + letter + status.slice(i + 1);
+      if (kind === 'swap' && i + 1 < status.length) text = status.slice(0, i) + (status[i + 1] ?? '') + (status[i] ?? '') + status.slice(i + 2);
+      return { status, text: [...text].map((char, index) => (lower[index] ? char.toLowerCase() : char)).join('') };
+    });
+
+  it('property: one typo of a status, in any case, suggests that status (or is the status itself)', () => {
+    fc.assert(
+      fc.property(typo, ({ status, text }) => {
+        if (text === status) expect(suggestStatus(text)).toBeUndefined();
+        else expect(suggestStatus(text)).toBe(status);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('property: any suggestion is unambiguous and the message always names the field and lists every status', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 14 }), (text) => {
+        fc.pre(!(ORDER_STATUSES as readonly string[]).includes(text));
+        const suggestion = suggestStatus(text);
+        const message = messageFor(text);
+        expect(message).toMatch(/^status: /);
+        expect(message).toContain('PENDING, PAID, SHIPPED, COMPLETED, CANCELLED');
+        if (suggestion === undefined) expect(message).not.toContain('did you mean');
+        else expect(message.endsWith(`did you mean ${suggestion}?`)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });
 
 describe('isLegalMove', () => {

@@ -83,6 +83,8 @@ describe('Renderer never lets stored text drive the terminal', () => {
     createdAt: null,
     updatedAt: null,
     version: 1,
+    cartId: null,
+    products: null,
     extra: { note: { S: 'x\u009b2Jy\u007f' } },
   };
 

@@ -39,9 +39,10 @@ export async function localStart(ctx: CommandContext, options: StartOptions): Pr
     if (running) clearState(paths.stateDir);
     return { result: 'started' as const, state: await start(ctx, options, requestedPort, paths, interrupt) };
   });
-  await print(ctx, outcome.result, outcome.state);
+  const interrupted = interrupt.aborted && outcome.result === 'started';
+  await print(ctx, outcome.result, outcome.state, interrupted);
   // The engine answered before the signal could stop it: it is recorded (above) and keeps running.
-  if (interrupt.aborted && outcome.result === 'started') {
+  if (interrupted) {
     throw new Interrupted(`; DynamoDB Local had already started at ${outcome.state.endpoint} (pid ${outcome.state.pid}) and keeps running: shopdb local stop stops it`);
   }
 }
@@ -144,11 +145,14 @@ function describeStorage(state: EngineState): string {
   return state.inMemory ? 'in memory' : `data in ${state.dataDir}`;
 }
 
-async function print(ctx: CommandContext, result: 'started' | 'running', state: EngineState): Promise<void> {
+/** `interrupted`: a signal came after the engine answered; the run then ends with the signal's code, so no green tick. */
+async function print(ctx: CommandContext, result: 'started' | 'running', state: EngineState, interrupted: boolean): Promise<void> {
   const exportLine = `export SHOPDB_ENDPOINT=${state.endpoint}`;
   await ctx.out.result({ result, ...state, export: exportLine }, (render) =>
     [
-      render.done(`DynamoDB Local ${result === 'started' ? 'started' : 'is already running'} at ${state.endpoint} (pid ${state.pid}, ${describeStorage(state)})`),
+      (interrupted ? render.partial.bind(render) : render.done.bind(render))(
+        `DynamoDB Local ${result === 'started' ? 'started' : 'is already running'} at ${state.endpoint} (pid ${state.pid}, ${describeStorage(state)})`,
+      ),
       'Point shopdb at it with:',
       `  ${exportLine}`,
     ].join('\n'),
