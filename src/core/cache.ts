@@ -263,14 +263,6 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     await this.attempt(() => settings.cache.put(this.ref(id), entry, ttl, this.leaseSeconds), warning);
   }
 
-  /** Call after DynamoDB committed the delete of `item` (as it was read just before). */
-  async deleted(id: string, item: T): Promise<void> {
-    void item;
-    const settings = this.settings;
-    if (!settings || !this.breaker.closed) return;
-    await this.attempt(() => settings.cache.forget(this.ref(id), this.leaseSeconds), (reason) => `the delete stands, but the cached copy was not dropped (${reason})`);
-  }
-
   private get leaseSeconds(): number {
     return this.settings?.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
   }
