@@ -115,7 +115,7 @@ describe('bash', () => {
     const split = ['--endpoint', '=', 'http', ':', '//127.0.0.1', ':', '8000'];
     expect(await bashComplete(['shopdb', ...split, 'order', 'set-status', 'o-1', 'C'])).toEqual(['COMPLETED', 'CANCELLED']);
     expect(await bashComplete(['shopdb', '--table-prefix', 'order', 'or'])).toEqual(['order']);
-    expect(await bashComplete(['shopdb', '--region', 'eu-west-1', 'ca'])).toEqual(['cart']);
+    expect(await bashComplete(['shopdb', '--region', 'eu-west-1', 'ca'])).toEqual(['cart', 'cache']);
   });
 
   it('help completes command names, level by level', async () => {
