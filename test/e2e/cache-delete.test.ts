@@ -415,6 +415,30 @@ describe('through the built binary', () => {
   });
 });
 
+describe('through the built binary, with order delete and cart delete', () => {
+  const prefix = uniquePrefix('cache-delete-cli');
+
+  it('a cached order or cart is not-found right after its delete, from the tombstone', async () => {
+    await createTables(prefix);
+    const env = { SHOPDB_REDIS_URL: sharedUrl };
+    const ok = async (args: string[]) => {
+      const run = await shopdb(args, { prefix, env });
+      expect(run.exitCode, `${args.join(' ')}: ${run.stderr}`).toBe(0);
+      return run;
+    };
+    await ok(['order', 'create', 'ord-cli-del', '--user', 'u1', '--amount', '5']);
+    await ok(['order', 'set-status', 'ord-cli-del', 'CANCELLED']);
+    await ok(['cart', 'create', 'cart-cli-del', '--user', 'u1']);
+    for (const [kind, id] of [['order', 'ord-cli-del'], ['cart', 'cart-cli-del']] as const) {
+      expect((await ok([kind, 'get', id, '--cache', '--verbose'])).stderr).toContain('cache hit');
+      await ok([kind, 'delete', id]);
+      const after = await shopdb([kind, 'get', id, '--cache', '--verbose'], { prefix, env });
+      expect(after.exitCode, after.stderr).toBe(3);
+      expect(after.stderr).toContain('cache hit');
+    }
+  });
+});
+
 /*
  * The property. One id; the committed state changes by write (version + 1),
  * delete and re-create (a new life at version 1), each followed at once by its
