@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CacheBreaker, type CacheSettings, type ReadReport, type ServiceEvents } from '../core/cache.js';
+import { CacheBreaker, CacheService, type CacheSettings, type ReadReport, type ServiceEvents } from '../core/cache.js';
 import { CartService } from '../core/carts.js';
 import { ListService } from '../core/listing.js';
 import type { Cart, Order } from '../core/model.js';
@@ -39,6 +39,8 @@ export interface Shop {
   tables: TableService;
   /** `order list` and `cart list` (core/listing.ts). */
   listing: { orders: ListService<Order>; carts: ListService<Cart> };
+  /** The cache as a whole (`cache flush`); absent when no cache is configured or the DynamoDB region is not known. */
+  cache: CacheService | undefined;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,8 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
   );
   const cache = settings.cache ? await openCache(settings, settings.cache, sink) : undefined;
   const redis = cache?.redis;
+  // Its own connection (opened only if used), allowed more time per command than a read: a flush SCANs the whole keyspace.
+  const admin = cache && settings.cache ? new (await import('../store/redis-cache.js')).RedisCache(settings.cache.url, ADMIN_COMMAND_TIMEOUT_MS) : undefined;
 
   const events: ServiceEvents = {
     read: (report) => sink.debug(describeRead(report)),
@@ -67,13 +71,18 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
     carts: new CartService(store.carts, { cache: cache?.settings, events, bulk: store.bulkCarts, orders }),
     tables: new TableService(store.tables, names),
     listing: { orders: new ListService('order', store.listOrders), carts: new ListService('cart', store.listCarts) },
+    cache: cache && admin ? new CacheService(admin, cache.settings.scope, [names.orders, names.carts], admin.location) : undefined,
     close: async () => {
       for (const use of store.capacity()) sink.debug(`capacity: ${use.table} consumed ${units(use.read)} read and ${units(use.write)} write capacity units`);
       store.close();
       await redis?.close();
+      await admin?.close();
     },
   };
 }
+
+/** The longest one command of `cache flush` (a SCAN or UNLINK batch) may take. */
+const ADMIN_COMMAND_TIMEOUT_MS = 10_000;
 
 /** A reader's lease: three times the DynamoDB timeout (which covers a read's retries), and at least this. */
 const MIN_LEASE_SECONDS = 30;

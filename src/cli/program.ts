@@ -242,6 +242,22 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
 
   addBulkCommands(cart, 'cart', withContext);
 
+  const cache = program
+    .command('cache')
+    .description('manage the Redis cache')
+    .addHelpText('after', examples('shopdb cache flush --yes'));
+  cache
+    .command('flush')
+    .description("remove shopdb's cached items of these tables and this endpoint/region from Redis, and nothing else")
+    .option('--yes', 'confirm the flush (required)')
+    .addHelpText('after', examples('shopdb cache flush --yes', 'shopdb --redis-url redis://cache.internal:6379 --table-prefix staging- cache flush --yes --json'))
+    .action(async (options: { yes?: boolean }, command: Command) => {
+      // The flush always talks to Redis: the configured URL, else the default one, as with --cache.
+      command.setOptionValue('cache', true);
+      const { cacheFlush } = await import('./commands/cache-flush.js');
+      await withContext(command, (ctx) => cacheFlush(ctx, { yes: options.yes === true }));
+    });
+
   const local = program
     .command('local')
     .description('run the bundled DynamoDB Local in the background')

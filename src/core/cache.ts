@@ -13,10 +13,26 @@
  *   is there); a write whose item has no usable version (shopdb reads a
  *   fractional, zero or negative stored version as null) cannot be ordered,
  *   so it drops the entry and revokes the tokens instead.
+ * - a deleter, once DynamoDB has committed the delete of an item whose last
+ *   version was V, raises the floor to V + 1, revokes every token and stores
+ *   a tombstone {version: V + 1, item: null}: every later cached read answers
+ *   not-found, and no fill of version <= V (read before the delete) can land.
  * A token that vanished (lease expired, evicted, flushed) refuses the fill, so
  * a late fill can only be lost (a later miss), never pin an old item. This is
  * the lease of memcache at Facebook (NSDI 2013), with the floor added for
  * readers that start after the writer's entry is gone.
+ *
+ * Generations. An id deleted and created again starts over at version 1,
+ * below the floor its previous life left: versions then no longer order the
+ * two lives. The cache stays correct by refusing to cache what it cannot
+ * order: a write below the floor drops the entry (the tombstone included) and
+ * fills below it are refused, so the new item is read from DynamoDB, uncached,
+ * until the floor's key expires (max(TTL, lease) after the item's last write)
+ * or its versions pass the floor. A write below the floor (or below the cached
+ * entry) also marks the item as "mixed"; a delete whose tombstone could
+ * outrank a newer life (the floor is already above V + 1, or the item is mixed)
+ * only drops the entry instead of storing the tombstone. See
+ * docs/RELIABILITY.md, "Deletes and tombstones".
  *
  * Entries belong to one scope (DynamoDB endpoint + region, see app/shop.ts),
  * one table and one id: two environments sharing one Redis never meet.
@@ -64,6 +80,25 @@ export interface VersionedCache {
    * floor; atomic. Only a later reader's fill caches the item again.
    */
   forget(ref: CacheRef, leaseSeconds: number): Promise<void>;
+  /**
+   * After a committed delete of an item whose last version was
+   * `deletedVersion`: revokes tokens, raises the floor to deletedVersion + 1
+   * and stores the tombstone {version: deletedVersion + 1, item: null} for
+   * `ttlSeconds`, atomically. The tombstone is not stored (the entry is
+   * dropped instead) when the floor is already above it or a write below the
+   * floor was seen (another life of the id may be newer); an entry of the
+   * tombstone's version or newer is left alone. With `deletedVersion` null
+   * (no usable version) it drops the entry and raises the floor to at least 1,
+   * storing no tombstone. True when the tombstone was stored.
+   */
+  remove(ref: CacheRef, deletedVersion: Version | null, ttlSeconds: number, leaseSeconds: number): Promise<boolean>;
+  /**
+   * Removes every key of these tables in this scope (entries, tombstones,
+   * leases and floors), and nothing else; returns how many keys were removed.
+   * Not atomic: keys written meanwhile may survive. Rejects when the cache
+   * cannot be reached.
+   */
+  flush(scope: string, tables: readonly string[]): Promise<number>;
 }
 
 export interface CacheSettings {
@@ -192,6 +227,23 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     return read.item;
   }
 
+  /**
+   * Call after DynamoDB committed the delete of `item` (the item as it was
+   * deleted, its version the last one written): later cached reads answer
+   * not-found, and no reader that read it before can cache it again.
+   */
+  async deleted(id: string, item: T): Promise<void> {
+    const settings = this.settings;
+    if (!settings) return;
+    const warning = (reason: string) =>
+      `the delete stands, but the cached copy was not removed (${reason}): cached readers may see the deleted item for up to ${settings.ttlSeconds} s`;
+    if (!this.breaker.closed) {
+      if (this.breaker.claimWarning()) this.events.warn?.(warning('Redis failed a moment ago and is being left alone for now'));
+      return;
+    }
+    await this.attempt(() => settings.cache.remove(this.ref(id), item.version, settings.ttlSeconds, this.leaseSeconds), warning);
+  }
+
   /** Call after DynamoDB committed a write that produced `item`. */
   async written(id: string, item: T): Promise<void> {
     const settings = this.settings;
@@ -211,14 +263,6 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     await this.attempt(() => settings.cache.put(this.ref(id), entry, ttl, this.leaseSeconds), warning);
   }
 
-  /** Call after DynamoDB committed the delete of `item` (as it was read just before). */
-  async deleted(id: string, item: T): Promise<void> {
-    void item;
-    const settings = this.settings;
-    if (!settings || !this.breaker.closed) return;
-    await this.attempt(() => settings.cache.forget(this.ref(id), this.leaseSeconds), (reason) => `the delete stands, but the cached copy was not dropped (${reason})`);
-  }
-
   private get leaseSeconds(): number {
     return this.settings?.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
   }
@@ -235,9 +279,9 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     return { scope: this.settings?.scope ?? '', table: this.table, id };
   }
 
-  /** A recorded not-found (version 0), or this id's item of the contract at the entry's version. */
+  /** A recorded not-found (version 0, or a delete's tombstone), or this id's item of the contract at the entry's version. */
   private usable(entry: CachedEntry, id: string): boolean {
-    if (entry.item === null) return BigInt(entry.version) === 0n;
+    if (entry.item === null) return true;
     try {
       if (!this.isItem(entry.item) || (entry.item as Record<string, unknown>)[this.idField] !== id) return false;
       return BigInt(entry.item.version ?? 0) === BigInt(entry.version);
@@ -262,5 +306,33 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
       if (this.breaker.failed()) this.events.warn?.(warning(error instanceof Error ? error.message : String(error)));
       return undefined;
     }
+  }
+}
+
+
+export interface FlushReport {
+  /** How many Redis keys were removed (entries, tombstones and lease keys). */
+  keys: number;
+  scope: string;
+  tables: string[];
+  /** Where the cache is, without credentials. */
+  location: string;
+}
+
+/** Operations on the cache as a whole, for the front ends (`cache flush`). */
+export class CacheService {
+  constructor(
+    private readonly cache: VersionedCache,
+    /** See CacheSettings.scope. */
+    readonly scope: string,
+    readonly tables: readonly string[],
+    /** Where the cache is, for messages (never a password). */
+    readonly location: string,
+  ) {}
+
+  /** Removes shopdb's keys of these tables in this scope; fails (UNAVAILABLE) when Redis cannot be reached. */
+  async flush(): Promise<FlushReport> {
+    const keys = await this.cache.flush(this.scope, this.tables);
+    return { keys, scope: this.scope, tables: [...this.tables], location: this.location };
   }
 }

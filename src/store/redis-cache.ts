@@ -8,7 +8,9 @@ import { ShopError } from '../core/errors.js';
  * Key layout (v2). Every key of one item carries the same Redis Cluster hash
  * tag, so each script below touches one hash slot:
  *   shopdb:v2:{<scope>:<table>:<id>}         the entry: {"v":"<version>","item":<item>|null}
- *   shopdb:v2:{<scope>:<table>:<id>}:lease   a hash: token (readers' lease), floor (highest version written)
+ *   shopdb:v2:{<scope>:<table>:<id>}:lease   a hash: token (readers' lease), floor (highest version written),
+ *                                            mixed (set: a write below the floor or the entry was seen)
+ * A delete leaves a tombstone entry {"v":"<last version + 1>","item":null}.
  * In scope and table '%', '{', '}' and ':' are written %XX, in the id '%', '{'
  * and '}': the tag ends at the only '}' and two items never share a key.
  * Versions travel as decimal digit strings and are compared as such, because
@@ -24,6 +26,7 @@ const KEY_FORMAT = 'shopdb:v2';
  * newer(a, b): a > b for readable versions of any length.
  * cached_version: the version of a well-formed entry (what decode() below
  * accepts: an object or null as item), else nil, so that garbage is replaced.
+ * is_tombstone(key): the entry is a delete's tombstone ({"v":"<n>","item":null}).
  * lease_token: the item's token, or a fresh one when there is none or it is
  * not one of ours; a lease key of another type, or whose floor is unreadable,
  * is deleted first (the floor cannot order anything, and the next writer
@@ -43,6 +46,10 @@ local function cached_version(key)
   local version = string.match(raw, '^{"v":"(%d+)","item":[{n]')
   if readable(version) and pcall(cjson.decode, raw) then return version end
   return nil
+end
+local function is_tombstone(key)
+  local raw = redis.pcall('GET', key)
+  return type(raw) == 'string' and string.match(raw, '^{"v":"%d+","item":null}$') ~= nil
 end
 local function extend(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
@@ -69,7 +76,10 @@ end
  * A hit returns the value (checked by the caller); a miss hands out the item's
  * current lease token, creating one if there is none. A value that cannot be
  * an entry (another type, over the size cap, not our envelope) is deleted and
- * reported as such (2), without sending it.
+ * reported as such (2), without sending it. So is a tombstone (a not-found of
+ * a version above 0) without a floor at or above its version: a delete always
+ * leaves both, and the lease key outlives the tombstone, so a lone one was
+ * planted (or its floor evicted, and DynamoDB answers just as well).
  * KEYS: entry, lease. ARGV: candidate token, lease ms, size cap.
  */
 const READ_SCRIPT = `${LUA_HELPERS}
@@ -77,7 +87,12 @@ local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind == 'none' then return {0, lease_token(KEYS[2], ARGV[1], tonumber(ARGV[2]))} end
 if kind == 'string' and redis.call('STRLEN', KEYS[1]) <= tonumber(ARGV[3]) then
   local raw = redis.call('GET', KEYS[1])
-  if string.sub(raw, 1, 6) == '{"v":"' then return {1, raw} end
+  if string.sub(raw, 1, 6) == '{"v":"' then
+    local dead = string.match(raw, '^{"v":"(%d+)","item":null}$')
+    if dead == nil or dead == '0' then return {1, raw} end
+    local floor = redis.pcall('HGET', KEYS[2], 'floor')
+    if readable(dead) and readable(floor) and not newer(dead, floor) then return {1, raw} end
+  end
 end
 redis.call('DEL', KEYS[1])
 return {2, lease_token(KEYS[2], ARGV[1], tonumber(ARGV[2]))}
@@ -126,7 +141,13 @@ return 1
  * cap), it is deleted instead. An entry of this very version is overwritten:
  * it can only hold this item, unless it is not ours. The lease key outlives
  * the entry (and at least a reader's lease), so the floor holds after the
- * entry is gone.
+ * entry is gone. A write below the floor or the cached entry is either late
+ * or from a new life of a deleted id (versions restart at 1): it marks the
+ * item mixed, which keeps a delete from storing a tombstone that could
+ * outrank a newer life (see REMOVE_SCRIPT); a write that is stored clears it.
+ * A newer item entry stays (a late write of the same life loses to it), but a
+ * newer tombstone is dropped: a write after a delete is a create again, and
+ * not-found must never outlive it (the floor still refuses older fills).
  * KEYS: entry, lease. ARGV: version, payload, ttl s, lease ms.
  */
 const PUT_SCRIPT = `${LUA_HELPERS}
@@ -137,11 +158,18 @@ if not readable(floor) then floor = nil end
 if not floor or newer(ARGV[1], floor) then redis.call('HSET', KEYS[2], 'floor', ARGV[1]) end
 extend(KEYS[2], math.max(tonumber(ARGV[3]) * 1000, tonumber(ARGV[4])))
 local current = cached_version(KEYS[1])
-if current and newer(current, ARGV[1]) then return 0 end
-if (floor and newer(floor, ARGV[1])) or ARGV[2] == '' then
+if current and newer(current, ARGV[1]) then
+  redis.call('HSET', KEYS[2], 'mixed', '1')
+  if is_tombstone(KEYS[1]) then redis.call('DEL', KEYS[1]) end
+  return 0
+end
+local below = floor and newer(floor, ARGV[1])
+if below then redis.call('HSET', KEYS[2], 'mixed', '1') end
+if below or ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
   return 0
 end
+redis.call('HDEL', KEYS[2], 'mixed')
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 `;
@@ -161,6 +189,44 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
+/**
+ * A deleter after DynamoDB committed the delete of an item whose last version
+ * was V (ARGV[1] = V + 1, or '' when the item had no usable version): revoke
+ * every reader's token, raise the floor to V + 1 (so that no fill of what was
+ * read before the delete lands, even once the tombstone is gone) and store the
+ * tombstone {"v":"V+1","item":null}, which answers not-found. Left alone: an
+ * entry of version V + 1 or newer (the same tombstone resent, or a newer life
+ * of the id already cached). Only dropped, not replaced by the tombstone, when
+ * the floor was already above V + 1 or the item is mixed: a write below the
+ * floor was seen, which may be a new life of the id (created again after the
+ * delete committed, and cached before this script ran), and a tombstone must
+ * never hide it. Without a version: drop the entry and raise the floor to at
+ * least 1 (no not-found or unversioned fill, which is version 0), no tombstone.
+ * The lease key lives max(TTL, lease) from now, at least as long as the tombstone.
+ * KEYS: entry, lease. ARGV: tombstone version, tombstone payload, ttl s, lease ms.
+ */
+const REMOVE_SCRIPT = `${LUA_HELPERS}
+usable_lease(KEYS[2])
+redis.call('HDEL', KEYS[2], 'token')
+local floor = redis.call('HGET', KEYS[2], 'floor')
+if not readable(floor) then floor = nil end
+local tombstone = ARGV[1]
+if tombstone == '' then tombstone = '1' end
+if not floor or newer(tombstone, floor) then redis.call('HSET', KEYS[2], 'floor', tombstone) end
+extend(KEYS[2], math.max(tonumber(ARGV[3]) * 1000, tonumber(ARGV[4])))
+local current = cached_version(KEYS[1])
+if ARGV[1] ~= '' and current and not newer(ARGV[1], current) then return 0 end
+if ARGV[1] == '' or (floor and newer(floor, ARGV[1])) or redis.call('HEXISTS', KEYS[2], 'mixed') == 1 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+`;
+
+/** SCAN's batch size for `flush`, and so the most keys one UNLINK removes. */
+const FLUSH_BATCH = 500;
+
 /** Redis trouble may add at most about this much to a command before it falls back to DynamoDB. */
 const TIMEOUT_MS = 300;
 
@@ -174,8 +240,22 @@ export const MAX_ENTRY_BYTES = 5 * 400 * 1024;
 
 /** The keys of one item; see the layout above. */
 export function cacheKeys(ref: CacheRef): { entry: string; lease: string } {
-  const tag = `{${escape(ref.scope, /[%{}:]/g)}:${escape(ref.table, /[%{}:]/g)}:${escape(ref.id, /[%{}]/g)}}`;
+  const tag = `${tablePrefix(ref.scope, ref.table)}${escape(ref.id, /[%{}]/g)}}`;
   return { entry: `${KEY_FORMAT}:${tag}`, lease: `${KEY_FORMAT}:${tag}:lease` };
+}
+
+/** What every key of one table in one scope starts with, after `shopdb:v2:`: `{<scope>:<table>:`, unambiguous since ':' is escaped in both. */
+function tablePrefix(scope: string, table: string): string {
+  return `{${escape(scope, /[%{}:]/g)}:${escape(table, /[%{}:]/g)}:`;
+}
+
+/**
+ * The SCAN MATCH pattern of every key of one table in one scope: the literal
+ * prefix, with the glob's special characters (`*`, `?`, `[`, `]`, `\`)
+ * escaped by a backslash, then `*`.
+ */
+export function flushPattern(scope: string, table: string): string {
+  return `${`${KEY_FORMAT}:${tablePrefix(scope, table)}`.replace(/[*?[\]\\]/g, (char) => `\\${char}`)}*`;
 }
 
 function escape(text: string, special: RegExp): string {
@@ -192,7 +272,15 @@ export class RedisCache implements VersionedCache {
   /** The database the URL names (config checked that it is a whole number). */
   private readonly database: number;
 
-  constructor(private readonly url: string) {
+  /**
+   * `commandTimeoutMs`: how long one command may take (default 300 ms, so that
+   * Redis trouble costs a read little); an instance for `flush` on a large or
+   * busy Redis is given more.
+   */
+  constructor(
+    private readonly url: string,
+    private readonly commandTimeoutMs = TIMEOUT_MS,
+  ) {
     this.location = redact(url);
     this.database = databaseOf(url);
   }
@@ -236,6 +324,37 @@ export class RedisCache implements VersionedCache {
     await this.run((redis) => redis.eval(FORGET_SCRIPT, 2, keys.entry, keys.lease, String(leaseSeconds * 1000)));
   }
 
+  async remove(ref: CacheRef, deletedVersion: Version | null, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
+    const keys = cacheKeys(ref);
+    const tombstone = deletedVersion === null ? '' : (BigInt(versionText(deletedVersion)) + 1n).toString();
+    const payload = tombstone === '' ? '' : encode({ version: BigInt(tombstone), item: null });
+    const stored = await this.run((redis) =>
+      redis.eval(REMOVE_SCRIPT, 2, keys.entry, keys.lease, tombstone, payload, String(ttlSeconds), String(leaseSeconds * 1000)),
+    );
+    return stored === 1;
+  }
+
+  /**
+   * SCAN with a MATCH of each table's literal key prefix, UNLINK of what it
+   * returns (each key checked against the prefix once more), in batches of
+   * FLUSH_BATCH; never FLUSHDB. One Redis, not a cluster (SCAN walks one node).
+   */
+  async flush(scope: string, tables: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const table of tables) {
+      const prefix = `${KEY_FORMAT}:${tablePrefix(scope, table)}`;
+      const match = flushPattern(scope, table);
+      let cursor = '0';
+      do {
+        const [next, found] = await this.run((redis) => redis.scan(cursor, 'MATCH', match, 'COUNT', FLUSH_BATCH));
+        cursor = next;
+        const ours = found.filter((key) => key.startsWith(prefix));
+        if (ours.length > 0) removed += await this.run((redis) => redis.unlink(...ours));
+      } while (cursor !== '0');
+    }
+    return removed;
+  }
+
   /** Lets the process exit at once: no socket or reconnect timer is left behind. */
   async close(): Promise<void> {
     const client = this.client;
@@ -272,7 +391,7 @@ export class RedisCache implements VersionedCache {
       db: 0,
       lazyConnect: true,
       connectTimeout: TIMEOUT_MS,
-      commandTimeout: TIMEOUT_MS,
+      commandTimeout: this.commandTimeoutMs,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
       enableOfflineQueue: false,

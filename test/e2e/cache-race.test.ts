@@ -134,6 +134,14 @@ class OfferLog implements VersionedCache {
   forget(ref: CacheRef, leaseSeconds: number): Promise<void> {
     return this.inner.forget(ref, leaseSeconds);
   }
+
+  remove(ref: CacheRef, deletedVersion: number | bigint | null, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
+    return this.inner.remove(ref, deletedVersion, ttlSeconds, leaseSeconds);
+  }
+
+  flush(scope: string, tables: readonly string[]): Promise<number> {
+    return this.inner.flush(scope, tables);
+  }
 }
 
 function cached(cache: VersionedCache): CacheSettings {

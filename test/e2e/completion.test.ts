@@ -115,7 +115,7 @@ describe('bash', () => {
     const split = ['--endpoint', '=', 'http', ':', '//127.0.0.1', ':', '8000'];
     expect(await bashComplete(['shopdb', ...split, 'order', 'set-status', 'o-1', 'C'])).toEqual(['COMPLETED', 'CANCELLED']);
     expect(await bashComplete(['shopdb', '--table-prefix', 'order', 'or'])).toEqual(['order']);
-    expect(await bashComplete(['shopdb', '--region', 'eu-west-1', 'ca'])).toEqual(['cart']);
+    expect(await bashComplete(['shopdb', '--region', 'eu-west-1', 'ca'])).toEqual(['cart', 'cache']);
   });
 
   it('help completes command names, level by level', async () => {
@@ -150,7 +150,7 @@ describe.skipIf(!hasFish)('fish', () => {
   it('completes commands with their descriptions, statuses, choices and options', async () => {
     expect(await fishComplete('shopdb or')).toEqual(['order']);
     const run = await execa('fish', ['--no-config', '-c', `source '${scripts.fish}'; complete -C 'shopdb order '`]);
-    expect(String(run.stdout)).toContain('set-status\tmove an order to another status');
+    expect(String(run.stdout)).toContain('set-status\tmove an order, or every order listed in a file');
     expect((await fishComplete('shopdb order set-status o-1 ')).sort()).toEqual([...STATUSES].sort());
     expect((await fishComplete('shopdb order set-status o-1 SHIPPED --expect ')).sort()).toEqual([...STATUSES].sort());
     expect((await fishComplete('shopdb tables create --billing ')).sort()).toEqual(['on-demand', 'provisioned']);
