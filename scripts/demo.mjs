@@ -49,6 +49,24 @@ try {
   shopdb('cart', 'add-product', 'cart-7', 'sku-tea', '--price', '4.50', '--name', 'Green tea');
   shopdb('cart', 'get', 'cart-7', '--strong');
 
+  console.log('\nEdit the cart: change a quantity, remove a line (each atomic, the total follows exactly).');
+  shopdb('cart', 'add-product', 'cart-7', 'sku-pot', '--price', '24.00', '--name', 'Teapot');
+  shopdb('cart', 'set-quantity', 'cart-7', 'sku-mug', '2');
+  shopdb('cart', 'remove-product', 'cart-7', 'sku-tea');
+  console.log('\nCheck it out: one transaction creates the order and marks the cart CHECKED_OUT.');
+  shopdb('cart', 'checkout', 'cart-7', '--order-id', 'ord-1002');
+  shopdb('cart', 'checkout', 'cart-7');
+  shopdb('order', 'get', 'ord-1002');
+
+  console.log('\nFind things: a user\'s orders newest first, orders by status.');
+  shopdb('order', 'create', 'ord-1003', '--user', 'bob', '--amount', '5.00');
+  shopdb('order', 'list', '--user', 'alice');
+  shopdb('order', 'list', '--status', 'PENDING', '--json');
+
+  console.log('\nCancel an order and delete it (only CANCELLED or COMPLETED orders are deleted without --force).');
+  shopdb('order', 'set-status', 'ord-1003', 'CANCELLED');
+  shopdb('order', 'delete', 'ord-1003');
+
   redis = await startDemoRedis();
   if (redis) {
     console.log(`\nA Redis cache at ${redis.url}: the first read misses and fills it, the second is answered from Redis (0 capacity units).`);
