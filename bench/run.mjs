@@ -12,7 +12,7 @@ import { freePort, spawnEngine, stopProcess, waitUntilReady } from '../dist/loca
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shopdbBin = join(root, 'bin/shopdb');
 const quick = process.argv.includes('--quick');
-// `node bench/run.mjs --only=set-status-many` (or single, bulk, memory) runs one section.
+// `node bench/run.mjs --only=set-status-many` (or single, bulk, memory, list) runs one section.
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const section = (name) => only === undefined || only === name;
 const SINGLE_RUNS = quick ? 5 : 15;
@@ -227,3 +227,10 @@ for (const r of results) {
   console.log(`| ${r.name} | ${show(r.ours)} ${r.unit} | ${show(r.theirs)} ${r.unit} | ${r.ratio.toFixed(2)} | ${r.target} | ${r.met ? 'met' : 'missed'} |`);
 }
 if (rss[large] !== undefined) console.log(`\npeak RSS of the ${large}-order import: ${rss[large].toFixed(1)} MB (target < 150 MB)`);
+
+// `order list --user` on 100k orders: capacity, not time (bench/list.mjs, its own engine).
+if (section('list')) {
+  console.log('');
+  const listed = spawnSync(process.execPath, [join(root, 'bench/list.mjs'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
+  if (listed.status !== 0) process.exitCode = 1;
+}
