@@ -1,5 +1,9 @@
 import { badInput, ShopError } from './errors.js';
-import { indexesOf, indexKeyAttributes, type IndexDefinition } from './indexes.js';
+import { indexesOf, indexKeyAttributes, statusShard, type IndexDefinition } from './indexes.js';
+import { ORDER_STATUSES } from './status.js';
+
+/** The index `order list --status` reads (indexes.ts). */
+const STATUS_INDEX = 'statusShard-updatedAt';
 import { parsePositiveInteger } from './validate.js';
 
 /** The tables and keys of the original design; `--table-prefix` only prepends to the names. */
@@ -76,6 +80,13 @@ export interface TableAdmin {
   addIndex(name: string, index: IndexDefinition, throughput: TableDescription['throughput']): Promise<'started' | 'busy'>;
   /** `busy`: the table is CREATING or UPDATING and cannot be deleted yet. */
   delete(name: string): Promise<'deleted' | 'absent' | 'busy'>;
+  /**
+   * Writes the status index's key (indexes.ts) on every order that has a
+   * status and an updatedAt but no key yet (orders written before the index
+   * existed), conditioned on the status read; nothing else changes. Resolves
+   * how many orders were given one.
+   */
+  backfillStatusShards(name: string, shardOf: (orderId: string, status: string) => string | undefined): Promise<number>;
 }
 
 export interface TableReport {
@@ -88,6 +99,8 @@ export interface TableReport {
   itemCount: number | null;
   /** shopdb's indexes on this table: MISSING when absent, MISMATCH when one of the name has other keys or projection. */
   indexes: IndexReport[];
+  /** Orders given the status index's key when that index was just added (present only then). */
+  backfilled?: number;
 }
 
 export interface IndexReport {
@@ -162,7 +175,16 @@ export class TableService {
         await this.pause(name, 'DELETING', 'create', deadline, options.onWait);
       }
       const { description, added } = await this.ensureIndexes(name, table.hashKey, wanted, deadline, options.onWait);
-      reports.push(report(table.kind, name, created ? 'created' : added ? 'updated' : 'exists', description));
+      const entry = report(table.kind, name, created ? 'created' : added.length > 0 ? 'updated' : 'exists', description);
+      // Orders shopdb wrote before the status index existed lack its key: without it they would never be listed by status.
+      if (added.includes(STATUS_INDEX)) {
+        options.onWait?.({ table: name, status: 'BACKFILLING', then: 'use', index: STATUS_INDEX });
+        entry.backfilled = await this.admin.backfillStatusShards(name, (orderId, status) => {
+          const known = ORDER_STATUSES.find((candidate) => candidate === status);
+          return known === undefined ? undefined : statusShard(orderId, known);
+        });
+      }
+      reports.push(entry);
     }
     return reports;
   }
@@ -174,8 +196,8 @@ export class TableService {
     wanted: readonly IndexDefinition[],
     deadline: number,
     onWait?: (wait: TableWait) => void,
-  ): Promise<{ description: TableDescription; added: boolean }> {
-    let added = false;
+  ): Promise<{ description: TableDescription; added: string[] }> {
+    const added: string[] = [];
     for (;;) {
       const description = await this.waitUntilActive(name, hashKey, deadline, onWait);
       checkIndexes(description, wanted);
@@ -191,7 +213,7 @@ export class TableService {
         await this.pause(name, 'UPDATING', 'use', deadline, onWait);
         continue;
       }
-      added = true;
+      added.push(missing.name);
       const after = await this.admin.describe(name);
       if (after && !after.indexes.some((index) => index.name === missing.name)) {
         // dynalite, for one, answers UpdateTable without adding the index.

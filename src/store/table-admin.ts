@@ -1,5 +1,9 @@
 import {
+  ConditionalCheckFailedException,
   CreateTableCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type AttributeValue,
   DeleteTableCommand,
   DescribeTableCommand,
   LimitExceededException,
@@ -10,13 +14,68 @@ import {
   type Projection,
   type TableDescription as AwsTableDescription,
 } from '@aws-sdk/client-dynamodb';
-import { indexKeyAttributes, type IndexDefinition } from '../core/indexes.js';
+import { indexKeyAttributes, STATUS_SHARD_ATTRIBUTE, type IndexDefinition } from '../core/indexes.js';
+
+const BACKFILL_CONCURRENCY = 16;
 import type { Billing, IndexDescription, TableAdmin, TableDescription } from '../core/tables.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
 
 export class DynamoTableAdmin implements TableAdmin {
   constructor(private readonly dynamo: Dynamo) {}
+
+  async backfillStatusShards(name: string, shardOf: (orderId: string, status: string) => string | undefined): Promise<number> {
+    let startKey: Record<string, AttributeValue> | undefined;
+    let written = 0;
+    try {
+      do {
+        const page = await this.dynamo.client.send(
+          new ScanCommand({
+            TableName: name,
+            FilterExpression: 'attribute_not_exists(#shard) AND attribute_type(updatedAt, :string) AND attribute_type(#status, :string)',
+            ProjectionExpression: 'orderId, #status',
+            ExpressionAttributeNames: { '#shard': STATUS_SHARD_ATTRIBUTE, '#status': 'status' },
+            ExpressionAttributeValues: { ':string': { S: 'S' } },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        const pending = (page.Items ?? []).flatMap((item) => {
+          const orderId = item.orderId?.S;
+          const status = item.status?.S;
+          const shard = orderId === undefined || status === undefined ? undefined : shardOf(orderId, status);
+          return orderId === undefined || status === undefined || shard === undefined ? [] : [{ orderId, status, shard }];
+        });
+        for (let at = 0; at < pending.length; at += BACKFILL_CONCURRENCY) {
+          const done = await Promise.all(pending.slice(at, at + BACKFILL_CONCURRENCY).map((order) => this.writeShard(name, order)));
+          written += done.filter(Boolean).length;
+        }
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+    } catch (error) {
+      throw serviceError(error, this.dynamo.location, name);
+    }
+    return written;
+  }
+
+  /** Only while the status is still the one read, and no key was written meanwhile; nothing else of the item changes. */
+  private async writeShard(name: string, order: { orderId: string; status: string; shard: string }): Promise<boolean> {
+    try {
+      await this.dynamo.client.send(
+        new UpdateItemCommand({
+          TableName: name,
+          Key: { orderId: { S: order.orderId } },
+          UpdateExpression: 'SET #shard = :shard',
+          ConditionExpression: '#status = :status AND attribute_not_exists(#shard)',
+          ExpressionAttributeNames: { '#shard': STATUS_SHARD_ATTRIBUTE, '#status': 'status' },
+          ExpressionAttributeValues: { ':shard': { S: order.shard }, ':status': { S: order.status } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
 
   async describe(name: string): Promise<TableDescription | undefined> {
     try {

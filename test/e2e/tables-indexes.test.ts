@@ -4,7 +4,7 @@
  * refuses a conflicting one, and tables status shows them; on DynamoDB Local
  * and on dynalite (slow like AWS; it cannot add an index to a table).
  */
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { boto3 } from '../support/boto3.js';
 import { shopdb, uniquePrefix, type Run } from '../support/cli.js';
@@ -29,6 +29,36 @@ function client(endpoint: string): DynamoDBClient {
 }
 
 describe('on DynamoDB Local', () => {
+  it('orders written before the status index get its key when the index is added, and nothing else changes', async () => {
+    const prefix = uniquePrefix('ix-fill');
+    const name = `${prefix}EcommerceOrders`;
+    // Both tables as the original design makes them, then items as shopdb wrote them before this version (no statusShard).
+    await boto3([{ op: 'create_tables', prefix }]);
+    const dynamo = client(inject('dynamoEndpoint'));
+    const old = (orderId: string, status: string) => ({
+      orderId: { S: orderId },
+      userId: { S: 'u-old' },
+      totalAmount: { N: '5' },
+      status: { S: status },
+      createdAt: { S: '2026-01-01T00:00:00.000Z' },
+      updatedAt: { S: '2026-01-02T00:00:00.000Z' },
+      version: { N: '4' },
+    });
+    for (const [id, status] of [['old-1', 'PAID'], ['old-2', 'PAID'], ['old-3', 'SHIPPED']] as const) await dynamo.send(new PutItemCommand({ TableName: name, Item: old(id, status) }));
+    // The original design's order (no updatedAt) stays exactly as written: it cannot be in the status index.
+    await dynamo.send(new PutItemCommand({ TableName: name, Item: { orderId: { S: 'py-1' }, userId: { S: 'u' }, totalAmount: { S: '1' }, status: { S: 'PAID' } } }));
+    const run = await shopdb(['tables', 'create'], { prefix });
+    const [orders] = tables(run) as Array<Report & { backfilled?: number }>;
+    expect(orders).toMatchObject({ result: 'updated', backfilled: 3 });
+    const listed = await shopdb(['order', 'list', '--status', 'PAID'], { prefix });
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    expect(listed.json<{ orders: Array<{ orderId: string; version: number }> }>().orders.map((order) => [order.orderId, order.version]).sort()).toEqual([['old-1', 4], ['old-2', 4]]);
+    const { Item } = await dynamo.send(new GetItemCommand({ TableName: name, Key: { orderId: { S: 'old-3' } } }));
+    expect(Item).toEqual({ ...old('old-3', 'SHIPPED'), statusShard: { S: expect.stringMatching(/^SHIPPED#[0-7]$/) } });
+    const legacy = await dynamo.send(new GetItemCommand({ TableName: name, Key: { orderId: { S: 'py-1' } } }));
+    expect(legacy.Item).toEqual({ orderId: { S: 'py-1' }, userId: { S: 'u' }, totalAmount: { S: '1' }, status: { S: 'PAID' } });
+  });
+
   it('a new table gets every index, each with the table\'s provisioned capacity', async () => {
     const prefix = uniquePrefix('ix-new');
     const created = tables(await shopdb(['tables', 'create', '--rcu', '7', '--wcu', '3'], { prefix }));
