@@ -1,3 +1,4 @@
+import { indexesOf, indexKeyAttributes } from './indexes.js';
 import { fromCart, fromOrder, isIndexAttribute, isKnownField, isTimestamp, readsAs } from './attributes.js';
 import { CART_ENTITY, CART_STATUSES, LINE_ENTITY, ORDER_ENTITY, type CartStatus, type EntitySpec, type FieldKind } from './entities.js';
 import { badInput } from './errors.js';
@@ -109,6 +110,9 @@ function parseExtra(record: Record<string, unknown>, kind: 'order' | 'cart' | 'l
     if (isIndexAttribute(kind, name)) throw badInput(at, `is shopdb's own index attribute; it is derived from the fields`);
     refuseProtoName(name, at);
     const attribute = parseAttribute((value as Record<string, unknown>)[name], at, depth);
+    if (kind !== 'line' && !('S' in attribute) && indexKeyAttributes(indexesOf(kind === 'order' ? 'orders' : 'carts')).includes(name)) {
+      throw badInput(at, `is a key of the table's secondary indexes, which hold only strings; DynamoDB refuses a value of type ${Object.keys(attribute)[0]} there`);
+    }
     if (isKnownField(kind, name)) {
       if (record[name] !== null && record[name] !== undefined) throw badInput(at, `repeats the field ${name}; an attribute is either a field or in extra`);
       if (readsAs(kind, name, attribute)) throw badInput(at, `holds a value shopdb reads as ${name}; give it as the field ${name}`);

@@ -70,3 +70,19 @@ describe('import takes back whatever DynamoDB holds', () => {
     expect(() => parseOrderRecord({ ...order, extra: { deep: nest(32) } })).toThrow(/nests deeper/);
   });
 });
+
+describe('index key attributes in extra', () => {
+  it('refuses a non-string value under a name the secondary indexes key on, naming it', () => {
+    for (const name of ['userId', 'createdAt', 'updatedAt']) {
+      expect(() => parseOrderRecord({ orderId: 'o', [name]: null, extra: { [name]: { N: '5' } } })).toThrow(new RegExp(`^extra\\.${name}: is a key of the table's secondary indexes`));
+    }
+    for (const name of ['userId', 'createdAt']) {
+      expect(() => parseCartRecord({ cartId: 'c', [name]: null, extra: { [name]: { BOOL: true } } })).toThrow(/secondary indexes/);
+    }
+    // Carts have no index on updatedAt: any value is kept.
+    expect(parseCartRecord({ cartId: 'c', updatedAt: null, extra: { updatedAt: { N: '1' } } }).extra).toEqual({ updatedAt: { N: '1' } });
+    expect(() => parseOrderRecord({ orderId: 'o', extra: { statusShard: { S: 'PAID#1' } } })).toThrow(/^extra\.statusShard: is shopdb's own index attribute/);
+    // Strings that shopdb does not read as the field are still kept (a foreign timestamp format).
+    expect(parseOrderRecord({ orderId: 'o', createdAt: null, extra: { createdAt: { S: 'yesterday' } } }).extra).toEqual({ createdAt: { S: 'yesterday' } });
+  });
+});
