@@ -45,7 +45,12 @@ export interface CartEdit {
   at: string;
 }
 
-export type ChangeOutcome = { applied: true } | { applied: false; current: Cart | undefined };
+/**
+ * `contended`: cancelled by another transaction still running on the cart
+ * (TransactionConflict), not by the condition: the cart may read as before,
+ * and trying again is right.
+ */
+export type ChangeOutcome = { applied: true } | { applied: false; current: Cart | undefined; contended?: boolean };
 
 /** A delete, applied only while the cart is at `version`; `order` also requires that order to be final (or gone). */
 export interface CartRemoval {
@@ -232,6 +237,8 @@ export class CartService {
       });
       if (outcome.applied) return { result: 'updated', cart: await this.afterChange(cartId) };
       cart = outcome.current;
+      // Another transaction was in progress: the cart may read unchanged until it commits (or is cancelled too).
+      if (outcome.contended) before = undefined;
       // Another writer came first; spread the retries so a crowd does not collide again in step.
       await sleep(Math.random() * Math.min(100, 5 * attempt));
     }

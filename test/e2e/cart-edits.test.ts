@@ -207,6 +207,37 @@ describe('a change applied whose answer is lost, so the SDK resends it', () => {
   });
 });
 
+describe('a change cancelled by another transaction in progress (TransactionConflict)', () => {
+  /** DynamoDB cancels a transaction that meets another one still running on the item; a re-read then shows the cart as before. */
+  async function afterConflict(args: string[]) {
+    let answered = false;
+    const proxy = await startFaultProxy(inject('dynamoEndpoint'), (request) => {
+      if (answered || request.operation !== 'TransactWriteItems') return 'forward';
+      answered = true;
+      return 'transaction-conflict';
+    });
+    try {
+      const result = await run(args, { SHOPDB_ENDPOINT: proxy.endpoint });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(proxy.seen.filter((request) => request.operation === 'TransactWriteItems').length).toBeGreaterThanOrEqual(2);
+      return result;
+    } finally {
+      await proxy.close();
+    }
+  }
+
+  it.each([
+    [['cart', 'set-quantity', 'c-tc-0', 'mug', '5'], { products: [{ productId: 'mug', quantity: 5 }], totalAmount: '99.95' }],
+    [['cart', 'remove-product', 'c-tc-1', 'mug'], { products: [], totalAmount: '0.00' }],
+    [['cart', 'add-product', 'c-tc-2', 'mug', '--price', '19.99'], { products: [{ productId: 'mug', quantity: 2 }], totalAmount: '39.98' }],
+  ])('%j is tried again and applied once (not "refused though the cart reads unchanged")', async (args, expected) => {
+    await cartWith(args[2]!, [['mug', '19.99', 1]]);
+    const result = await afterConflict(args);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(await strong(args[2]!)).toMatchObject({ ...expected, version: 3 });
+  });
+});
+
 describe('with the cache', () => {
   const cached = { SHOPDB_REDIS_URL: redisUrl };
 

@@ -270,6 +270,27 @@ describe('a checkout applied whose answer is lost, so the SDK resends it', () =>
   });
 });
 
+describe('a checkout cancelled by another transaction in progress (TransactionConflict)', () => {
+  it('is tried again and creates one order', async () => {
+    await cartWith('c-tc', [['mug', '19.99', 1]]);
+    let answered = false;
+    const proxy = await startFaultProxy(inject('dynamoEndpoint'), (request) => {
+      if (answered || request.operation !== 'TransactWriteItems') return 'forward';
+      answered = true;
+      return 'transaction-conflict';
+    });
+    let result: Run;
+    try {
+      result = await run(['cart', 'checkout', 'c-tc', '--order-id', 'o-tc'], { SHOPDB_ENDPOINT: proxy.endpoint });
+    } finally {
+      await proxy.close();
+    }
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.json()).toMatchObject({ result: 'created', order: { orderId: 'o-tc' } });
+    expect((await ordersOf('c-tc')).map((item) => item.orderId?.S)).toEqual(['o-tc']);
+  });
+});
+
 describe('with the cache', () => {
   const cached = { SHOPDB_REDIS_URL: redisUrl };
 

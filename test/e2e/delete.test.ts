@@ -285,6 +285,39 @@ describe('a delete applied whose answer is lost, so the SDK resends it', () => {
   });
 });
 
+describe('a delete cancelled by another transaction in progress (TransactionConflict)', () => {
+  async function afterConflict(args: string[]) {
+    let answered = false;
+    const proxy = await startFaultProxy(inject('dynamoEndpoint'), (request) => {
+      if (answered || request.operation !== 'TransactWriteItems') return 'forward';
+      answered = true;
+      return 'transaction-conflict';
+    });
+    try {
+      const result = await run(args, { SHOPDB_ENDPOINT: proxy.endpoint });
+      expect(proxy.seen.filter((request) => request.operation === 'TransactWriteItems').length).toBeGreaterThanOrEqual(2);
+      return result;
+    } finally {
+      await proxy.close();
+    }
+  }
+
+  it('order delete is tried again and deletes', async () => {
+    await orderIn('o-tc', ['CANCELLED']);
+    const result = await afterConflict(['order', 'delete', 'o-tc']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(await rawOrder('o-tc')).toBeUndefined();
+  });
+
+  it('cart delete of a checked-out cart (with its order check) is tried again and deletes', async () => {
+    await checkedOutCart('c-tc', 'o-tc-co');
+    await ok(['order', 'set-status', 'o-tc-co', 'CANCELLED']);
+    const result = await afterConflict(['cart', 'delete', 'c-tc']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(await rawCart('c-tc')).toBeUndefined();
+  });
+});
+
 describe('with the cache: a deleted item is never served', () => {
   it('order: cached right before the delete, get --cache is exit 3 afterwards', async () => {
     await orderIn('o-cache', ['CANCELLED']);
