@@ -227,6 +227,9 @@ export class CartService {
       refuseUnwritable(cart, command);
       const planned = plan(cart, cart.products ?? []);
       if (planned === undefined) return { result: 'unchanged', cart };
+      if (significantDigits(planned.total) > MAX_SIGNIFICANT_DIGITS) {
+        throw new ShopError('CONFLICT', `cart ${cartId} cannot ${what}: totalAmount would pass the ${MAX_SIGNIFICANT_DIGITS} significant digits a DynamoDB number holds; the cart was left as it was`);
+      }
       const outcome = await this.store.edit({
         cartId,
         version: cart.version,

@@ -335,8 +335,7 @@ describe("DynamoDB's 38 significant digits", () => {
     expect(fits.json()).toMatchObject({ cart: { products: [{ quantity: 3 }], totalAmount: TOP, version: 2 } });
     const over = await run(['cart', 'set-quantity', 'c-edge', 'bar', '4']);
     expect(over.exitCode, over.stderr).toBe(4);
-    expect(error(over).message).toMatch(/totalAmount/);
-    expect(error(over).message).toMatch(/38 significant digits/);
+    expect(error(over).message).toBe('cart c-edge cannot set the quantity of bar: totalAmount would pass the 38 significant digits a DynamoDB number holds; the cart was left as it was');
     expect(await strong('c-edge')).toMatchObject({ products: [{ quantity: 3 }], totalAmount: TOP, version: 2 });
   });
 
