@@ -294,6 +294,8 @@ export class CartService {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!cart) throw notFound(cartId);
       if (cart.status === 'CHECKED_OUT') return this.checkedOut(cart, wanted, orders);
+      // A status shopdb does not know (another program's) is refused as edits refuse it, not overwritten.
+      refuseCheckedOut(cart);
       refuseUnwritable(cart, 'checkout');
       if (!cart.products?.length) throw new ShopError('CONFLICT', `cart ${cartId} is empty; there is nothing to check out`);
       if (cart.userId === null) throw new ShopError('CONFLICT', `cart ${cartId} has no user to place the order; nothing was changed`);

@@ -84,6 +84,10 @@ async function ordersOf(cartId: string): Promise<Array<Record<string, AttributeV
   return (await scanAll(client, ORDERS)).filter((item) => item.cartId?.S === cartId);
 }
 
+async function rawCart(cartId: string) {
+  return (await client.send(new GetItemCommand({ TableName: CARTS, Key: { cartId: { S: cartId } }, ConsistentRead: true }))).Item;
+}
+
 async function rawOrder(orderId: string) {
   return (await client.send(new GetItemCommand({ TableName: ORDERS, Key: { orderId: { S: orderId } }, ConsistentRead: true }))).Item;
 }
@@ -215,6 +219,24 @@ describe('racing', () => {
       expect(error(result).message).toContain(winner.order.orderId);
     }
     expect((await ordersOf('c-race-ids')).map((item) => item.orderId?.S)).toEqual([winner.order.orderId]);
+  });
+
+  it('cart delete racing checkout: exactly one wins; a deleted cart left no order, a checked-out cart was kept', async () => {
+    for (let round = 0; round < 4; round++) {
+      const cartId = `c-race-del-${round}`;
+      await cartWith(cartId, [['mug', '19.99', 1]]);
+      const [co, del] = await Promise.all([run(['cart', 'checkout', cartId]), run(['cart', 'delete', cartId])]);
+      if (co.exitCode === 0) {
+        expect(del.exitCode, del.stderr).toBe(4);
+        expect(await strongCart(cartId)).toMatchObject({ status: 'CHECKED_OUT' });
+        expect(await ordersOf(cartId)).toHaveLength(1);
+      } else {
+        expect(co.exitCode, co.stderr).toBe(3);
+        expect(del.exitCode, del.stderr).toBe(0);
+        expect(await rawCart(cartId)).toBeUndefined();
+        expect(await ordersOf(cartId)).toHaveLength(0);
+      }
+    }
   });
 
   it('add-product racing checkout: the product is in the order, or add-product failed with exit 4; never lost', async () => {
@@ -363,6 +385,27 @@ describe('carts the original design wrote', () => {
     expect(result.json()).toMatchObject({ result: 'created', order: { userId: 'py', totalAmount: '5.00', cartId: 'py-fine' } });
     const stored = await boto3Get(CARTS, { cartId: { S: 'py-fine' } });
     expect(stored).toMatchObject({ coupon: { S: 'SPRING' }, status: { S: 'CHECKED_OUT' }, orderId: { S: 'o-py-fine' }, version: { N: '1' } });
+    // The line's own attributes travel to the order with it.
+    const order = await boto3Get(ORDERS, { orderId: { S: 'o-py-fine' } });
+    expect((order?.products as { L: Array<{ M: Record<string, unknown> }> }).L[0]?.M).toMatchObject({ productId: { S: 'mug' }, sku: { S: 'M-1' } });
+  });
+
+  it('a cart holding a status shopdb does not know is refused naming it, as edits are; nothing is written', async () => {
+    await putRaw(client, CARTS, {
+      cartId: { S: 'py-abandoned' },
+      userId: { S: 'py' },
+      products: { L: [{ M: { productId: { S: 'mug' }, quantity: { N: '1' }, unitPrice: { N: '2.5' } } }] },
+      totalAmount: { N: '2.5' },
+      status: { S: 'ABANDONED' },
+    });
+    const before = await rawCart('py-abandoned');
+    const edit = await run(['cart', 'set-quantity', 'py-abandoned', 'mug', '2']);
+    expect(edit.exitCode).toBe(4);
+    const result = await run(['cart', 'checkout', 'py-abandoned', '--order-id', 'o-py-abandoned']);
+    expect(result.exitCode, result.stderr).toBe(4);
+    expect(error(result).message).toContain('ABANDONED');
+    expect(await rawCart('py-abandoned')).toEqual(before);
+    expect(await rawOrder('o-py-abandoned')).toBeUndefined();
   });
 });
 
