@@ -157,6 +157,20 @@ describe('racing writers', () => {
     expect(after.version).toBe(before.version + changes.length);
   });
 
+  it('set-quantity racing remove-product of the same line: the line is gone, set-quantity applied first or found nothing (exit 3)', async () => {
+    for (let round = 0; round < 4; round++) {
+      const cartId = `c-set-remove-${round}`;
+      await cartWith(cartId, [['mug', '19.99', 1], ['pen', '0.10', 2]]);
+      const [set, remove] = await Promise.all([run(['cart', 'set-quantity', cartId, 'mug', '5']), run(['cart', 'remove-product', cartId, 'mug'])]);
+      expect(remove.exitCode, remove.stderr).toBe(0);
+      expect([0, 3], set.stderr).toContain(set.exitCode);
+      const after = await strong(cartId);
+      expect(after.products).toEqual([{ productId: 'pen', name: null, quantity: 2, unitPrice: '0.10' }]);
+      expect(after.totalAmount).toBe('0.20');
+      expect(after.version).toBe(3 + (set.exitCode === 0 ? 2 : 1));
+    }
+  });
+
   it('racing set-quantity of one line to different values: the last acknowledged wins, nothing lost in the total', async () => {
     await cartWith('c-same-line', [['mug', '19.99', 1], ['pen', '0.10', 1]]);
     const quantities = [2, 3, 4, 5, 6, 7];

@@ -105,6 +105,10 @@ describe('checkout', () => {
     const order = (await run(['order', 'get', 'o-co', '--strong'])).json<OrderJson>();
     expect(order).toEqual(printed.order);
     expect(await strongCart('c-co')).toMatchObject({ status: 'CHECKED_OUT', orderId: 'o-co', version: before.version + 1, products: before.products, totalAmount: '60.07' });
+    // Stored like any order shopdb creates (the list indexes' keys included), plus the cart's id and lines.
+    await ok(['order', 'create', 'o-co-plain', '--user', 'u-co', '--amount', '1']);
+    const plain = Object.keys((await rawOrder('o-co-plain')) ?? {}).sort();
+    expect(Object.keys((await rawOrder('o-co')) ?? {}).sort()).toEqual([...plain, 'cartId', 'products'].sort());
   });
 
   it('without --order-id makes a new id; again answers that same order, unchanged, exit 0', async () => {

@@ -126,6 +126,22 @@ describe('order delete', () => {
     expect(await boto3Get(ORDERS, { orderId: { S: 'py-order' } })).toBeNull();
   });
 
+  it('an order holding a status shopdb does not know: kept without --force, and the message shows that status', async () => {
+    await boto3([
+      { op: 'create_order', table: ORDERS, orderId: 'py-odd', userId: 'py', totalAmount: '3' },
+      { op: 'update_order_status', table: ORDERS, orderId: 'py-odd', status: 'Cancelled' },
+    ]);
+    const kept = await run(['order', 'delete', 'py-odd']);
+    expect(kept.exitCode).toBe(4);
+    expect(error(kept).message).toContain('"Cancelled"');
+    expect(error(kept).message).not.toContain('without a status');
+    const expected = await run(['order', 'delete', 'py-odd', '--expect', 'CANCELLED', '--force']);
+    expect(expected.exitCode).toBe(4);
+    expect(error(expected).message).toContain('"Cancelled"');
+    expect(await boto3Get(ORDERS, { orderId: { S: 'py-odd' } })).toMatchObject({ status: { S: 'Cancelled' } });
+    expect((await ok(['order', 'delete', 'py-odd', '--force'])).json()).toMatchObject({ result: 'deleted', order: { status: null, extra: { status: { S: 'Cancelled' } } } });
+  });
+
   it('an original-design order moved to CANCELLED by update_item is deleted without --force', async () => {
     await boto3([
       { op: 'create_order', table: ORDERS, orderId: 'py-cancelled', userId: 'py', totalAmount: '3' },
