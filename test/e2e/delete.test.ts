@@ -363,6 +363,20 @@ describe('with the cache: a deleted item is never served', () => {
     expect((await ok(['order', 'get', 'o-cache-again', '--cache'], cached)).json()).toMatchObject({ userId: 'u-new', status: 'PENDING', version: 1 });
   });
 
+  it('a deleted cart (version 3, cached) re-created at version 1 is served as the new cart, never the old one', async () => {
+    await ok(['cart', 'create', 'c-cache-again', '--user', 'u-old']);
+    await ok(['cart', 'add-product', 'c-cache-again', 'mug', '--price', '1']);
+    await ok(['cart', 'add-product', 'c-cache-again', 'pen', '--price', '2']);
+    expect((await ok(['cart', 'get', 'c-cache-again', '--cache'], cached)).json()).toMatchObject({ version: 3 });
+    await ok(['cart', 'delete', 'c-cache-again', '--cache'], cached);
+    await ok(['cart', 'create', 'c-cache-again', '--user', 'u-new', '--cache'], cached);
+    expect((await ok(['cart', 'get', 'c-cache-again', '--cache'], cached)).json()).toMatchObject({ userId: 'u-new', products: [], version: 1 });
+    await ok(['cart', 'add-product', 'c-cache-again', 'cup', '--price', '3', '--cache'], cached);
+    for (let i = 0; i < 2; i++) {
+      expect((await ok(['cart', 'get', 'c-cache-again', '--cache'], cached)).json()).toMatchObject({ userId: 'u-new', products: [{ productId: 'cup' }], version: 2 });
+    }
+  });
+
   describe('a slow cached reader that read the order before the delete', () => {
     let store: ReturnType<typeof openDynamoStore>;
     let redis: RedisCache;
