@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
 import type { CacheSettings, StoredRead } from '../../src/core/cache.js';
 import type { Order } from '../../src/core/model.js';
+import { CartService, type CartStore } from '../../src/core/carts.js';
 import { OrderService, type OrderStore } from '../../src/core/orders.js';
 import { tableNames } from '../../src/core/tables.js';
 import { dynamoIdentity } from '../../src/store/cache-scope.js';
@@ -431,6 +432,90 @@ describe('with the cache: a deleted item is never served', () => {
       const fresh = new OrderService(store.orders, { cache: settings });
       await expect(fresh.get(id, { strong: false })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       expect((await run(['order', 'get', id, '--cache'], cached)).exitCode).toBe(3);
+    });
+
+    it('a reader that starts after the delete but gets the old order from an eventually consistent read cannot cache it', async () => {
+      // DynamoDB Local is always consistent; a replica that has not seen the delete yet is simulated by
+      // answering the reader's next eventually consistent read with what a consistent read gave before the delete.
+      const id = 'o-stale-replica';
+      await orderIn(id, ['CANCELLED']);
+      const old = await store.orders.get(id, true);
+      expect(old.item).toMatchObject({ status: 'CANCELLED', version: 2 });
+      const writer = new OrderService(store.orders, { cache: settings });
+      await writer.delete({ orderId: id });
+      let stale = true;
+      const replica: OrderStore = {
+        tableName: store.orders.tableName,
+        insert: (order) => store.orders.insert(order),
+        remove: (removal) => store.orders.remove(removal),
+        moveStatus: (move) => store.orders.moveStatus(move),
+        async get(orderId, consistent) {
+          if (!consistent && stale) {
+            stale = false;
+            return old;
+          }
+          return store.orders.get(orderId, consistent);
+        },
+      };
+      const reader = new OrderService(replica, { cache: settings });
+      expect(await reader.get(id, { strong: false })).toMatchObject({ status: 'CANCELLED' });
+      const fresh = new OrderService(store.orders, { cache: settings });
+      await expect(fresh.get(id, { strong: false })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect((await run(['order', 'get', id, '--cache'], cached)).exitCode).toBe(3);
+    });
+
+    it('a reader that starts after a cart delete but gets the old cart from an eventually consistent read cannot cache it', async () => {
+      const id = 'c-stale-deleted';
+      await ok(['cart', 'create', id, '--user', 'u-del']);
+      await ok(['cart', 'add-product', id, 'mug', '--price', '1']);
+      const old = await store.carts.get(id, true);
+      await new CartService(store.carts, { cache: settings }).delete({ cartId: id });
+      let stale = true;
+      const replica: CartStore = {
+        tableName: store.carts.tableName,
+        insert: (cart) => store.carts.insert(cart),
+        edit: (edit) => store.carts.edit(edit),
+        remove: (removal) => store.carts.remove(removal),
+        checkout: (write) => store.carts.checkout(write),
+        async get(cartId, consistent) {
+          if (!consistent && stale) {
+            stale = false;
+            return old;
+          }
+          return store.carts.get(cartId, consistent);
+        },
+      };
+      expect(await new CartService(replica, { cache: settings }).get(id, { strong: false })).toMatchObject({ version: 2 });
+      expect((await run(['cart', 'get', id, '--cache'], cached)).exitCode).toBe(3);
+    });
+
+    it('a reader that gets the open cart from an eventually consistent read after checkout cannot cache it (never checked-out-stale)', async () => {
+      const id = 'c-stale-replica';
+      await ok(['cart', 'create', id, '--user', 'u-del']);
+      await ok(['cart', 'add-product', id, 'mug', '--price', '1']);
+      const old = await store.carts.get(id, true);
+      expect(old.item).toMatchObject({ status: null, version: 2 });
+      await ok(['cart', 'checkout', id, '--order-id', 'o-stale-replica-co', '--cache'], cached);
+      let stale = true;
+      const replica: CartStore = {
+        tableName: store.carts.tableName,
+        insert: (cart) => store.carts.insert(cart),
+        edit: (edit) => store.carts.edit(edit),
+        remove: (removal) => store.carts.remove(removal),
+        checkout: (write) => store.carts.checkout(write),
+        async get(cartId, consistent) {
+          if (!consistent && stale) {
+            stale = false;
+            return old;
+          }
+          return store.carts.get(cartId, consistent);
+        },
+      };
+      // Start the reader on an empty entry, as after an eviction.
+      await redis.forget({ scope: settings.scope, table: store.carts.tableName, id }, 30);
+      const reader = new CartService(replica, { cache: settings });
+      expect(await reader.get(id, { strong: false })).toMatchObject({ status: null });
+      expect((await run(['cart', 'get', id, '--cache'], cached)).json()).toMatchObject({ status: 'CHECKED_OUT', orderId: 'o-stale-replica-co' });
     });
   });
 });
