@@ -378,7 +378,7 @@ describe('with the cache: a deleted item is never served', () => {
     }
   });
 
-  describe('a slow cached reader that read the order before the delete', () => {
+  describe('cached readers racing a delete or a checkout (in-process, real DynamoDB Local and Redis)', () => {
     let store: ReturnType<typeof openDynamoStore>;
     let redis: RedisCache;
     let settings: CacheSettings;
