@@ -45,7 +45,12 @@ export interface CartEdit {
   at: string;
 }
 
-export type ChangeOutcome = { applied: true } | { applied: false; current: Cart | undefined };
+/**
+ * `contended`: cancelled by another transaction still running on the cart
+ * (TransactionConflict), not by the condition: the cart may read as before,
+ * and trying again is right.
+ */
+export type ChangeOutcome = { applied: true } | { applied: false; current: Cart | undefined; contended?: boolean };
 
 /** A delete, applied only while the cart is at `version`; `order` also requires that order to be final (or gone). */
 export interface CartRemoval {
@@ -222,6 +227,9 @@ export class CartService {
       refuseUnwritable(cart, command);
       const planned = plan(cart, cart.products ?? []);
       if (planned === undefined) return { result: 'unchanged', cart };
+      if (significantDigits(planned.total) > MAX_SIGNIFICANT_DIGITS) {
+        throw new ShopError('CONFLICT', `cart ${cartId} cannot ${what}: totalAmount would pass the ${MAX_SIGNIFICANT_DIGITS} significant digits a DynamoDB number holds; the cart was left as it was`);
+      }
       const outcome = await this.store.edit({
         cartId,
         version: cart.version,
@@ -232,6 +240,8 @@ export class CartService {
       });
       if (outcome.applied) return { result: 'updated', cart: await this.afterChange(cartId) };
       cart = outcome.current;
+      // Another transaction was in progress: the cart may read unchanged until it commits (or is cancelled too).
+      if (outcome.contended) before = undefined;
       // Another writer came first; spread the retries so a crowd does not collide again in step.
       await sleep(Math.random() * Math.min(100, 5 * attempt));
     }
@@ -284,6 +294,8 @@ export class CartService {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!cart) throw notFound(cartId);
       if (cart.status === 'CHECKED_OUT') return this.checkedOut(cart, wanted, orders);
+      // A status shopdb does not know (another program's) is refused as edits refuse it, not overwritten.
+      refuseCheckedOut(cart);
       refuseUnwritable(cart, 'checkout');
       if (!cart.products?.length) throw new ShopError('CONFLICT', `cart ${cartId} is empty; there is nothing to check out`);
       if (cart.userId === null) throw new ShopError('CONFLICT', `cart ${cartId} has no user to place the order; nothing was changed`);

@@ -153,10 +153,10 @@ export class OrderService {
       if (!current) throw notFound(orderId);
       refuseForeignOrderVersion(current, 'be deleted');
       if (expect !== undefined && current.status !== expect) {
-        throw new ShopError('UNEXPECTED_STATUS', `order ${orderId} is ${current.status ?? 'without a status'}, not ${expect} as expected; nothing was deleted`);
+        throw new ShopError('UNEXPECTED_STATUS', `order ${orderId} is ${describeStatus(current)}, not ${expect} as expected; nothing was deleted`);
       }
       if (!input.force && !DELETABLE_STATUSES.some((status) => status === current?.status)) {
-        throw new ShopError('CONFLICT', `order ${orderId} is ${current.status ?? 'without a status'}; only CANCELLED or COMPLETED orders are deleted, so it was kept`, {
+        throw new ShopError('CONFLICT', `order ${orderId} is ${describeStatus(current)}; only CANCELLED or COMPLETED orders are deleted, so it was kept`, {
           hint: { kind: 'force' },
         });
       }
@@ -190,6 +190,15 @@ export function refuseForeignOrderVersion(order: Order, what: string): void {
 function illegalMoveMessage(orderId: string, from: string | null, to: OrderStatus, stored: unknown): string {
   const found = from ?? (stored ? `a status of ${JSON.stringify(stored)}` : 'no status');
   return `order ${orderId} cannot move from ${found} to ${to}: moves go PENDING → PAID → SHIPPED → COMPLETED, CANCELLED only from PENDING or PAID (a forced move overrides this)`;
+}
+
+/** The order's status for a message: a status another program wrote (kept in extra) is shown, not called missing. */
+function describeStatus(order: Order): string {
+  if (order.status !== null) return order.status;
+  const stored = order.extra?.status;
+  if (stored && 'S' in stored) return `in a status shopdb does not know (${JSON.stringify(stored.S.length > 40 ? `${stored.S.slice(0, 40)}…` : stored.S)})`;
+  if (stored) return `in a status shopdb does not know (a value of type ${Object.keys(stored)[0]})`;
+  return 'without a status';
 }
 
 function notFound(orderId: string): ShopError {

@@ -71,7 +71,7 @@ export class CartTable implements CartStore {
         return { applied: false, current: current ? toCart(current) : undefined };
       }
       // Cancelled by a conflicting transaction: not applied, so the change may be planned again.
-      return { applied: false, current: (await this.get(edit.cartId, true)).item };
+      return { applied: false, current: (await this.get(edit.cartId, true)).item, contended: true };
     } catch (error) {
       throw serviceError(numberLimit(error, edit) ?? error, this.dynamo.location, this.tableName);
     }

@@ -11,6 +11,8 @@ export type Fault =
   | 'forward'
   | 'throttle'
   | 'in-progress'
+  /** Answer, without forwarding, that the transaction was cancelled by another one in progress on the same item (TransactionConflict). */
+  | 'transaction-conflict'
   /** Forward, let DynamoDB apply it, then cut the connection instead of answering. */
   | 'drop-response'
   | { holdMs: number };
@@ -41,6 +43,18 @@ export async function startFaultProxy(upstream: string, decide: (request: SeenRe
     seen.push(seenRequest);
     const fault = decide(seenRequest);
 
+    if (fault === 'transaction-conflict') {
+      const items = ((JSON.parse(body) as { TransactItems?: unknown[] }).TransactItems ?? []).length;
+      const reasons = Array.from({ length: items }, (_, i) => (i === 0 ? { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' } : { Code: 'None' }));
+      const payload = JSON.stringify({
+        __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+        Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((reason) => reason.Code).join(', ')}]`,
+        CancellationReasons: reasons,
+      });
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(payload) });
+      res.end(payload);
+      return;
+    }
     if (fault === 'throttle' || fault === 'in-progress') {
       const type = fault === 'throttle' ? 'ProvisionedThroughputExceededException' : 'TransactionInProgressException';
       const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: `injected ${type}` });
