@@ -61,7 +61,8 @@ export class CartTable implements CartStore {
       if (reason === undefined) return { applied: true };
       if (reason.Code === 'ValidationError') {
         if (/size/i.test(reason.Message ?? '')) {
-          throw new ShopError('CONFLICT', `cart ${edit.cartId} is full: this change would take it past DynamoDB's 400 KB item limit; the cart was left as it was`);
+          const what = edit.edit.op === 'append' ? `adding ${edit.edit.line.productId}` : `changing ${edit.edit.productId}`;
+          throw new ShopError('CONFLICT', `cart ${edit.cartId} is full: ${what} would take it past DynamoDB's 400 KB item limit; the cart was left as it was`);
         }
         throw numberLimit(Object.assign(new Error(reason.Message ?? ''), { name: 'ValidationException' }), edit) ??
           new ShopError('CONFLICT', `cart ${edit.cartId}: DynamoDB refused the change (${reason.Message ?? 'a validation error'}); the cart was left as it was`);

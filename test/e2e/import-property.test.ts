@@ -26,6 +26,8 @@ function lineArbitrary(id: string): fc.Arbitrary<string> {
     createdAt: fc.constantFrom('2026-01-31T12:00:00.000Z', null),
     updatedAt: fc.constantFrom('2026-02-01T08:30:00.000Z', null),
     version: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.bigInt({ min: 2n ** 53n, max: 2n ** 70n })),
+    cartId: fc.constantFrom(null, 'cart-1'),
+    products: fc.constantFrom(null, [{ productId: 'p1', name: null, quantity: 2, unitPrice: '1.50' }]),
   });
   const print = (value: unknown) => JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? `__big${item}__` : item)).replace(/"__big(\d+)__"/g, '$1');
   return fc.oneof(
@@ -37,7 +39,7 @@ function lineArbitrary(id: string): fc.Arbitrary<string> {
     // Random bytes (no newline), as text.
     fc.uint8Array({ minLength: 1, maxLength: 60 }).map((bytes) => Buffer.from(bytes.filter((byte) => byte !== 0x0a)).toString('latin1')),
     // A long string.
-    fc.integer({ min: 1000, max: 500_000 }).map((length) => print({ orderId: id, userId: 'u'.repeat(length), totalAmount: '1.00', status: 'PAID', createdAt: null, updatedAt: null, version: 1 })),
+    fc.integer({ min: 1000, max: 500_000 }).map((length) => print({ orderId: id, userId: 'u'.repeat(length), totalAmount: '1.00', status: 'PAID', createdAt: null, updatedAt: null, version: 1, cartId: null, products: null })),
   );
 }
 

@@ -255,7 +255,7 @@ describe('bad input', () => {
     [['--concurrency', '0'], 'concurrency: "0" is not allowed; use an integer from 1 to 256'],
     [['--concurrency', '257'], 'concurrency: "257" is not allowed; use an integer from 1 to 256'],
     [['--concurrency', 'many'], 'concurrency: "many" is not allowed; use an integer from 1 to 256'],
-    [['--expect', 'paid'], 'expect: "paid" is not a status; use one of PENDING, PAID, SHIPPED, COMPLETED, CANCELLED'],
+    [['--expect', 'paid'], 'expect: "paid" is not a status; use one of PENDING, PAID, SHIPPED, COMPLETED, CANCELLED; did you mean PAID?'],
   ])('%j: exit 2, one line naming the field, nothing changed', async (flags, message) => {
     const id = `bad-1-${files}`;
     await seed([[id, 'PAID']]);
