@@ -259,6 +259,13 @@ export class CartService {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!cart) throw notFound(cartId);
       refuseForeignVersion(cart, 'be deleted');
+      if (cart.status === 'CHECKED_OUT' && cart.orderId === null && !input.force) {
+        // Its order cannot be looked up, so whether it is final is unknown.
+        const stored = cart.extra?.orderId;
+        throw new ShopError('CONFLICT', `cart ${cartId} is checked out, but its orderId ${stored ? `holds ${describe(stored)}, not an order id` : 'is missing'}; whether its order is final is unknown, so the cart was kept`, {
+          hint: { kind: 'force' },
+        });
+      }
       const order = cart.status === 'CHECKED_OUT' && cart.orderId !== null && !input.force ? { orderId: cart.orderId, finalStatuses: FINAL_STATUSES } : undefined;
       const outcome = await this.store.remove({ cartId, version: cart.version, order });
       if (outcome.applied) {
@@ -333,7 +340,12 @@ export class CartService {
       throw new ShopError('CONFLICT', `cart ${cart.cartId} was already checked out as order ${cart.orderId}, not ${wanted}; nothing was changed`);
     }
     try {
-      return { result: 'unchanged', order: await orders.get(cart.orderId, { strong: true }) };
+      const order = await orders.get(cart.orderId, { strong: true });
+      // An order of that id made since (the first deleted, the id reused) is not this checkout's.
+      if (order.cartId !== cart.cartId) {
+        throw new ShopError('CONFLICT', `cart ${cart.cartId} was checked out as order ${cart.orderId}, but that order now belongs to ${order.cartId === null ? 'no cart' : `cart ${order.cartId}`}; nothing was changed`);
+      }
+      return { result: 'unchanged', order };
     } catch (error) {
       if (isShopError(error, 'NOT_FOUND')) {
         throw new ShopError('CONFLICT', `cart ${cart.cartId} was checked out as order ${cart.orderId}, which no longer exists; nothing was changed`, { cause: error });
@@ -404,6 +416,14 @@ function refuseUnwritable(cart: Cart, command: string): void {
   if (cart.products === null && extra.products) throw refuse('products', `holds ${describe(extra.products)}, not a list of product maps`);
   if (cart.version === null && extra.version) throw refuse('version', `holds ${describe(extra.version)}, not a positive whole number`);
   const products = cart.products ?? [];
+  const seen = new Map<string, number>();
+  for (const [index, line] of products.entries()) {
+    if (line.productId === null) continue;
+    const first = seen.get(line.productId);
+    // One line per product is what every edit relies on; another program's cart may repeat one.
+    if (first !== undefined) throw refuse(`products[${index}].productId`, `repeats ${line.productId} of products[${first}]`);
+    seen.set(line.productId, index);
+  }
   for (const [index, line] of products.entries()) {
     const others = Object.keys(line.extra ?? {}).filter((name) => !['productId', 'name', 'quantity', 'unitPrice'].includes(name));
     const holding = others.length > 0 ? ` (the line holds ${others.join(', ')})` : '';

@@ -106,11 +106,24 @@ export function parseListQuery(kind: ListKind, request: ListRequest): { query: L
   return { query, limit };
 }
 
-/** An ISO 8601 date or date-time, as the same instant in shopdb's own form (2024-05-01T12:00:00.000Z). */
+/**
+ * An ISO 8601 date (midnight UTC) or a date-time with its zone (Z or ±hh:mm),
+ * as the same instant in shopdb's own form (2024-05-01T12:00:00.000Z). A
+ * date-time without a zone is refused rather than read in the machine's own
+ * zone (one script would select other orders on another host), and so is a
+ * day that does not exist (Date.parse rolls 2026-02-30 over to March).
+ */
 export function parseInstant(text: string, field: string): string {
-  const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
-  const time = iso.test(text) ? Date.parse(text.replace(' ', 'T')) : Number.NaN;
-  if (Number.isNaN(time)) throw badInput(field, `${JSON.stringify(text.slice(0, 40))} is not an ISO 8601 date or time, e.g. 2024-05-01 or 2024-05-01T12:00:00Z`);
+  const refuse = (why: string) => badInput(field, `${JSON.stringify(text.slice(0, 40))} ${why}`);
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(text);
+  if (!match) throw refuse('is not an ISO 8601 date or time, e.g. 2024-05-01 or 2024-05-01T12:00:00Z');
+  const [, year, month, day, hour, minute, second, zone] = match;
+  if (hour !== undefined && zone === undefined) throw refuse('has no time zone; add Z for UTC (2024-05-01T12:00:00Z) or an offset (+02:00)');
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (date.getUTCFullYear() !== Number(year) || date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) throw refuse('is not a day of the calendar');
+  if (hour !== undefined && (Number(hour) > 23 || Number(minute) > 59 || Number(second ?? 0) > 59)) throw refuse('is not a time of the day');
+  const time = Date.parse(hour === undefined ? `${year}-${month}-${day}T00:00:00Z` : text.replace(' ', 'T'));
+  if (Number.isNaN(time)) throw refuse('is not an ISO 8601 date or time, e.g. 2024-05-01 or 2024-05-01T12:00:00Z');
   return new Date(time).toISOString();
 }
 
@@ -239,11 +252,15 @@ export class ListService<T extends Item> {
       if (best === undefined) return { items, nextCursor: null, capacityUnits };
       if (items.length === limit) {
         const next: Record<string, Position | true> = {};
+        // A shard none of this page came from continues below the page's last item, not from its top:
+        // an order changed since is newer than that, and belongs to a new listing, not to the next page.
+        const last = items.at(-1) as T;
+        const boundary: Position = { id: idOf(last), sort: String(last.updatedAt) };
         for (const shard of shards) {
           const position = positions[shard];
           // Exhausted with nothing left unread: never queried again.
           if (exhausted.has(shard) && (buffers.get(shard)?.length ?? 0) === 0) next[shard] = true;
-          else if (position !== undefined) next[shard] = position;
+          else next[shard] = position ?? boundary;
         }
         return { items, nextCursor: encodeCursor({ v: 1, q: query, s: next }), capacityUnits };
       }

@@ -1,6 +1,7 @@
 import { badInput, ShopError } from './errors.js';
 import { indexesOf, indexKeyAttributes, statusShard, type IndexDefinition } from './indexes.js';
 import { ORDER_STATUSES } from './status.js';
+import { isTimestamp } from './attributes.js';
 
 /** The index `order list --status` reads (indexes.ts). */
 const STATUS_INDEX = 'statusShard-updatedAt';
@@ -86,7 +87,7 @@ export interface TableAdmin {
    * existed), conditioned on the status read; nothing else changes. Resolves
    * how many orders were given one.
    */
-  backfillStatusShards(name: string, shardOf: (orderId: string, status: string) => string | undefined): Promise<number>;
+  backfillStatusShards(name: string, shardOf: (orderId: string, status: string, updatedAt: string) => string | undefined): Promise<{ written: number; refused: string[] }>;
 }
 
 export interface TableReport {
@@ -124,6 +125,8 @@ export interface WaitOptions {
   /** The bound on all waiting of one call, for every table together. */
   waitMs: number;
   onWait?: (wait: TableWait) => void;
+  /** Something the person should know that does not stop the command (items left out of an index). */
+  onNotice?: (message: string) => void;
 }
 
 /** States a table leaves by itself; DynamoDB refuses creating or deleting it meanwhile. */
@@ -177,12 +180,19 @@ export class TableService {
       const { description, added } = await this.ensureIndexes(name, table.hashKey, wanted, deadline, options.onWait);
       const entry = report(table.kind, name, created ? 'created' : added.length > 0 ? 'updated' : 'exists', description);
       // Orders shopdb wrote before the status index existed lack its key: without it they would never be listed by status.
-      if (added.includes(STATUS_INDEX)) {
+      // Looked for on every run over an existing orders table, so an interrupted fill is completed by the next one.
+      if (table.kind === 'orders' && !created) {
         options.onWait?.({ table: name, status: 'BACKFILLING', then: 'use', index: STATUS_INDEX });
-        entry.backfilled = await this.admin.backfillStatusShards(name, (orderId, status) => {
+        const filled = await this.admin.backfillStatusShards(name, (orderId, status, updatedAt) => {
           const known = ORDER_STATUSES.find((candidate) => candidate === status);
-          return known === undefined ? undefined : statusShard(orderId, known);
+          return known === undefined || !isTimestamp(updatedAt) ? undefined : statusShard(orderId, known);
         });
+        if (filled.written > 0 || added.includes(STATUS_INDEX)) entry.backfilled = filled.written;
+        if (filled.refused.length > 0) {
+          options.onNotice?.(
+            `${filled.refused.length} order${filled.refused.length === 1 ? '' : 's'} in ${name} (${filled.refused.slice(0, 5).join(', ')}${filled.refused.length > 5 ? ', …' : ''}) hold a value other than a string in userId or createdAt; DynamoDB refuses to index them, so they are not listed by status until that attribute is corrected`,
+          );
+        }
       }
       reports.push(entry);
     }

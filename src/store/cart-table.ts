@@ -137,6 +137,7 @@ export class CartTable implements CartStore {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':checkedOut': 'CHECKED_OUT',
+            ':nullType': 'NULL',
             ':orderId': order.orderId,
             ':at': at,
             ':one': 1,
@@ -150,7 +151,11 @@ export class CartTable implements CartStore {
       if (reasons.length === 0) return { applied: true };
       const [put, update] = reasons;
       if (put?.Code === 'ValidationError' || update?.Code === 'ValidationError') {
-        throw new ShopError('CONFLICT', `cart ${cart.cartId} could not be checked out: ${put?.Message ?? update?.Message ?? 'DynamoDB refused the order'}; nothing was changed`);
+        const message = put?.Message ?? update?.Message ?? '';
+        if (/size/i.test(message)) {
+          throw new ShopError('CONFLICT', `cart ${cart.cartId} is too large to become one order: the order would pass DynamoDB's 400 KB item limit; nothing was changed`);
+        }
+        throw new ShopError('CONFLICT', `cart ${cart.cartId} could not be checked out: DynamoDB refused it (${message || 'a validation error'}); nothing was changed`);
       }
       return {
         applied: false,
@@ -168,7 +173,8 @@ export class CartTable implements CartStore {
 }
 
 /** Not checked out. */
-const OPEN = '(attribute_not_exists(#status) OR #status <> :checkedOut)';
+/** Open as read: the service refuses carts holding any status (CHECKED_OUT or another program's), so none may appear since. */
+const OPEN = '(attribute_not_exists(#status) OR attribute_type(#status, :nullType))';
 
 /** DynamoDB numbers hold 38 significant digits: a sum past that is the cart's limit, not bad input. */
 function numberLimit(error: unknown, edit: CartEdit): ShopError | undefined {
@@ -194,7 +200,7 @@ function editUpdate(change: CartEdit): Update {
     ':total': NumberValue.from(change.totalAfter),
     ':at': change.at,
     ':one': 1,
-    ':checkedOut': 'CHECKED_OUT',
+    ':nullType': 'NULL',
   };
   const conditions = ['attribute_exists(cartId)', versionCondition(change.version), OPEN];
   if (change.version !== null) values[':version'] = NumberValue.from(String(change.version));

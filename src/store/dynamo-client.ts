@@ -272,6 +272,15 @@ function validationError(error: unknown, message: string, location: string, tabl
     return new ShopError('SCHEMA_MISMATCH', `table ${table} at ${location} has another key${named} than shopdb's; DynamoDB says: ${text}`, { cause: error, hint: { kind: 'table-status' } });
   }
   const where = [operation, table === undefined ? undefined : `on ${table}`].filter(Boolean).join(' ');
+  if (/Type mismatch for Index Key/i.test(text)) {
+    // The item holds a number (or other non-string) where a secondary index keys (userId, createdAt, updatedAt):
+    // DynamoDB refuses every write to it until that attribute is corrected.
+    return new ShopError(
+      'CONFLICT',
+      `DynamoDB refused ${where || 'the write'}: the item holds a value other than a string in an attribute the table's secondary indexes key on (userId, createdAt, updatedAt, statusShard); correct that attribute with another client; nothing was changed`,
+      { cause: error },
+    );
+  }
   const subject = attribute === undefined ? '' : ` about attribute ${attribute}`;
   return new ShopError('INTERNAL', `DynamoDB at ${location} refused ${where || 'a request'}${subject}: ${text}`, { cause: error });
 }

@@ -4,7 +4,7 @@ import { badInput, ShopError } from '../core/errors.js';
 import { STATUS_SHARD_ATTRIBUTE } from '../core/indexes.js';
 import { missingIndex, type IndexPage, type ListFilter, type ListStore, type Position } from '../core/listing.js';
 import type { Dynamo } from './dynamo-client.js';
-import { serviceError } from './dynamo-client.js';
+import { refuseProtoItem, serviceError } from './dynamo-client.js';
 
 type Values = Record<string, AttributeValue>;
 
@@ -42,7 +42,7 @@ export class ListTable<T> implements ListStore<T> {
     const filters = statusFilters(expression, filter, false);
     const answer = await this.query(input, expression, filters);
     return {
-      items: (answer.Items ?? []).map((item) => this.codec.fromAttributeValues(item)),
+      items: (answer.Items ?? []).map((item) => this.read(item)),
       more: answer.LastEvaluatedKey !== undefined,
       lastEvaluated: this.position(answer.LastEvaluatedKey, 'createdAt'),
       capacityUnits: answer.ConsumedCapacity?.CapacityUnits ?? 0,
@@ -82,7 +82,7 @@ export class ListTable<T> implements ListStore<T> {
     };
     const answer = await this.query(input, expression, []);
     return {
-      items: (answer.Items ?? []).map((item) => this.codec.fromAttributeValues(item)),
+      items: (answer.Items ?? []).map((item) => this.read(item)),
       more: answer.LastEvaluatedKey !== undefined,
       lastEvaluated: this.position(answer.LastEvaluatedKey, 'updatedAt'),
       capacityUnits: answer.ConsumedCapacity?.CapacityUnits ?? 0,
@@ -115,7 +115,13 @@ export class ListTable<T> implements ListStore<T> {
       }
     }
     // In the order asked; an item deleted since the index was read is left out.
-    return { items: ids.flatMap((id) => (found.has(id) ? [this.codec.fromAttributeValues(found.get(id) as Values)] : [])), capacityUnits };
+    return { items: ids.flatMap((id) => (found.has(id) ? [this.read(found.get(id) as Values)] : [])), capacityUnits };
+  }
+
+  /** An item as `get` reads it: one holding an attribute named `__proto__` is refused by name, as `get` refuses it, never shown without it. */
+  private read(item: Values): T {
+    refuseProtoItem(item, this.tableName);
+    return this.codec.fromAttributeValues(item);
   }
 
   private async query(input: QueryCommandInput, expression: Expression, filters: string[]) {

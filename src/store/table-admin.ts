@@ -24,7 +24,8 @@ import { serviceError } from './dynamo-client.js';
 export class DynamoTableAdmin implements TableAdmin {
   constructor(private readonly dynamo: Dynamo) {}
 
-  async backfillStatusShards(name: string, shardOf: (orderId: string, status: string) => string | undefined): Promise<number> {
+  async backfillStatusShards(name: string, shardOf: (orderId: string, status: string, updatedAt: string) => string | undefined): Promise<{ written: number; refused: string[] }> {
+    const refused: string[] = [];
     let startKey: Record<string, AttributeValue> | undefined;
     let written = 0;
     try {
@@ -33,7 +34,7 @@ export class DynamoTableAdmin implements TableAdmin {
           new ScanCommand({
             TableName: name,
             FilterExpression: 'attribute_not_exists(#shard) AND attribute_type(updatedAt, :string) AND attribute_type(#status, :string)',
-            ProjectionExpression: 'orderId, #status',
+            ProjectionExpression: 'orderId, #status, updatedAt',
             ExpressionAttributeNames: { '#shard': STATUS_SHARD_ATTRIBUTE, '#status': 'status' },
             ExpressionAttributeValues: { ':string': { S: 'S' } },
             ExclusiveStartKey: startKey,
@@ -42,23 +43,25 @@ export class DynamoTableAdmin implements TableAdmin {
         const pending = (page.Items ?? []).flatMap((item) => {
           const orderId = item.orderId?.S;
           const status = item.status?.S;
-          const shard = orderId === undefined || status === undefined ? undefined : shardOf(orderId, status);
+          const updatedAt = item.updatedAt?.S;
+          const shard = orderId === undefined || status === undefined || updatedAt === undefined ? undefined : shardOf(orderId, status, updatedAt);
           return orderId === undefined || status === undefined || shard === undefined ? [] : [{ orderId, status, shard }];
         });
         for (let at = 0; at < pending.length; at += BACKFILL_CONCURRENCY) {
           const done = await Promise.all(pending.slice(at, at + BACKFILL_CONCURRENCY).map((order) => this.writeShard(name, order)));
-          written += done.filter(Boolean).length;
+          written += done.filter((outcome) => outcome === 'written').length;
+          pending.slice(at, at + BACKFILL_CONCURRENCY).forEach((order, index) => done[index] === 'refused' && refused.push(order.orderId));
         }
         startKey = page.LastEvaluatedKey;
       } while (startKey);
     } catch (error) {
       throw serviceError(error, this.dynamo.location, name);
     }
-    return written;
+    return { written, refused };
   }
 
   /** Only while the status is still the one read, and no key was written meanwhile; nothing else of the item changes. */
-  private async writeShard(name: string, order: { orderId: string; status: string; shard: string }): Promise<boolean> {
+  private async writeShard(name: string, order: { orderId: string; status: string; shard: string }): Promise<'written' | 'changed' | 'refused'> {
     try {
       await this.dynamo.client.send(
         new UpdateItemCommand({
@@ -70,9 +73,11 @@ export class DynamoTableAdmin implements TableAdmin {
           ExpressionAttributeValues: { ':shard': { S: order.shard }, ':status': { S: order.status } },
         }),
       );
-      return true;
+      return 'written';
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof ConditionalCheckFailedException) return 'changed';
+      // Another index key of the item is not a string (a numeric userId): DynamoDB refuses any write to it; it stays out of the indexes.
+      if (error instanceof Error && error.name === 'ValidationException' && /Type mismatch for Index Key/i.test(error.message)) return 'refused';
       throw error;
     }
   }

@@ -281,3 +281,20 @@ describe('at a terminal', () => {
     expect(run.text).toContain('more: shopdb');
   });
 });
+
+describe('paging by status while orders change', () => {
+  it('an order moved after page 1 (now newer than it) is not on page 2; the others follow in order, none twice', async () => {
+    const own = uniquePrefix('list-moved');
+    await createTables(own);
+    for (let i = 1; i <= 10; i++) await ok(['order', 'create', `pg-${i}`, '--user', 'u-pg', '--amount', '1'], own);
+    const first = JSON.parse((await ok(['order', 'list', '--status', 'PENDING', '--limit', '3'], own)).stdout) as Page;
+    expect(first.orders.map((order) => order.orderId)).toEqual(['pg-10', 'pg-9', 'pg-8']);
+    await ok(['order', 'set-status', 'pg-6', 'PAID'], own);
+    await ok(['order', 'set-status', 'pg-6', 'PENDING', '--force'], own);
+    const second = JSON.parse((await ok(['order', 'list', '--status', 'PENDING', '--limit', '3', '--cursor', first.nextCursor as string], own)).stdout) as Page;
+    expect(second.orders.map((order) => order.orderId)).toEqual(['pg-7', 'pg-5', 'pg-4']);
+    const rest = JSON.parse((await ok(['order', 'list', '--status', 'PENDING', '--limit', '10', '--cursor', second.nextCursor as string], own)).stdout) as Page;
+    expect(rest.orders.map((order) => order.orderId)).toEqual(['pg-3', 'pg-2', 'pg-1']);
+    expect(rest.nextCursor).toBeNull();
+  });
+});

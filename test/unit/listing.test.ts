@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isShopError } from '../../src/core/errors.js';
 import { allStatusShards, shardOf } from '../../src/core/indexes.js';
-import { decodeCursor, encodeCursor, ListService, type IndexPage, type ListStore, type Position } from '../../src/core/listing.js';
+import { decodeCursor, encodeCursor, ListService, parseInstant, type IndexPage, type ListStore, type Position } from '../../src/core/listing.js';
 import type { Order } from '../../src/core/model.js';
 
 const query = { kind: 'order' as const, user: 'u1' };
@@ -93,5 +93,30 @@ describe('merge over the status shards', () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('--updated-before', () => {
+  it('takes a date (midnight UTC) or a date-time with its zone, as the same instant', () => {
+    expect(parseInstant('2026-05-01', 'updated-before')).toBe('2026-05-01T00:00:00.000Z');
+    expect(parseInstant('2026-05-01T12:30:00Z', 'updated-before')).toBe('2026-05-01T12:30:00.000Z');
+    expect(parseInstant('2026-05-01T12:30+02:00', 'updated-before')).toBe('2026-05-01T10:30:00.000Z');
+    expect(parseInstant('2024-02-29', 'updated-before')).toBe('2024-02-29T00:00:00.000Z');
+  });
+
+  it('refuses a time without a zone, a day not in the calendar and a time not in the day, naming the field', () => {
+    for (const [text, why] of [
+      ['2026-05-01T12:30', /has no time zone/],
+      ['2026-05-01 12:30:00', /has no time zone/],
+      ['2026-02-30', /not a day of the calendar/],
+      ['2026-11-31T00:00:00Z', /not a day of the calendar/],
+      ['2025-02-29', /not a day of the calendar/],
+      ['2026-05-01T24:00:00Z', /not a time of the day/],
+      ['2026-05-01T12:60Z', /not a time of the day/],
+      ['yesterday', /not an ISO 8601 date or time/],
+      ['', /not an ISO 8601 date or time/],
+    ] as const) {
+      expect(() => parseInstant(text, 'updated-before')).toThrow(new RegExp(`^updated-before: .*${why.source}`));
+    }
   });
 });

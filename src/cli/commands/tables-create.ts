@@ -13,7 +13,14 @@ export async function tablesCreate(ctx: CommandContext, options: { billing?: str
   const { tables } = await ctx.services();
   const spinner = ctx.out.spinner();
   try {
-    const reports = await tables.create(billing, { waitMs: TABLE_WAIT_MS, onWait: progress(ctx, spinner) });
+    const reports = await tables.create(billing, {
+      waitMs: TABLE_WAIT_MS,
+      onWait: progress(ctx, spinner),
+      onNotice: (message) => {
+        spinner.stop();
+        ctx.out.warn(message);
+      },
+    });
     spinner.stop();
     await ctx.out.result({ tables: reports }, (render) => `${render.tables(reports)}\n${render.tableIndexes(reports)}`);
   } finally {
