@@ -33,12 +33,12 @@ export function validateName(value: string, field: string): string {
 
 export function parseQuantity(text: string, field: string, options: { allowZero?: boolean } = {}): number {
   const least = options.allowZero ? 0 : 1;
-  if (!/^\d+$/.test(text)) {
+  if (!/^-?\d+$/.test(text)) {
     throw badInput(field, `${quote(text)} is not a whole number; use an integer from ${least} to ${MAX_QUANTITY}`);
   }
   const quantity = Number(text);
   if (quantity < least || quantity > MAX_QUANTITY) {
-    throw badInput(field, `must be an integer from ${least} to ${MAX_QUANTITY}`);
+    throw badInput(field, `${quote(text)} is out of range; use an integer from ${least} to ${MAX_QUANTITY}`);
   }
   return quantity;
 }

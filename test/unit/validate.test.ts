@@ -86,7 +86,11 @@ describe('parseQuantity', () => {
     expect(badInputMessage(() => parseQuantity(text, 'quantity'), 'quantity')).toMatch(/from 1 to 1000000/);
   });
 
-  it.each([['-1'], ['1.5'], ['abc'], [''], [' 1'], ['1e3'], ['0x10'], ['+1'], ['１']])('rejects %j as not a whole number', (text) => {
+  it.each([['-1'], ['0'], ['1000001']])('rejects the whole number %j as out of range, quoting it', (text) => {
+    expect(badInputMessage(() => parseQuantity(text, 'quantity'), 'quantity')).toBe(`quantity: "${text}" is out of range; use an integer from 1 to 1000000`);
+  });
+
+  it.each([['1.5'], ['abc'], [''], [' 1'], ['1e3'], ['0x10'], ['+1'], ['１']])('rejects %j as not a whole number', (text) => {
     expect(badInputMessage(() => parseQuantity(text, 'quantity'), 'quantity')).toMatch(/not a whole number/);
   });
 });

@@ -12,6 +12,9 @@ export async function tablesStatus(ctx: CommandContext): Promise<void> {
   const unready = reports.filter((report) => report.status === 'ACTIVE' || report.status === 'UPDATING').flatMap((report) => report.indexes.filter((index) => index.status === 'MISSING').map((index) => `${report.name} ${index.name}`));
   // Reads and writes work without them; only listing needs them.
   if (unready.length > 0) ctx.out.warn(`indexes missing (order list and cart list need them): ${unready.join(', ')}; tables create adds them`);
+  const mismatched = reports.flatMap((report) => report.indexes.filter((index) => index.status === 'MISMATCH').map((index) => `${report.name} ${index.name}`));
+  // tables create refuses these (exit 4): it never changes or drops an index someone else made.
+  if (mismatched.length > 0) ctx.out.warn(`indexes of shopdb's names with other keys or projection: ${mismatched.join(', ')}; delete them (tables create then adds shopdb's) or use another --table-prefix`);
   const missing = reports.filter((report) => report.result === 'absent').map((report) => report.name);
   if (missing.length > 0) {
     throw new ShopError('TABLE_NOT_FOUND', `missing at ${ctx.config.location}: ${missing.join(', ')}`, { hint: { kind: 'create-tables' } });
