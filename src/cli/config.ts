@@ -103,7 +103,7 @@ export function resolveConfig(flags: GlobalOptions, rawEnv: Env, stdoutIsTty: bo
     output: outputMode(flags, env, stdoutIsTty),
     color: useColour(flags, env, stdoutIsTty),
     verbose: flags.verbose === true || isTruthy(env.SHOPDB_VERBOSE),
-    timeoutMs: parseTimeout(timeout.value),
+    timeoutMs: parseTimeout(timeout.value, timeout.source === 'env SHOPDB_TIMEOUT' ? 'SHOPDB_TIMEOUT' : 'timeout'),
     staticCredentials,
     location: endpoint ?? `DynamoDB in ${region ?? 'the configured region'}`,
     cache: resolveCache(flags, env),
@@ -270,10 +270,11 @@ function isLoopback(endpoint: string): boolean {
   return isLoopbackHost(new URL(endpoint).hostname);
 }
 
-function parseTimeout(text: string | undefined): number {
+/** `field` names where the value came from: the flag (`timeout`) or the variable (`SHOPDB_TIMEOUT`). */
+function parseTimeout(text: string | undefined, field: string): number {
   if (text === undefined) return DEFAULT_TIMEOUT_SECONDS * 1000;
   const seconds = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || seconds < 0.5 || seconds > 600) throw badInput('timeout', 'use a number of seconds from 0.5 to 600');
+  if (!/^\d+(\.\d+)?$/.test(text) || seconds < 0.5 || seconds > 600) throw badInput(field, 'use a number of seconds from 0.5 to 600');
   return Math.round(seconds * 1000);
 }
 

@@ -195,10 +195,10 @@ describe('resolveConfig timeout', () => {
   });
 
   it.each([['0'], ['0.4'], ['600.5'], ['601'], ['-1'], ['abc'], [''], ['1e2'], ['10s'], [' 5'], ['.5'], ['Infinity'], ['NaN']])(
-    '--timeout %j is BAD_INPUT naming timeout',
+    '--timeout %j is BAD_INPUT naming timeout, SHOPDB_TIMEOUT naming the variable',
     (timeout) => {
       badInputMessage(() => resolve({ timeout }), 'timeout');
-      if (timeout !== '') badInputMessage(() => resolve({}, { SHOPDB_TIMEOUT: timeout }), 'timeout');
+      if (timeout !== '') badInputMessage(() => resolve({}, { SHOPDB_TIMEOUT: timeout }), 'SHOPDB_TIMEOUT');
     },
   );
 });
