@@ -10,12 +10,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openShop, type Shop } from '../../src/app/shop.js';
 import type { Cart } from '../../src/core/model.js';
 import { boto3, boto3Get, type DynamoJson } from '../support/boto3.js';
-import { createTables, shopdb, uniquePrefix, type Run } from '../support/cli.js';
+import { createTables, jsonError as error, shopdb, uniquePrefix, withPrefix } from '../support/cli.js';
 import { rawClient } from '../support/dynamo.js';
 import { requestToken, startFaultProxy, type Fault, type SeenRequest } from '../support/fault-proxy.js';
 import { pty, SGR, STACK_LINE, stripAnsi, type PtyRun } from '../support/pty.js';
 
 const prefix = uniquePrefix('cartedits');
+const { run, ok } = withPrefix(prefix);
 const CARTS = `${prefix}EcommerceCarts`;
 const redisUrl = inject('redisUrl');
 const client = rawClient();
@@ -39,27 +40,10 @@ interface CartJson {
   orderId: string | null;
 }
 
-function run(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return shopdb(args, { prefix, env });
-}
-
-async function ok(args: string[]): Promise<Run> {
-  const result = await run(args);
-  expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(0);
-  return result;
-}
-
 async function strong(cartId: string): Promise<CartJson> {
   const got = await run(['cart', 'get', cartId, '--strong']);
   expect(got.exitCode, got.stderr).toBe(0);
   return got.json<CartJson>();
-}
-
-/** The one-line JSON error a piped failure prints. */
-function error(result: Run): { code: string; message: string } {
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  return (JSON.parse(lines[0] ?? '') as { error: { code: string; message: string } }).error;
 }
 
 function cents(amount: string): bigint {

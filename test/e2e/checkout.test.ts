@@ -10,12 +10,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { itemSize, MAX_ITEM_BYTES } from '../../src/core/limits.js';
 import type { AttributeJson } from '../../src/core/model.js';
 import { boto3, boto3Get, type DynamoJson } from '../support/boto3.js';
-import { createTables, shopdb, uniquePrefix, type Run } from '../support/cli.js';
+import { createTables, jsonError as error, uniquePrefix, withPrefix, type Run } from '../support/cli.js';
 import { putRaw, rawClient, scanAll } from '../support/dynamo.js';
 import { requestToken, startFaultProxy, type Fault, type SeenRequest } from '../support/fault-proxy.js';
 import { pty, SGR, STACK_LINE, stripAnsi, type PtyRun } from '../support/pty.js';
 
 const prefix = uniquePrefix('checkout');
+const { run, ok } = withPrefix(prefix);
 const ORDERS = `${prefix}EcommerceOrders`;
 const CARTS = `${prefix}EcommerceCarts`;
 const redisUrl = inject('redisUrl');
@@ -51,26 +52,10 @@ interface OrderJson {
   updatedAt: string | null;
 }
 
-function run(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return shopdb(args, { prefix, env });
-}
-
-async function ok(args: string[]): Promise<Run> {
-  const result = await run(args);
-  expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(0);
-  return result;
-}
-
 async function strongCart(cartId: string): Promise<CartJson> {
   const got = await run(['cart', 'get', cartId, '--strong']);
   expect(got.exitCode, got.stderr).toBe(0);
   return got.json<CartJson>();
-}
-
-function error(result: Run): { code: string; message: string } {
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  return (JSON.parse(lines[0] ?? '') as { error: { code: string; message: string } }).error;
 }
 
 async function cartWith(cartId: string, lines: Array<[string, string, number]>, user = 'u-co'): Promise<CartJson> {

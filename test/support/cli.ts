@@ -1,7 +1,7 @@
 import { execa, type Result } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 
 export const BIN = fileURLToPath(new URL('../../bin/shopdb', import.meta.url));
 
@@ -59,4 +59,26 @@ export async function shopdb(args: string[], options: { prefix?: string; env?: R
 export async function createTables(prefix: string): Promise<void> {
   const run = await shopdb(['tables', 'create'], { prefix });
   if (run.exitCode !== 0) throw new Error(`tables create failed (${run.exitCode}): ${run.stderr}`);
+}
+
+type Env = Record<string, string | undefined>;
+
+/** shopdb on one table prefix: `run` as is, `ok` expecting exit 0 (the command and its stderr in the failure). */
+export function withPrefix(prefix: string): { run(args: string[], env?: Env): Promise<Run>; ok(args: string[], env?: Env): Promise<Run> } {
+  const run = (args: string[], env: Env = {}) => shopdb(args, { prefix, env });
+  return {
+    run,
+    async ok(args, env = {}) {
+      const result = await run(args, env);
+      expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+      return result;
+    },
+  };
+}
+
+/** The one line a piped failure prints on stderr, `{"error":{code,message}}`, and nothing else. */
+export function jsonError(result: Run): { code: string; message: string } {
+  const lines = result.stderr.trim().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  return (JSON.parse(lines[0] ?? '') as { error: { code: string; message: string } }).error;
 }
