@@ -179,7 +179,7 @@ export class CartService {
     const cartId = validateId(input.cartId, 'cartId');
     const productId = validateId(input.productId, 'productId');
     const quantity = input.quantity === '0' ? 0 : parseQuantity(input.quantity, 'quantity', { allowZero: true });
-    if (quantity === 0) return this.removeProduct({ cartId, productId });
+    if (quantity === 0) return this.removeProduct({ cartId, productId }, 'set-quantity');
     return this.change(cartId, `set the quantity of ${productId}`, 'set-quantity', (cart, products) => {
       const index = lineOf(cartId, productId, products);
       const existing = products[index] as ProductLine;
@@ -190,10 +190,11 @@ export class CartService {
     });
   }
 
-  async removeProduct(input: { cartId: string; productId: string }): Promise<{ result: WriteResult; cart: Cart }> {
+  /** `command`: how a refusal names what was asked (set-quantity to 0 removes too). */
+  async removeProduct(input: { cartId: string; productId: string }, command = 'remove-product'): Promise<{ result: WriteResult; cart: Cart }> {
     const cartId = validateId(input.cartId, 'cartId');
     const productId = validateId(input.productId, 'productId');
-    return this.change(cartId, `remove ${productId}`, 'remove-product', (cart, products) => {
+    return this.change(cartId, `remove ${productId}`, command, (cart, products) => {
       const index = lineOf(cartId, productId, products);
       const existing = products[index] as ProductLine;
       const amount = multiply(parseAmount(existing.unitPrice as string, 'unitPrice', MAX_STORED_INTEGER_DIGITS), existing.quantity as WholeNumber);
@@ -304,6 +305,11 @@ export class CartService {
       // A status shopdb does not know (another program's) is refused as edits refuse it, not overwritten.
       refuseCheckedOut(cart);
       refuseUnwritable(cart, 'checkout');
+      if (cart.orderId !== null || cart.extra?.orderId) {
+        // An open cart naming an order: another program's link, which checkout would overwrite.
+        const held = cart.orderId !== null ? `the order id ${cart.orderId}` : describe(cart.extra?.orderId as AttributeJson);
+        throw new ShopError('CONFLICT', `cart ${cartId} is open but its orderId holds ${held}; checking it out would replace that, so nothing was changed`);
+      }
       if (!cart.products?.length) throw new ShopError('CONFLICT', `cart ${cartId} is empty; there is nothing to check out`);
       if (cart.userId === null) throw new ShopError('CONFLICT', `cart ${cartId} has no user to place the order; nothing was changed`);
       const at = new Date().toISOString();

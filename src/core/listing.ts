@@ -124,7 +124,9 @@ export function parseInstant(text: string, field: string): string {
   if (hour !== undefined && (Number(hour) > 23 || Number(minute) > 59 || Number(second ?? 0) > 59)) throw refuse('is not a time of the day');
   const time = Date.parse(hour === undefined ? `${year}-${month}-${day}T00:00:00Z` : text.replace(' ', 'T'));
   if (Number.isNaN(time)) throw refuse('is not an ISO 8601 date or time, e.g. 2024-05-01 or 2024-05-01T12:00:00Z');
-  return new Date(time).toISOString();
+  // shopdb's times have milliseconds: "before 19.5481" takes 19.548, so a fraction finer than that rounds up, never down.
+  const finer = /\.\d{3}(\d*)/.exec(text)?.[1] ?? '';
+  return new Date(/[1-9]/.test(finer) ? time + 1 : time).toISOString();
 }
 
 export class ListService<T extends Item> {
@@ -354,8 +356,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** The store could not query an index: it is missing (tables made before indexes existed). */
 export function missingIndex(table: string, index: string, cause?: unknown): ShopError {
-  return new ShopError('SCHEMA_MISMATCH', `table ${table} has no index ${index}, which listing needs (tables made before this version lack it)`, {
+  return new ShopError('SCHEMA_MISMATCH', `table ${table} has no index ${index}, which listing needs (tables made before this version lack it, and tables create adds it unless an index of shopdb's names has other keys)`, {
     cause,
-    hint: { kind: 'create-tables' },
+    hint: { kind: 'table-status' },
   });
 }

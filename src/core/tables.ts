@@ -190,7 +190,7 @@ export class TableService {
         if (filled.written > 0 || added.includes(STATUS_INDEX)) entry.backfilled = filled.written;
         if (filled.refused.length > 0) {
           options.onNotice?.(
-            `${filled.refused.length} order${filled.refused.length === 1 ? '' : 's'} in ${name} (${filled.refused.slice(0, 5).join(', ')}${filled.refused.length > 5 ? ', …' : ''}) hold a value other than a string in userId or createdAt; DynamoDB refuses to index them, so they are not listed by status until that attribute is corrected`,
+            `${filled.refused.length === 1 ? '1 order' : `${filled.refused.length} orders`} in ${name} (${filled.refused.slice(0, 5).join(', ')}${filled.refused.length > 5 ? ', …' : ''}) ${filled.refused.length === 1 ? 'holds' : 'hold'} a value other than a string in an attribute the indexes key on (userId or createdAt); DynamoDB refuses to index ${filled.refused.length === 1 ? 'it' : 'them'}, so ${filled.refused.length === 1 ? 'it is' : 'they are'} not listed by status until that attribute is corrected`,
           );
         }
       }

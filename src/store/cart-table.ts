@@ -133,7 +133,7 @@ export class CartTable implements CartStore {
           TableName: this.tableName,
           Key: { cartId: cart.cartId },
           UpdateExpression: 'SET #status = :checkedOut, orderId = :orderId, updatedAt = :at ADD version :one',
-          ConditionExpression: `attribute_exists(cartId) AND ${versionCondition(cart.version)} AND ${OPEN}`,
+          ConditionExpression: `attribute_exists(cartId) AND ${versionCondition(cart.version)} AND ${OPEN} AND attribute_not_exists(orderId)`,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':checkedOut': 'CHECKED_OUT',

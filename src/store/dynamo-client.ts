@@ -216,6 +216,10 @@ export function serviceError(error: unknown, location: string, table?: string): 
   if (THROTTLED.has(name)) {
     return new ShopError('THROTTLED', `DynamoDB at ${location} is throttling requests (${name}) and the retries ran out`, { cause: error, hint: { kind: 'raise-capacity' } });
   }
+  if (name === 'CredentialsProviderError') {
+    // Nothing was sent: the SDK found no credentials to sign with (a profile that does not exist, no keys at all).
+    return new ShopError('ACCESS_DENIED', `no AWS credentials could be loaded for DynamoDB at ${location}, so nothing was sent (${oneLine(message)})`, { cause: error, hint: { kind: 'check-credentials' } });
+  }
   if (DENIED.has(name)) {
     return new ShopError('ACCESS_DENIED', `DynamoDB at ${location} refused the credentials (${name}: ${oneLine(message)})`, { cause: error, hint: { kind: 'check-credentials' } });
   }

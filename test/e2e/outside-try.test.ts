@@ -102,12 +102,35 @@ describe('tables create over items DynamoDB cannot index', () => {
     expect(reports.map((report) => report.result)).toEqual(['updated', 'created']);
     expect(reports[0]?.backfilled).toBe(1);
     expect(run.stderr).toContain('1 order in');
-    expect(run.stderr).toContain('(numuser) hold a value other than a string in userId or createdAt');
+    expect(run.stderr).toContain('(numuser) holds a value other than a string in an attribute the indexes key on (userId or createdAt)');
     const listed = await shopdb(['order', 'list', '--status', 'PAID'], { prefix: own });
     expect(listed.json<{ orders: Array<{ orderId: string }> }>().orders.map((order) => order.orderId)).toEqual(['good']);
     // Writes to such an item are refused by DynamoDB: a conflict naming the attributes, not "please report it".
     const moved = await shopdb(['order', 'set-status', 'numuser', 'SHIPPED'], { prefix: own });
     expect(moved.exitCode, moved.stderr).toBe(4);
     expect(errorOf(moved).message).toContain('secondary indexes key on');
+  });
+});
+
+describe('the re-try after the fixes', () => {
+  it('checkout refuses an open cart that already names an order (another program\'s link), keeping it', async () => {
+    const item = { cartId: { S: 'cdang' }, userId: { S: 'hank' }, products: { L: [LINE] }, totalAmount: { N: '3' }, version: { N: '1' }, orderId: { S: 'ord-from-other-system' } };
+    await putRaw(client, CARTS, item);
+    const run = await shopdb(['cart', 'checkout', 'cdang'], { prefix });
+    expect(run.exitCode, run.stderr).toBe(4);
+    expect(errorOf(run).message).toBe('cart cdang is open but its orderId holds the order id ord-from-other-system; checking it out would replace that, so nothing was changed');
+    expect(await stored(CARTS, { cartId: { S: 'cdang' } })).toEqual(item);
+  });
+
+  it('set-quantity to 0 on a cart it cannot change names set-quantity', async () => {
+    const run = await shopdb(['cart', 'set-quantity', 'dup1', 'p1', '0'], { prefix });
+    expect(run.exitCode).toBe(4);
+    expect(errorOf(run).message).toMatch(/^cart dup1 cannot take set-quantity: products\[1\]\.productId repeats p1/);
+  });
+
+  it('a profile that does not exist: no credentials could be loaded, nothing was sent (not "refused")', async () => {
+    const run = await shopdb(['order', 'get', 'anything'], { prefix, env: { AWS_PROFILE: 'nope' } });
+    expect(run.exitCode).toBe(5);
+    expect(errorOf(run).message).toMatch(/^no AWS credentials could be loaded for DynamoDB at http:\/\/127\.0\.0\.1:\d+, so nothing was sent/);
   });
 });

@@ -102,6 +102,9 @@ describe('--updated-before', () => {
     expect(parseInstant('2026-05-01T12:30:00Z', 'updated-before')).toBe('2026-05-01T12:30:00.000Z');
     expect(parseInstant('2026-05-01T12:30+02:00', 'updated-before')).toBe('2026-05-01T10:30:00.000Z');
     expect(parseInstant('2024-02-29', 'updated-before')).toBe('2024-02-29T00:00:00.000Z');
+    // Finer than shopdb's milliseconds: "before 19.5481" includes 19.548.
+    expect(parseInstant('2026-11-28T01:53:19.5481Z', 'updated-before')).toBe('2026-11-28T01:53:19.549Z');
+    expect(parseInstant('2026-11-28T01:53:19.548000Z', 'updated-before')).toBe('2026-11-28T01:53:19.548Z');
   });
 
   it('refuses a time without a zone, a day not in the calendar and a time not in the day, naming the field', () => {
