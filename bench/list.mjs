@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, spawnEngine, waitUntilReady } from '../dist/local/engine.js';
+import { freePort, spawnEngine, stopProcess, waitUntilReady } from '../dist/local/engine.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shopdbBin = join(root, 'bin/shopdb');
@@ -65,3 +65,6 @@ console.log(`order list --user ${user} (page of 50):  ${capacity(page.stderr)} R
 console.log(`order list --user ${user} --all:         ${count} orders (${ITEMS / USERS} expected), ${capacity(all.stderr)} RCU, ${all.seconds.toFixed(2)} s`);
 console.log(`  that user's items are ${(bytes / 1024).toFixed(1)} KiB as JSON: about ${Math.ceil(bytes / 4096 / 2)} RCU to read eventually consistent; a Scan would read all ${ITEMS}`);
 console.log(`order list --status PAID (page of 50):   ${capacity(status.stderr)} RCU, ${status.seconds.toFixed(2)} s`);
+
+// The engine's pipes keep the event loop alive: stop it, so the script (and `npm run bench`) ends.
+await stopProcess(engine.pid);
