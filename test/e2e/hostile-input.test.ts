@@ -227,7 +227,7 @@ function cases(): Case[] {
   });
   // The same checks apply to settings from the environment.
   add('SHOPDB_ENDPOINT=ftp://x', ['order', 'get', ORDER], 'endpoint', { env: { SHOPDB_ENDPOINT: 'ftp://x' } });
-  add('SHOPDB_TIMEOUT=abc', ['order', 'get', ORDER], 'timeout', { env: { SHOPDB_TIMEOUT: 'abc' } });
+  add('SHOPDB_TIMEOUT=abc', ['order', 'get', ORDER], 'SHOPDB_TIMEOUT', { env: { SHOPDB_TIMEOUT: 'abc' } });
   add('SHOPDB_OUTPUT=yaml', ['order', 'get', ORDER], 'output', { env: { SHOPDB_OUTPUT: 'yaml' } });
   add('REDIS_URL with a password, not a redis URL', ['cart', 'get', CART], 'REDIS_URL', { env: { REDIS_URL: 'https://:hunter2@cache.example' }, secret: 'hunter2' });
   add('SHOPDB_TABLE_PREFIX with a slash', ['tables', 'status'], 'table-prefix', { env: { SHOPDB_TABLE_PREFIX: 'a/b' } });
