@@ -15,11 +15,12 @@ import {
   type TableDescription as AwsTableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { indexKeyAttributes, STATUS_SHARD_ATTRIBUTE, type IndexDefinition } from '../core/indexes.js';
-
-const BACKFILL_CONCURRENCY = 16;
 import type { Billing, IndexDescription, TableAdmin, TableDescription } from '../core/tables.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
+
+/** Conditional writes of the status index key in flight at once, while tables create fills it in. */
+const BACKFILL_CONCURRENCY = 16;
 
 export class DynamoTableAdmin implements TableAdmin {
   constructor(private readonly dynamo: Dynamo) {}
