@@ -356,7 +356,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** The store could not query an index: it is missing (tables made before indexes existed). */
 export function missingIndex(table: string, index: string, cause?: unknown): ShopError {
-  return new ShopError('SCHEMA_MISMATCH', `table ${table} has no index ${index}, which listing needs (tables made before this version lack it, and tables create adds it unless an index of shopdb's names has other keys)`, {
+  return new ShopError('SCHEMA_MISMATCH', `table ${table} has no index ${index}, which listing needs (tables made before this version lack it; creating the tables adds it, unless an index of shopdb's names there has other keys)`, {
     cause,
     hint: { kind: 'table-status' },
   });
