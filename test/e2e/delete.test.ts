@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
 import type { CacheSettings, StoredRead } from '../../src/core/cache.js';
 import type { Order } from '../../src/core/model.js';
-import { CartService, type CartStore } from '../../src/core/carts.js';
+import { CartService } from '../../src/core/carts.js';
 import { OrderService, type OrderStore } from '../../src/core/orders.js';
 import { tableNames } from '../../src/core/tables.js';
 import { dynamoIdentity } from '../../src/store/cache-scope.js';
@@ -36,6 +36,24 @@ const client = rawClient();
 
 beforeAll(() => createTables(prefix));
 afterAll(() => client.destroy());
+
+/**
+ * `inner` (OrderTable or CartTable) whose next eventually consistent read
+ * answers `old`, as a replica that has not seen the last write would (DynamoDB
+ * Local reads are all consistent); every other call goes to the real table.
+ */
+function staleOnce<S extends { get(id: string, consistent: boolean): Promise<unknown> }>(inner: S, old: Awaited<ReturnType<S['get']>>): S {
+  let stale = true;
+  const replica = Object.create(inner) as S;
+  replica.get = async (id: string, consistent: boolean) => {
+    if (!consistent && stale) {
+      stale = false;
+      return old;
+    }
+    return inner.get(id, consistent);
+  };
+  return replica;
+}
 
 async function rawItem(table: string, key: Record<string, { S: string }>) {
   return (await client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
@@ -439,20 +457,7 @@ describe('with the cache: a deleted item is never served', () => {
       expect(old.item).toMatchObject({ status: 'CANCELLED', version: 2 });
       const writer = new OrderService(store.orders, { cache: settings });
       await writer.delete({ orderId: id });
-      let stale = true;
-      const replica: OrderStore = {
-        tableName: store.orders.tableName,
-        insert: (order) => store.orders.insert(order),
-        remove: (removal) => store.orders.remove(removal),
-        moveStatus: (move) => store.orders.moveStatus(move),
-        async get(orderId, consistent) {
-          if (!consistent && stale) {
-            stale = false;
-            return old;
-          }
-          return store.orders.get(orderId, consistent);
-        },
-      };
+      const replica = staleOnce(store.orders, old);
       const reader = new OrderService(replica, { cache: settings });
       // The tombstone answers at once: the reader never reaches the stale replica.
       await expect(reader.get(id, { strong: false })).rejects.toMatchObject({ code: 'NOT_FOUND' });
@@ -470,21 +475,7 @@ describe('with the cache: a deleted item is never served', () => {
       await ok(['cart', 'add-product', id, 'mug', '--price', '1']);
       const old = await store.carts.get(id, true);
       await new CartService(store.carts, { cache: settings }).delete({ cartId: id });
-      let stale = true;
-      const replica: CartStore = {
-        tableName: store.carts.tableName,
-        insert: (cart) => store.carts.insert(cart),
-        edit: (edit) => store.carts.edit(edit),
-        remove: (removal) => store.carts.remove(removal),
-        checkout: (write) => store.carts.checkout(write),
-        async get(cartId, consistent) {
-          if (!consistent && stale) {
-            stale = false;
-            return old;
-          }
-          return store.carts.get(cartId, consistent);
-        },
-      };
+      const replica = staleOnce(store.carts, old);
       const reader = new CartService(replica, { cache: settings });
       await expect(reader.get(id, { strong: false })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       await evictEntry(store.carts.tableName, id);
@@ -499,21 +490,7 @@ describe('with the cache: a deleted item is never served', () => {
       const old = await store.carts.get(id, true);
       expect(old.item).toMatchObject({ status: null, version: 2 });
       await ok(['cart', 'checkout', id, '--order-id', 'o-stale-replica-co', '--cache'], cached);
-      let stale = true;
-      const replica: CartStore = {
-        tableName: store.carts.tableName,
-        insert: (cart) => store.carts.insert(cart),
-        edit: (edit) => store.carts.edit(edit),
-        remove: (removal) => store.carts.remove(removal),
-        checkout: (write) => store.carts.checkout(write),
-        async get(cartId, consistent) {
-          if (!consistent && stale) {
-            stale = false;
-            return old;
-          }
-          return store.carts.get(cartId, consistent);
-        },
-      };
+      const replica = staleOnce(store.carts, old);
       // Start the reader on an empty entry, as after an eviction.
       await redis.forget({ scope: settings.scope, table: store.carts.tableName, id }, 30);
       const reader = new CartService(replica, { cache: settings });
