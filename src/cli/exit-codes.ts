@@ -17,6 +17,7 @@ const BY_ERROR_CODE: Record<ErrorCode, number> = {
   CONFLICT: EXIT.conflict,
   ILLEGAL_TRANSITION: EXIT.conflict,
   UNEXPECTED_STATUS: EXIT.conflict,
+  PRECONDITION_FAILED: EXIT.conflict,
   SCHEMA_MISMATCH: EXIT.conflict,
   UNAVAILABLE: EXIT.unavailable,
   TIMEOUT: EXIT.unavailable,

@@ -117,7 +117,18 @@ export interface CacheSettings {
   breaker?: CacheBreaker;
 }
 
-export type ReadSource = 'cache hit' | 'cache miss' | 'cache bypass (--strong)' | 'no cache';
+export type ReadSource = 'cache hit' | 'cache miss' | 'cache bypass (--strong)' | 'cache bypass' | 'no cache';
+
+/**
+ * How a read uses the cache: `cached` answers from it when it can (an
+ * eventually consistent read of DynamoDB on a miss); `strong` reads DynamoDB
+ * strongly and `bypass` eventually, both without looking in the cache, and
+ * both refresh it afterwards (under a lease, as a miss does).
+ */
+export type ReadMode = 'cached' | 'strong' | 'bypass';
+
+/** What the cache did for one read: answered it, missed, was bypassed, or was not used (none configured, or Redis is out). */
+export type CacheOutcome = 'hit' | 'miss' | 'bypass' | 'off';
 
 export interface ReadReport {
   table: string;
@@ -200,31 +211,40 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
   }
 
   async get(id: string, strong: boolean): Promise<T | undefined> {
+    return (await this.read(id, strong ? 'strong' : 'cached')).item;
+  }
+
+  /** The item (undefined: not found) and what the cache did for it. */
+  async read(id: string, mode: ReadMode): Promise<{ item: T | undefined; cache: CacheOutcome }> {
     const settings = this.settings;
-    if (!settings?.readThrough) return (await this.loadAndReport(id, strong, 'no cache')).item;
-    if (!this.breaker.closed) return (await this.loadAndReport(id, strong, strong ? 'cache bypass (--strong)' : 'cache miss')).item;
+    const strong = mode === 'strong';
+    const bypassing: ReadSource = strong ? 'cache bypass (--strong)' : mode === 'bypass' ? 'cache bypass' : 'cache miss';
+    if (!settings?.readThrough) return { item: (await this.loadAndReport(id, strong, 'no cache')).item, cache: 'off' };
+    if (!this.breaker.closed) return { item: (await this.loadAndReport(id, strong, bypassing)).item, cache: 'off' };
 
     const ref = this.ref(id);
     const unreadable = (reason: string) => `cache could not be read (${reason}); using DynamoDB directly`;
     let token: string | undefined;
-    if (strong) {
+    let outcome: CacheOutcome = mode === 'cached' ? 'miss' : 'bypass';
+    if (mode !== 'cached') {
       token = await this.attempt(() => settings.cache.lease(ref, this.leaseSeconds), unreadable);
     } else {
       const lookup = await this.attempt(() => settings.cache.read(ref, this.leaseSeconds, (entry) => this.usable(entry, id)), unreadable);
       if (lookup?.hit) {
         this.events.read?.({ table: this.table, id, source: 'cache hit', capacityUnits: 0 });
-        return (lookup.entry.item ?? undefined) as T | undefined;
+        return { item: (lookup.entry.item ?? undefined) as T | undefined, cache: 'hit' };
       }
+      if (lookup === undefined) outcome = 'off';
       if (lookup?.unusable) this.events.warn?.(`cache entry for ${this.table} ${id} is not a shopdb item; ignored`);
       token = lookup?.token;
     }
-    const read = await this.loadAndReport(id, strong, strong ? 'cache bypass (--strong)' : 'cache miss');
+    const read = await this.loadAndReport(id, strong, bypassing);
     if (token !== undefined && this.breaker.closed) {
       const fill = token;
       const { entry, ttl } = this.entry(read.item);
       await this.attempt(() => settings.cache.fill(ref, entry, fill, ttl), (reason) => `cache could not be updated (${reason})`);
     }
-    return read.item;
+    return { item: read.item, cache: outcome };
   }
 
   /**

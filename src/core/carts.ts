@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ReadThrough, type CacheSettings, type ServiceEvents, type StoredRead } from './cache.js';
+import { ReadThrough, type CacheOutcome, type CacheSettings, type ReadMode, type ServiceEvents, type StoredRead } from './cache.js';
 import { isCart } from './contract.js';
 import { BulkService, type BulkStore } from './bulk.js';
 import { isShopError, ShopError } from './errors.js';
@@ -7,6 +7,7 @@ import { fromOrder } from './attributes.js';
 import type { OrderStatus } from './status.js';
 import { parseCartRecord } from './records.js';
 import { newId } from './ids.js';
+import { refuseOtherVersion } from './orders.js';
 import type { AttributeJson, Cart, Order, ProductLine, WholeNumber, WriteResult } from './model.js';
 import { itemSize, MAX_ITEM_BYTES, MAX_SIGNIFICANT_DIGITS, significantDigits } from './limits.js';
 import { amountProblem, formatCents, MAX_STORED_INTEGER_DIGITS, multiply, parseAmount, wholeNumber } from './money.js';
@@ -98,11 +99,15 @@ export interface SetQuantityInput {
   cartId: string;
   productId: string;
   quantity: string;
+  /** Change only while the cart is at this version (checked in DynamoDB's condition; HTTP If-Match). */
+  ifVersion?: WholeNumber | undefined;
 }
 
 export interface CheckoutInput {
   cartId: string;
   orderId?: string | undefined;
+  /** Change only while the cart is at this version (checked in DynamoDB's condition; HTTP If-Match). */
+  ifVersion?: WholeNumber | undefined;
 }
 
 export interface AddProductInput {
@@ -111,6 +116,8 @@ export interface AddProductInput {
   price: string;
   quantity?: string | undefined;
   name?: string | undefined;
+  /** Change only while the cart is at this version (checked in DynamoDB's condition; HTTP If-Match). */
+  ifVersion?: WholeNumber | undefined;
 }
 
 /** Racing writers only cost a retry each; this many means something is badly wrong. */
@@ -147,9 +154,14 @@ export class CartService {
   }
 
   async get(cartId: string, options: { strong: boolean }): Promise<Cart> {
-    const cart = (await this.reads.get(validateId(cartId, 'cartId'), options.strong)) as Cart | undefined;
-    if (!cart) throw notFound(cartId);
-    return cart;
+    return (await this.read(cartId, options.strong ? 'strong' : 'cached')).cart;
+  }
+
+  /** The cart and what the cache did for the read (an HTTP answer's X-Cache). */
+  async read(cartId: string, mode: ReadMode): Promise<{ cart: Cart; cache: CacheOutcome }> {
+    const { item, cache } = await this.reads.read(validateId(cartId, 'cartId'), mode);
+    if (!item) throw notFound(cartId);
+    return { cart: item, cache };
   }
 
   async addProduct(input: AddProductInput): Promise<{ result: WriteResult; cart: Cart }> {
@@ -161,7 +173,7 @@ export class CartService {
     const line: ProductLine = { productId, name, quantity, unitPrice: formatCents(unitPrice) };
     const amount = formatCents(multiply(unitPrice, quantity));
 
-    return this.change(cartId, `add ${productId}`, 'add-product', (cart, products) => {
+    return this.change(cartId, `add ${productId}`, 'add-product', input.ifVersion, (cart, products) => {
       const index = products.findIndex((existing) => existing.productId === productId);
       const existing = products[index];
       if (existing && existing.unitPrice !== line.unitPrice) {
@@ -179,8 +191,8 @@ export class CartService {
     const cartId = validateId(input.cartId, 'cartId');
     const productId = validateId(input.productId, 'productId');
     const quantity = input.quantity === '0' ? 0 : parseQuantity(input.quantity, 'quantity', { allowZero: true });
-    if (quantity === 0) return this.removeProduct({ cartId, productId }, 'set-quantity');
-    return this.change(cartId, `set the quantity of ${productId}`, 'set-quantity', (cart, products) => {
+    if (quantity === 0) return this.removeProduct({ cartId, productId, ifVersion: input.ifVersion }, 'set-quantity');
+    return this.change(cartId, `set the quantity of ${productId}`, 'set-quantity', input.ifVersion, (cart, products) => {
       const index = lineOf(cartId, productId, products);
       const existing = products[index] as ProductLine;
       if (BigInt(existing.quantity as WholeNumber) === BigInt(quantity)) return undefined;
@@ -191,10 +203,10 @@ export class CartService {
   }
 
   /** `command`: how a refusal names what was asked (set-quantity to 0 removes too). */
-  async removeProduct(input: { cartId: string; productId: string }, command = 'remove-product'): Promise<{ result: WriteResult; cart: Cart }> {
+  async removeProduct(input: { cartId: string; productId: string; ifVersion?: WholeNumber | undefined }, command = 'remove-product'): Promise<{ result: WriteResult; cart: Cart }> {
     const cartId = validateId(input.cartId, 'cartId');
     const productId = validateId(input.productId, 'productId');
-    return this.change(cartId, `remove ${productId}`, command, (cart, products) => {
+    return this.change(cartId, `remove ${productId}`, command, input.ifVersion, (cart, products) => {
       const index = lineOf(cartId, productId, products);
       const existing = products[index] as ProductLine;
       const amount = multiply(parseAmount(existing.unitPrice as string, 'unitPrice', MAX_STORED_INTEGER_DIGITS), existing.quantity as WholeNumber);
@@ -212,6 +224,7 @@ export class CartService {
     cartId: string,
     what: string,
     command: string,
+    ifVersion: WholeNumber | undefined,
     plan: (cart: Cart, products: ProductLine[]) => { edit: LineEdit; total: string } | undefined,
   ): Promise<{ result: WriteResult; cart: Cart }> {
     let cart = (await this.store.get(cartId, true)).item;
@@ -224,6 +237,7 @@ export class CartService {
         throw new ShopError('CONFLICT', `cart ${cartId}: DynamoDB refused to ${what} though the cart reads unchanged; nothing was changed (check the item's attributes)`);
       }
       before = seen;
+      refuseOtherVersion('cart', cartId, cart.version, ifVersion);
       refuseCheckedOut(cart);
       refuseUnwritable(cart, command);
       const planned = plan(cart, cart.products ?? []);
@@ -254,12 +268,13 @@ export class CartService {
    * CANCELLED is kept unless forced: the order may still need it. Prints the
    * cart as it was.
    */
-  async delete(input: { cartId: string; force?: boolean }): Promise<{ result: 'deleted'; cart: Cart }> {
+  async delete(input: { cartId: string; force?: boolean; ifVersion?: WholeNumber | undefined }): Promise<{ result: 'deleted'; cart: Cart }> {
     const cartId = validateId(input.cartId, 'cartId');
     let cart = (await this.store.get(cartId, true)).item;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!cart) throw notFound(cartId);
       refuseForeignVersion(cart, 'be deleted');
+      refuseOtherVersion('cart', cartId, cart.version, input.ifVersion);
       if (cart.status === 'CHECKED_OUT' && cart.orderId === null && !input.force) {
         // Its order cannot be looked up, so whether it is final is unknown.
         const stored = cart.extra?.orderId;
@@ -301,6 +316,7 @@ export class CartService {
     let cart = (await this.store.get(cartId, true)).item;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!cart) throw notFound(cartId);
+      refuseOtherVersion('cart', cartId, cart.version, input.ifVersion);
       if (cart.status === 'CHECKED_OUT') return this.checkedOut(cart, wanted, orders);
       // A status shopdb does not know (another program's) is refused as edits refuse it, not overwritten.
       refuseCheckedOut(cart);

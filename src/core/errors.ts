@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'ILLEGAL_TRANSITION'
   | 'UNEXPECTED_STATUS'
+  /** The item is not at the version the caller named (HTTP If-Match); nothing was changed. */
+  | 'PRECONDITION_FAILED'
   | 'SCHEMA_MISMATCH'
   | 'UNAVAILABLE'
   | 'TIMEOUT'

@@ -1,4 +1,4 @@
-import { ReadThrough, type CacheSettings, type ServiceEvents, type StoredRead } from './cache.js';
+import { ReadThrough, type CacheOutcome, type CacheSettings, type ReadMode, type ServiceEvents, type StoredRead } from './cache.js';
 import { isOrder } from './contract.js';
 import { BulkService, type BulkStore } from './bulk.js';
 import { ShopError } from './errors.js';
@@ -22,6 +22,8 @@ export interface StatusMove {
   to: OrderStatus;
   /** The statuses the order must hold for the move to apply; `any` when forced. */
   from: readonly OrderStatus[] | 'any';
+  /** When set, the move applies only while the order is at exactly this version (a caller's If-Match). */
+  version?: WholeNumber | undefined;
   at: string;
 }
 
@@ -51,6 +53,8 @@ export interface DeleteOrderInput {
   orderId: string;
   expect?: string | undefined;
   force?: boolean;
+  /** Delete only while the order is at this version (checked in DynamoDB's condition). */
+  ifVersion?: WholeNumber | undefined;
 }
 
 /** Only orders in these statuses are deleted without forcing. */
@@ -68,6 +72,8 @@ export interface SetStatusInput {
   status: string;
   expect?: string | undefined;
   force?: boolean;
+  /** Move only while the order is at this version (checked in DynamoDB's condition). */
+  ifVersion?: WholeNumber | undefined;
 }
 
 export class OrderService {
@@ -104,9 +110,14 @@ export class OrderService {
   }
 
   async get(orderId: string, options: { strong: boolean }): Promise<Order> {
-    const order = (await this.reads.get(validateId(orderId, 'orderId'), options.strong)) as Order | undefined;
-    if (!order) throw notFound(orderId);
-    return order;
+    return (await this.read(orderId, options.strong ? 'strong' : 'cached')).order;
+  }
+
+  /** The order and what the cache did for the read (an HTTP answer's X-Cache). */
+  async read(orderId: string, mode: ReadMode): Promise<{ order: Order; cache: CacheOutcome }> {
+    const { item, cache } = await this.reads.read(validateId(orderId, 'orderId'), mode);
+    if (!item) throw notFound(orderId);
+    return { order: item, cache };
   }
 
   async setStatus(input: SetStatusInput): Promise<{ result: WriteResult; order: Order }> {
@@ -119,7 +130,7 @@ export class OrderService {
     const outcome =
       from !== 'any' && from.length === 0
         ? { applied: false as const, current: (await this.store.get(orderId, true)).item }
-        : await this.store.moveStatus({ orderId, to, from, at: new Date().toISOString() });
+        : await this.store.moveStatus({ orderId, to, from, version: input.ifVersion, at: new Date().toISOString() });
     if (outcome.applied) {
       await this.reads.written(orderId, outcome.order);
       return { result: 'updated', order: outcome.order };
@@ -127,6 +138,7 @@ export class OrderService {
 
     const { current } = outcome;
     if (!current) throw notFound(orderId);
+    refuseOtherVersion('order', orderId, current.version, input.ifVersion);
     if (current.version === null && current.extra?.version) {
       throw new ShopError(
         'CONFLICT',
@@ -152,6 +164,7 @@ export class OrderService {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!current) throw notFound(orderId);
       refuseForeignOrderVersion(current, 'be deleted');
+      refuseOtherVersion('order', orderId, current.version, input.ifVersion);
       if (expect !== undefined && current.status !== expect) {
         throw new ShopError('UNEXPECTED_STATUS', `order ${orderId} is ${describeStatus(current)}, not ${expect} as expected; nothing was deleted`);
       }
@@ -175,6 +188,18 @@ export class OrderService {
   /** Refreshes the cache after another service committed this order (checkout creates orders). */
   async written(order: Order): Promise<void> {
     await this.reads.written(order.orderId, order);
+  }
+}
+
+/**
+ * A caller that named the version it last saw (HTTP If-Match) is refused when
+ * the item is at another one. Only a shortcut before a write: the write itself
+ * is conditioned on the version, so a change in between is refused by DynamoDB.
+ */
+export function refuseOtherVersion(kind: 'order' | 'cart', id: string, current: WholeNumber | null, wanted: WholeNumber | undefined): void {
+  if (wanted === undefined) return;
+  if (current === null || BigInt(current) !== BigInt(wanted)) {
+    throw new ShopError('PRECONDITION_FAILED', `${kind} ${id} is at version ${current ?? 'none'}, not ${wanted} as required; nothing was changed`);
   }
 }
 

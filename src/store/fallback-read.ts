@@ -40,7 +40,8 @@ export async function itemAfterFailedCondition(
 export function moveWouldApply(order: Order, move: StatusMove): boolean {
   const stored = order.extra?.version;
   const versionPasses = order.version !== null || stored === undefined || ('N' in stored && Number(stored.N) >= 1);
-  return versionPasses && order.status !== move.to && (move.from === 'any' || move.from.some((status) => status === order.status));
+  const versionMatches = move.version === undefined || (order.version !== null && BigInt(order.version) === BigInt(move.version));
+  return versionPasses && versionMatches && order.status !== move.to && (move.from === 'any' || move.from.some((status) => status === order.status));
 }
 
 /** Another writer would have to win this many races in a row. */

@@ -65,6 +65,7 @@ export class OrderTable implements OrderStore {
       // The SDK drops a top-level attribute named __proto__ from answers: such an order is refused before any change.
       'attribute_not_exists(#proto)',
       ...(sources.length > 0 ? [`#status IN (${sourceNames.join(', ')})`] : []),
+      ...(move.version !== undefined ? ['version = :ifVersion'] : []),
     ].join(' AND ');
     const raw: { output?: Record<string, unknown> } = {};
     try {
@@ -83,6 +84,7 @@ export class OrderTable implements OrderStore {
             ':one': 1,
             ':numberType': 'N',
             ...Object.fromEntries(sources.map((status, i) => [`:from${i}`, status])),
+            ...(move.version !== undefined ? { ':ifVersion': NumberValue.from(String(move.version)) } : {}),
           },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
