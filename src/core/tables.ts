@@ -31,7 +31,7 @@ export function parseBilling(options: { billing?: string | undefined; rcu?: stri
   const mode = options.billing ?? 'provisioned';
   if (mode === 'on-demand') {
     if (options.rcu !== undefined || options.wcu !== undefined) {
-      throw badInput('billing', 'read and write capacity units apply only to provisioned billing, not on-demand');
+      throw badInput('billing', '--rcu and --wcu apply only to provisioned billing, not on-demand');
     }
     return { mode };
   }

@@ -92,7 +92,7 @@ async function ok(args: string[], env: Record<string, string | undefined> = {}):
 
 /** What the verbose read line says: `read <table> <id>: <source>, <from>, <units> capacity units`. */
 function readLine(stderr: string): { source: string; from: string; units: string } {
-  const match = /^shopdb: read \S+ \S+: (cache hit|cache miss|cache bypass \(--strong\)|no cache), ([^,]+), (\S+) capacity units$/m.exec(stderr);
+  const match = /^shopdb: read \S+ \S+: (cache hit|cache miss|cache bypass \(strong read\)|no cache), ([^,]+), (\S+) capacity units$/m.exec(stderr);
   if (!match) throw new Error(`no read line in stderr:\n${stderr}`);
   return { source: match[1]!, from: match[2]!, units: match[3]! };
 }
