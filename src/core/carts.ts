@@ -157,11 +157,16 @@ export class CartService {
     return (await this.read(cartId, options.strong ? 'strong' : 'cached')).cart;
   }
 
-  /** The cart and what the cache did for the read (an HTTP answer's X-Cache). */
-  async read(cartId: string, mode: ReadMode): Promise<{ cart: Cart; cache: CacheOutcome }> {
+  /** The cart (undefined: not found) and what the cache did for the read (an HTTP answer's X-Cache, a not-found included). */
+  async find(cartId: string, mode: ReadMode): Promise<{ cart: Cart | undefined; cache: CacheOutcome }> {
     const { item, cache } = await this.reads.read(validateId(cartId, 'cartId'), mode);
-    if (!item) throw notFound(cartId);
     return { cart: item, cache };
+  }
+
+  async read(cartId: string, mode: ReadMode): Promise<{ cart: Cart; cache: CacheOutcome }> {
+    const { cart, cache } = await this.find(cartId, mode);
+    if (!cart) throw notFound(cartId);
+    return { cart, cache };
   }
 
   async addProduct(input: AddProductInput): Promise<{ result: WriteResult; cart: Cart }> {
@@ -481,6 +486,10 @@ function shorten(text: string): string {
 
 function fingerprint(cart: Cart): string {
   return JSON.stringify(cart, (_, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
+}
+
+export function cartNotFound(cartId: string): ShopError {
+  return notFound(cartId);
 }
 
 function notFound(cartId: string): ShopError {

@@ -113,11 +113,16 @@ export class OrderService {
     return (await this.read(orderId, options.strong ? 'strong' : 'cached')).order;
   }
 
-  /** The order and what the cache did for the read (an HTTP answer's X-Cache). */
-  async read(orderId: string, mode: ReadMode): Promise<{ order: Order; cache: CacheOutcome }> {
+  /** The order (undefined: not found) and what the cache did for the read (an HTTP answer's X-Cache, a not-found included). */
+  async find(orderId: string, mode: ReadMode): Promise<{ order: Order | undefined; cache: CacheOutcome }> {
     const { item, cache } = await this.reads.read(validateId(orderId, 'orderId'), mode);
-    if (!item) throw notFound(orderId);
     return { order: item, cache };
+  }
+
+  async read(orderId: string, mode: ReadMode): Promise<{ order: Order; cache: CacheOutcome }> {
+    const { order, cache } = await this.find(orderId, mode);
+    if (!order) throw notFound(orderId);
+    return { order, cache };
   }
 
   async setStatus(input: SetStatusInput): Promise<{ result: WriteResult; order: Order }> {
@@ -228,6 +233,6 @@ function describeStatus(order: Order): string {
   return 'without a status';
 }
 
-function notFound(orderId: string): ShopError {
+export function notFound(orderId: string): ShopError {
   return new ShopError('NOT_FOUND', `order ${orderId} not found`);
 }

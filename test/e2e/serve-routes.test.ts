@@ -17,7 +17,7 @@ import { request as rawRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseStrict, type JsonValue } from '../../src/core/json.js';
 import { boto3, boto3Get, type DynamoJson } from '../support/boto3.js';
-import { createTables, uniquePrefix, withPrefix } from '../support/cli.js';
+import { createTables, shopdb, uniquePrefix, withPrefix } from '../support/cli.js';
 import { putRaw, rawClient, scanAll } from '../support/dynamo.js';
 import { http, startServe, type HttpAnswer as AnyAnswer, type Served } from '../support/serve.js';
 
@@ -999,22 +999,41 @@ describe('properties', () => {
     );
   });
 
-  it('`.` and `..` (which URL clients resolve away) are reachable as %2E / %2E%2E by a client that sends the path as is', async () => {
-    for (const id of ['.', '..']) {
-      await createOrder(id, 'u-dots');
-      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        // Options, not a URL string: node would resolve the dot segments of a URL too.
-        const request = rawRequest({ host: '127.0.0.1', port: plain.port, path: `/v1/orders/${id === '.' ? '%2E' : '%2E%2E'}` }, (response) => {
-          let body = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-        });
-        request.on('error', reject);
-        request.end();
-      });
-      expect(answer.status, answer.body).toBe(200);
-      expect((JSON.parse(answer.body) as { orderId: string }).orderId).toBe(id);
+  it('`.` and `..` (which URL clients resolve away) are refused as new ids over HTTP, naming the field; one the CLI made stays reachable as %2E%2E', async () => {
+    for (const [path, body, field] of [
+      ['/v1/orders', { orderId: '..', userId: 'u-dots', totalAmount: '1.00' }, 'orderId'],
+      ['/v1/carts', { cartId: '.', userId: 'u-dots' }, 'cartId'],
+    ] as const) {
+      const refused = await send('POST', path, body);
+      expect(refused.status, refused.text).toBe(400);
+      expect((refused.body as { detail: string }).detail).toMatch(new RegExp(`^${field}: "\\.{1,2}" cannot be used in a URL path`));
     }
+    expect(await storedOrder('..')).toBeUndefined();
+    expect(await storedCart('.')).toBeUndefined();
+    const cli = await shopdb(['order', 'create', '..', '--user', 'u-dots', '--amount', '1.00'], { prefix });
+    expect(cli.exitCode, cli.stderr).toBe(0);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      // Options, not a URL string: node would resolve the dot segments of a URL too.
+      const request = rawRequest({ host: '127.0.0.1', port: plain.port, path: '/v1/orders/%2E%2E' }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    expect(answer.status, answer.body).toBe(200);
+    expect((JSON.parse(answer.body) as { orderId: string }).orderId).toBe('..');
+  });
+
+  it('a read of a missing item answers X-Cache too: a cached not-found is a hit', async () => {
+    const first = await http(cached.url, 'GET', '/v1/orders/o-never-made');
+    expect(first.status).toBe(404);
+    expect(first.headers.get('x-cache')).toBe('miss');
+    const second = await http(cached.url, 'GET', '/v1/orders/o-never-made');
+    expect(second.status).toBe(404);
+    expect(second.headers.get('x-cache')).toBe('hit');
+    expect((await http(plain.url, 'GET', '/v1/carts/c-never-made')).headers.get('x-cache')).toBe('off');
   });
 });
