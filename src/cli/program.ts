@@ -45,7 +45,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
 
   const tables = program
     .command('tables')
-    .description('create, inspect and delete the two tables')
+    .description('create, inspect and delete the tables (orders, carts, idempotency keys)')
     .addHelpText('after', examples('shopdb tables create', 'shopdb tables status'));
   tables
     .command('create')
@@ -60,7 +60,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     });
   tables
     .command('status')
-    .description('show both tables: status, billing mode, item count (exit 3 if one is missing)')
+    .description('show the tables: status, billing mode, item count (exit 3 if one is missing)')
     .addHelpText('after', examples('shopdb tables status', 'shopdb tables status --json | jq -r ".tables[].status"'))
     .action(async (_options: unknown, command: Command) => {
       const { tablesStatus } = await import('./commands/tables-status.js');
@@ -68,7 +68,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     });
   tables
     .command('delete')
-    .description('delete both tables and all their items')
+    .description('delete the tables and all their items')
     .option('--yes', 'confirm the deletion (required)')
     .addHelpText('after', examples('shopdb --table-prefix test- tables delete --yes'))
     .action(async (options: { yes?: boolean }, command: Command) => {

@@ -119,7 +119,7 @@ export interface CacheSettings {
   breaker?: CacheBreaker;
 }
 
-export type ReadSource = 'cache hit' | 'cache miss' | 'cache bypass (--strong)' | 'cache bypass' | 'no cache';
+export type ReadSource = 'cache hit' | 'cache miss' | 'cache bypass (strong read)' | 'cache bypass' | 'no cache';
 
 /**
  * How a read uses the cache: `cached` answers from it when it can (an
@@ -157,20 +157,26 @@ export interface StoredRead<T> {
 const NOT_FOUND_TTL_SECONDS = 5;
 const DEFAULT_LEASE_SECONDS = 60;
 const DEFAULT_RETRY_AFTER_MS = 10_000;
+const FIRST_RETRY_MS = 1_000;
 
 /**
  * A small circuit breaker: after a failure the cache is left alone for a
- * cool-down, then tried again. A one-shot command thus pays for a dead Redis
- * once; a long-lived process gets its cache back after an outage. One warning
- * per outage: the next one only after the cache has worked again.
+ * cool-down, then tried again (half-open: the next operation is the probe).
+ * The cool-down starts short (a blip costs a second of cache) and doubles
+ * with each failure in a row, up to `retryAfterMs`; a success closes it and
+ * starts over. A one-shot command thus pays for a dead Redis once; a
+ * long-lived process gets its cache back soon after an outage ends. One
+ * warning per outage: the next one only after the cache has worked again.
  */
 export class CacheBreaker {
   private openUntil = 0;
   private warned = false;
+  private failures = 0;
 
   constructor(
     private readonly retryAfterMs = DEFAULT_RETRY_AFTER_MS,
     private readonly now: () => number = () => Date.now(),
+    private readonly firstRetryMs = Math.min(FIRST_RETRY_MS, retryAfterMs),
   ) {}
 
   get closed(): boolean {
@@ -180,11 +186,14 @@ export class CacheBreaker {
   succeeded(): void {
     this.openUntil = 0;
     this.warned = false;
+    this.failures = 0;
   }
 
   /** Opens the breaker; true when this outage has not been warned about yet. */
   failed(): boolean {
-    this.openUntil = this.now() + this.retryAfterMs;
+    this.failures += 1;
+    const coolDown = Math.min(this.retryAfterMs, this.firstRetryMs * 2 ** Math.min(this.failures - 1, 30));
+    this.openUntil = this.now() + coolDown;
     return this.claimWarning();
   }
 
@@ -220,7 +229,7 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
   async read(id: string, mode: ReadMode): Promise<{ item: T | undefined; cache: CacheOutcome }> {
     const settings = this.settings;
     const strong = mode === 'strong';
-    const bypassing: ReadSource = strong ? 'cache bypass (--strong)' : mode === 'bypass' ? 'cache bypass' : 'cache miss';
+    const bypassing: ReadSource = strong ? 'cache bypass (strong read)' : mode === 'bypass' ? 'cache bypass' : 'cache miss';
     if (!settings?.readThrough) return { item: (await this.loadAndReport(id, strong, 'no cache')).item, cache: 'off' };
     if (!this.breaker.closed) return { item: (await this.loadAndReport(id, strong, bypassing)).item, cache: 'off' };
 

@@ -410,7 +410,9 @@ function refuseCheckedOut(cart: Cart): void {
 
 function refuseForeignVersion(cart: Cart, what: string): void {
   if (cart.version === null && cart.extra?.version) {
-    throw new ShopError('CONFLICT', `cart ${cart.cartId} cannot ${what}: its version attribute holds ${describe(cart.extra.version)}, not a positive whole number; correct the item (e.g. export it, fix it, import it with --overwrite); nothing was changed`);
+    throw new ShopError('CONFLICT', `cart ${cart.cartId} cannot ${what}: its version attribute holds ${describe(cart.extra.version)}, not a positive whole number; nothing was changed`, {
+      hint: { kind: 'fix-item' },
+    });
   }
 }
 
@@ -433,7 +435,8 @@ function refuseUnwritable(cart: Cart, command: string): void {
   const refuse = (attribute: string, problem: string) =>
     new ShopError(
       'CONFLICT',
-      `cart ${cart.cartId} cannot take ${command}: ${attribute} ${problem}; correct the item (e.g. export it, fix the line, import it with --overwrite) and try again; nothing was changed`,
+      `cart ${cart.cartId} cannot take ${command}: ${attribute} ${problem}; nothing was changed`,
+      { hint: { kind: 'fix-item' } },
     );
   if (cart.products === null && extra.products) throw refuse('products', `holds ${describe(extra.products)}, not a list of product maps`);
   if (cart.version === null && extra.version) throw refuse('version', `holds ${describe(extra.version)}, not a positive whole number`);

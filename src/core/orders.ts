@@ -142,7 +142,8 @@ export class OrderService {
     if (current.version === null && current.extra?.version) {
       throw new ShopError(
         'CONFLICT',
-        `order ${orderId} cannot change status: its version attribute holds ${JSON.stringify(current.extra.version)}, not a positive whole number; correct the item (e.g. export it, fix it, import it with --overwrite); nothing was changed`,
+        `order ${orderId} cannot change status: its version attribute holds ${JSON.stringify(current.extra.version)}, not a positive whole number; nothing was changed`,
+        { hint: { kind: 'fix-item' } },
       );
     }
     if (current.status === to) return { result: 'unchanged', order: current };
@@ -207,7 +208,8 @@ export function refuseForeignOrderVersion(order: Order, what: string): void {
   if (order.version === null && order.extra?.version) {
     throw new ShopError(
       'CONFLICT',
-      `order ${order.orderId} cannot ${what}: its version attribute holds ${JSON.stringify(order.extra.version)}, not a positive whole number; correct the item (e.g. export it, fix it, import it with --overwrite); nothing was changed`,
+      `order ${order.orderId} cannot ${what}: its version attribute holds ${JSON.stringify(order.extra.version)}, not a positive whole number; nothing was changed`,
+      { hint: { kind: 'fix-item' } },
     );
   }
 }

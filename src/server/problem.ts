@@ -110,5 +110,7 @@ export function hintText(hint: Hint | undefined, force = '"force": true in the b
       return "the server's configuration needs its operator";
     case 'force':
       return `send ${force} to do it anyway`;
+    case 'fix-item':
+      return 'the stored item must be corrected by an operator first';
   }
 }
