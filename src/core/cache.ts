@@ -268,10 +268,7 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     if (!settings) return;
     const warning = (reason: string) =>
       `the delete stands, but the cached copy was not removed (${reason}): cached readers may see the deleted item for up to ${settings.ttlSeconds} s`;
-    if (!this.breaker.closed) {
-      if (this.breaker.claimWarning()) this.events.warn?.(warning('Redis failed a moment ago and is being left alone for now'));
-      return;
-    }
+    // Tried even during the cool-down: Redis may only have hung and still hold the old entry (see written()).
     await this.attempt(() => settings.cache.remove(this.ref(id), item.version, settings.ttlSeconds, this.leaseSeconds), warning);
   }
 
@@ -281,10 +278,13 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     if (!settings) return;
     const warning = (reason: string) =>
       `the write stands, but the cached copy was not refreshed (${reason}): cached readers may see the old value for up to ${settings.ttlSeconds} s`;
-    if (!this.breaker.closed) {
-      if (this.breaker.claimWarning()) this.events.warn?.(warning('Redis failed a moment ago and is being left alone for now'));
-      return;
-    }
+    /*
+     * Tried even during the cool-down, unlike reads: a Redis that only hung (or
+     * timed out under load) still holds the old entry, and once the cool-down
+     * ends every replica would be answered that older version until its TTL.
+     * A refresh that timed out still runs when Redis wakes, and never lowers a
+     * newer entry (versions order them). A dead Redis refuses it at once.
+     */
     // Without a version the entry cannot be ordered against the cached one (version 0 would lose to it): drop it.
     if (item.version === null) {
       await this.attempt(() => settings.cache.forget(this.ref(id), this.leaseSeconds), warning);

@@ -96,7 +96,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     handlerTimeout: timeout,
     keepAliveTimeout: KEEP_ALIVE_MS,
     connectionTimeout: timeout * 2,
-    return503OnClosing: true,
+    // A stopping server answers 503 itself (below): a problem with Retry-After, not fastify's plain JSON.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -147,9 +148,35 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
+  /*
+   * Stopping (SIGTERM): no new connections; the requests in flight finish and
+   * each connection is closed once it has nothing left to answer (the last
+   * answer says Connection: close; pipelined answers still queued go out
+   * first). Otherwise a keep-alive connection that was busy when the stop
+   * began would stay open, idle, until the shutdown bound cut it. A request
+   * that still reaches a handler's hooks is refused with 503 (retry elsewhere).
+   */
+  let closing = false;
+  const inFlight = new WeakMap<object, number>();
+  app.addHook('preClose', async () => {
+    closing = true;
+    app.server.closeIdleConnections();
+  });
+  app.addHook('onRequest', async (request) => {
+    inFlight.set(request.raw.socket, (inFlight.get(request.raw.socket) ?? 0) + 1);
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (closing && inFlight.get(request.raw.socket) === 1) reply.header('connection', 'close');
+    return payload;
+  });
+  app.addHook('onResponse', async (request) => {
+    inFlight.set(request.raw.socket, Math.max(0, (inFlight.get(request.raw.socket) ?? 0) - 1));
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     metrics?.requestStarted();
+    if (closing) return sendProblem(reply, problem('UNAVAILABLE', 'the server is stopping; retry the request (on another replica)'));
     if (options.token !== undefined && needsToken(request.url)) {
       const given = bearer(request.headers.authorization);
       if (given === undefined || !sameSecret(given, options.token)) {
