@@ -64,6 +64,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Longer than the idle timeout of common load balancers (60 s), so that they close first. */
 const KEEP_ALIVE_MS = 65_000;
 const HEADERS_TIMEOUT_MS = 10_000;
+/** Routes anyone may call; every other request (any /v1 route, /metrics, and what matches no route) needs the token. */
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json']);
 /** A caller's request id is reused when it is this tame; otherwise one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -150,7 +152,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     metrics?.requestStarted();
-    if (options.token !== undefined && needsToken(request.url)) {
+    // Decided by the route that will answer, never by the URL's text (an absolute-form target, http://host/v1/…, is routed too).
+    if (options.token !== undefined && !isPublic(request)) {
       const given = bearer(request.headers.authorization);
       if (given === undefined || !sameSecret(given, options.token)) {
         reply.header('www-authenticate', given === undefined ? 'Bearer realm="shopdb"' : 'Bearer realm="shopdb", error="invalid_token"');
@@ -204,9 +207,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   return app;
 }
 
-function needsToken(url: string): boolean {
-  const path = pathOf(url);
-  return path === '/metrics' || path === '/v1' || path.startsWith('/v1/');
+function isPublic(request: { is404: boolean; routeOptions: { url?: string | undefined } }): boolean {
+  return !request.is404 && request.routeOptions.url !== undefined && PUBLIC_ROUTES.has(request.routeOptions.url);
 }
 
 function pathOf(url: string): string {
