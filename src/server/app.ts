@@ -1,4 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Shop } from '../app/shop.js';
@@ -64,6 +65,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Longer than the idle timeout of common load balancers (60 s), so that they close first. */
 const KEEP_ALIVE_MS = 65_000;
 const HEADERS_TIMEOUT_MS = 10_000;
+/** How often Node checks the header and request timeouts (its default, 30 s, would let a slow client hold a socket for 40 s). */
+const TIMEOUT_CHECK_MS = 1_000;
 /** Routes anyone may call; every other request (any /v1 route, /metrics, and what matches no route) needs the token. */
 const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json']);
 /** A caller's request id is reused when it is this tame; otherwise one is made. */
@@ -94,6 +97,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       },
     },
     bodyLimit: options.bodyLimit,
+    http: { connectionsCheckingInterval: TIMEOUT_CHECK_MS },
+    // What Node refuses before fastify sees a request (bad framing, headers too large, too slow): a problem too, and the connection closed.
+    clientErrorHandler: answerClientError,
     requestTimeout: timeout,
     handlerTimeout: timeout,
     keepAliveTimeout: KEEP_ALIVE_MS,
@@ -211,6 +217,26 @@ function isPublic(request: { is404: boolean; routeOptions: { url?: string | unde
   return !request.is404 && request.routeOptions.url !== undefined && PUBLIC_ROUTES.has(request.routeOptions.url);
 }
 
+/** Node's clientError: answered as a problem (when no answer has started on the socket), then the connection is closed. */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const answer =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? problem('HEADERS_TOO_LARGE', 'the request headers are larger than this server accepts')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? problem('REQUEST_TIMEOUT', 'the request did not arrive in the time allowed')
+        : problem('BAD_INPUT', 'the request is not valid HTTP/1.1 (its request line, a header, or how its body is delimited)');
+  // As Node itself does: never write into an answer already under way.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = JSON.stringify(answer);
+    socket.write(
+      `HTTP/1.1 ${answer.status} ${answer.title}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
 function pathOf(url: string): string {
   const end = url.search(/[?#]/);
   return end === -1 ? url : url.slice(0, end);
@@ -268,6 +294,8 @@ function fromFrameworkError(error: FastifyError): Problem {
     case 'FST_ERR_CTP_EMPTY_TYPE':
     case 'FST_ERR_CTP_INVALID_TYPE':
       return problem('BAD_INPUT', `body: ${error.message}`);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return problem('BAD_INPUT', 'path: a segment is longer than any id may be (at most 2048 bytes)');
     case 'FST_ERR_BAD_URL':
     case 'FST_ERR_ASYNC_CONSTRAINT':
       return problem('BAD_INPUT', 'the URL is not valid (a malformed percent-encoding?)');
