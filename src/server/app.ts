@@ -8,7 +8,9 @@ import { isShopError, ShopError } from '../core/errors.js';
 import type { IdempotencyStore } from '../core/idempotency.js';
 import { CONTRACT_SCHEMAS } from '../core/schema.js';
 import { idempotency } from './idempotency.js';
-import { hintText, problem, type HttpCode, type Problem } from './problem.js';
+import { preconditionDetail } from './conditional.js';
+import { parseJsonBody } from './json-body.js';
+import { hintText, problem, ProblemError, type HttpCode, type Problem } from './problem.js';
 import { json, sendProblem } from './reply.js';
 import { PROBLEM_SCHEMA } from './http.js';
 import { cartRoutes } from './routes-carts.js';
@@ -125,16 +127,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   // JSON only: any other body is 415 (fastify would read text/plain as a string).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') {
-      done(null, undefined);
-      return;
-    }
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     try {
-      done(null, JSON.parse(text));
+      done(null, parseJsonBody(String(body), request.headers['content-type']));
     } catch (error) {
-      done(new ShopError('BAD_INPUT', `body: is not valid JSON (${error instanceof Error ? error.message : String(error)})`), undefined);
+      done(error as Error, undefined);
     }
   });
 
@@ -166,6 +163,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         return sendProblem(reply, problem('UNAUTHORIZED', given === undefined ? 'this route needs an Authorization: Bearer token' : 'the bearer token was not accepted'));
       }
     }
+    // A body where the route reads none (GET, DELETE) would be ignored silently: the client meant something by it.
+    if (!request.is404 && request.routeOptions.schema?.body === undefined && carriesBody(request.headers)) {
+      return sendProblem(reply, problem('BAD_INPUT', `body: ${request.method} ${request.routeOptions.url ?? ''} takes no body; send its options in the query`));
+    }
     return undefined;
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -173,8 +174,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if ((error as unknown) instanceof ProblemError) return sendProblem(reply, (error as unknown as ProblemError).problem);
     if (isShopError(error)) {
-      const detail = [error.message, hintText(error.hint, request.routeOptions?.config?.force)].filter(Boolean).join('; ');
+      const message = error.code === 'PRECONDITION_FAILED' ? preconditionDetail(error.message) : error.message;
+      const detail = [message, hintText(error.hint, request.routeOptions?.config?.force)].filter(Boolean).join('; ');
       if (error.code === 'INTERNAL') request.log.error({ err: error }, 'internal error');
       return sendProblem(reply, problem(error.code, detail));
     }
@@ -205,6 +208,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   // The API: POST routes honour Idempotency-Key.
   await app.register(async (api) => {
+    // Unknown query parameters are refused on every route, including those that take none.
+    api.addHook('onRoute', (route) => {
+      route.schema ??= {};
+      route.schema.querystring ??= { type: 'object', additionalProperties: false, properties: {} };
+    });
     idempotency(api, options.idempotencyStore, options.token);
     orderRoutes(api, shop, metrics);
     cartRoutes(api, shop, metrics);
@@ -215,6 +223,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
 function isPublic(request: { is404: boolean; routeOptions: { url?: string | undefined } }): boolean {
   return !request.is404 && request.routeOptions.url !== undefined && PUBLIC_ROUTES.has(request.routeOptions.url);
+}
+
+function carriesBody(headers: Record<string, string | string[] | undefined>): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** Node's clientError: answered as a problem (when no answer has started on the socket), then the connection is closed. */
@@ -268,6 +281,8 @@ function validationDetail(error: FastifyError): string {
       return `${described(String(params.additionalProperty))}: is not a field this request accepts`;
     case 'type': {
       const wanted = String(params.type);
+      // A query value is a string unless the parameter is repeated (?a=1&a=2 is an array).
+      if (where === 'querystring' && path !== '') return `${described(path)}: is given more than once; give it once`;
       const money = /amount|price/i.test(path) && wanted === 'string' ? ' (money is a decimal string such as "12.34"; a JSON number could lose cents)' : '';
       return `${described(path)}: must be ${wanted === 'integer' ? 'a whole number' : `a JSON ${wanted}`}${money}`;
     }

@@ -77,6 +77,13 @@ const TITLE: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** A problem found before a route's handler runs (the body's media type or JSON), thrown to the error handler. */
+export class ProblemError extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.detail);
+  }
+}
+
 export function statusOf(code: HttpCode): number {
   return STATUS[code];
 }
