@@ -24,7 +24,7 @@ export function renderHint(hint: Hint, settings: HintSettings): string {
     case 'table-status':
       return `check again with: ${command(settings, 'tables status')}`;
     case 'start-local':
-      return `start one with: shopdb local start${hint.port === undefined || hint.port === 8000 ? '' : ` --port ${hint.port}`}`;
+      return `is it running? start one with: shopdb local start${hint.port === undefined || hint.port === 8000 ? '' : ` --port ${hint.port}`}`;
     case 'raise-timeout':
       return `check the endpoint, or raise --timeout (now ${settings.timeoutMs / 1000} s)`;
     case 'use-http':

@@ -27,7 +27,11 @@ export type IdempotencyClaim =
 
 export interface IdempotencyStore {
   /** `key` is opaque (the server already hashed the caller's token scope + the header value). */
-  claim(key: string, fingerprint: string, options: { leaseMs: number; keepSeconds: number }): Promise<IdempotencyClaim>;
+  /**
+   * `options.token`: the caller's own token for the claim (default: a new one), so that a claim whose answer was
+   * lost (a timeout while DynamoDB still applied it) can be released by the caller afterwards.
+   */
+  claim(key: string, fingerprint: string, options: { leaseMs: number; keepSeconds: number; token?: string }): Promise<IdempotencyClaim>;
   /** Records the answer (only while `token` still holds the claim); replays see it until keepSeconds after the claim. */
   complete(key: string, token: string, answer: RecordedAnswer): Promise<void>;
   /** Gives the key up (the request failed with a 5xx or the process is stopping): the next claim runs again. */

@@ -1,6 +1,6 @@
 import { CART_ENTITY, CART_STATUSES, LINE_ENTITY, ORDER_ENTITY, type EntitySpec, type FieldKind } from './entities.js';
 import { ORDER_STATUSES } from './status.js';
-import { MAX_KEY_BYTES, MAX_NAME_LENGTH, MAX_QUANTITY } from './validate.js';
+import { MAX_NAME_LENGTH, MAX_QUANTITY } from './validate.js';
 
 /*
  * The JSON Schema (2020-12, as OpenAPI 3.1 uses it) of the JSON contract,
@@ -94,12 +94,13 @@ export function requestField(kind: FieldKind | 'quantity' | 'quantityOrZero' | '
   switch (kind) {
     case 'key':
     case 'id':
-      // Characters, not bytes: the core counts bytes; this only keeps absurd bodies away from it.
-      return { type: 'string', maxLength: MAX_KEY_BYTES, description };
+      // No length bound here: the core counts bytes (MAX_KEY_BYTES) and says so, as it does for an id in the path.
+      return { type: 'string', description };
     case 'name':
       return { type: 'string', maxLength: MAX_NAME_LENGTH, description };
     case 'amount':
-      return { type: 'string', maxLength: 40, description: `${description}: a decimal string such as "12.34" (a JSON number could lose cents)`, examples: ['12.34'] };
+      // No length bound here: the core says what is wrong with a long one (digits before the point), and the body limit bounds it.
+      return { type: 'string', description: `${description}: a decimal string such as "12.34" (a JSON number could lose cents)`, examples: ['12.34'] };
     case 'orderStatus':
       return { type: 'string', maxLength: 40, description: `${description}: ${ORDER_STATUSES.join(', ')}`, examples: ['PAID'] };
     case 'quantity':

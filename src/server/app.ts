@@ -10,7 +10,7 @@ import { CONTRACT_SCHEMAS } from '../core/schema.js';
 import { idempotency } from './idempotency.js';
 import { preconditionDetail } from './conditional.js';
 import { parseJsonBody } from './json-body.js';
-import { hintText, problem, ProblemError, type HttpCode, type Problem } from './problem.js';
+import { hintText, problem, statusOf, ProblemError, type HttpCode, type Problem } from './problem.js';
 import { json, sendProblem } from './reply.js';
 import { PROBLEM_SCHEMA } from './http.js';
 import { cartRoutes } from './routes-carts.js';
@@ -111,7 +111,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    exposeHeadRoutes: false,
+    // HEAD wherever GET works (RFC 9110 §9.3.2): the same answer without its body.
+    exposeHeadRoutes: true,
     routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false },
     genReqId: (raw) => {
       const given = raw.headers['x-request-id'];
@@ -122,7 +123,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strict: true },
     },
     frameworkErrors: (error, _request, reply) => {
-      sendProblem(reply, fromFrameworkError(error));
+      sendProblem(reply, fromFrameworkError(error, options.bodyLimit));
     },
   });
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
@@ -204,12 +205,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if ((error as unknown) instanceof ProblemError) return sendProblem(reply, (error as unknown as ProblemError).problem);
     if (isShopError(error)) {
       const message = error.code === 'PRECONDITION_FAILED' ? preconditionDetail(error.message) : error.message;
-      const detail = [message, hintText(error.hint, request.routeOptions?.config?.force)].filter(Boolean).join('; ');
+      // The server's own endpoint is its operator's business, not a client's: the log has it.
+      const exposed = statusOf(error.code) >= 500 ? hideLocation(message, options.location, request) : message;
+      const detail = [exposed, hintText(error.hint, request.routeOptions?.config?.force)].filter(Boolean).join('; ');
       if (error.code === 'INTERNAL') request.log.error({ err: error }, 'internal error');
       return sendProblem(reply, problem(error.code, detail));
     }
     if (error.validation) return sendProblem(reply, problem('BAD_INPUT', validationDetail(error)));
-    const known = fromFrameworkError(error);
+    const known = fromFrameworkError(error, options.bodyLimit);
     if (known.status !== 500) return sendProblem(reply, known);
     request.log.error({ err: error }, 'unexpected error');
     return sendProblem(reply, problem('INTERNAL', `an unexpected error happened (request ${request.id}); nothing about it was written to the answer, see the server's log`));
@@ -223,7 +226,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get('/readyz', async (_request, reply) => {
     const state = await readiness(shop);
     if (!state.ready) reply.header('retry-after', '5');
-    return json(reply, state.ready ? 200 : 503, { status: state.ready ? 'ready' : 'not ready', dynamodb: { location: options.location, tables: state.tables }, redis: state.redis });
+    return json(reply, state.ready ? 200 : 503, { status: state.ready ? 'ready' : 'not ready', dynamodb: { tables: hideTables(state.tables, options.location) }, redis: state.redis });
   });
   if (metrics) {
     app.get('/metrics', async (_request, reply) => {
@@ -246,6 +249,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   }, { prefix: '/v1' });
 
   return app;
+}
+
+/** A 5xx detail names the DynamoDB in use as "the server's DynamoDB"; the full message goes to the log. */
+function hideLocation(message: string, location: string, request: { log: { warn(object: object, message: string): void } }): string {
+  request.log.warn({ detail: message }, 'answered with a server-side error');
+  return location === '' ? message : message.split(location).join("the server's DynamoDB");
 }
 
 function isPublic(request: { is404: boolean; routeOptions: { url?: string | undefined } }): boolean {
@@ -315,16 +324,22 @@ function validationDetail(error: FastifyError): string {
     }
     case 'enum':
       return `${described(path)}: must be one of ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
+    case 'maxLength':
+      return `${described(path)}: is longer than the ${String(params.limit)} characters allowed`;
+    case 'minimum':
+    case 'maximum':
+      return `${described(path)}: must be ${first.keyword === 'minimum' ? 'at least' : 'at most'} ${String(params.limit)}`;
     default:
       return `${described(path)}: ${first.message ?? 'is not valid'}`;
   }
 }
 
 /** Fastify's own errors (body parsing, limits, media types, bad URLs) as problems. */
-function fromFrameworkError(error: FastifyError): Problem {
+function fromFrameworkError(error: FastifyError, bodyLimit: number): Problem {
+  const tooLarge = `the request body is larger than this server accepts (${bodyLimit} bytes)`;
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem('BODY_TOO_LARGE', 'the request body is larger than this server accepts');
+      return problem('BODY_TOO_LARGE', tooLarge);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
@@ -348,10 +363,15 @@ function fromFrameworkError(error: FastifyError): Problem {
         // The JSON parser's own SyntaxError, or a poisoned __proto__ / constructor key.
         return problem('BAD_INPUT', `body: ${/proto|constructor/i.test(error.message) ? 'holds a __proto__ or constructor key, which is refused' : `is not valid JSON (${error.message})`}`);
       }
-      if (error.statusCode === 413) return problem('BODY_TOO_LARGE', 'the request body is larger than this server accepts');
+      if (error.statusCode === 413) return problem('BODY_TOO_LARGE', tooLarge);
       if (error.statusCode === 415) return problem('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
       return problem('INTERNAL', 'an unexpected error happened');
   }
+}
+
+/** /readyz needs no token: a failure's text keeps the server's endpoint to the log. */
+function hideTables(tables: Record<string, string>, location: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(tables).map(([name, state]) => [name, location === '' ? state : state.split(location).join("the server's DynamoDB")]));
 }
 
 interface Readiness {

@@ -37,9 +37,11 @@ export function requiredVersion(header: string | undefined): bigint | undefined 
 
 /** Whether If-None-Match matches this item's tag (weak comparison, §13.1.2): then a GET answers 304. */
 export function noneMatchHits(header: string | undefined, etag: string | undefined): boolean {
-  if (header === undefined || etag === undefined) return false;
+  if (header === undefined) return false;
   const value = header.trim();
+  // `*` matches any current item, one without a version (no tag) included.
   if (value === '*') return true;
+  if (etag === undefined) return false;
   return splitTags(value).some((tag) => tag.replace(/^W\//, '') === etag);
 }
 

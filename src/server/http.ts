@@ -48,6 +48,28 @@ export function answerWrite(reply: FastifyReply, body: { result: string; [field:
   return json(reply, body.result === 'created' ? 201 : 200, body);
 }
 
+/**
+ * The preconditions a create honours: `If-None-Match: *` creates only while
+ * the id is free (an existing item, even an identical one, is 412); If-Match
+ * has no current item to match and is refused rather than ignored.
+ */
+export function createOnlyIfAbsent(request: FastifyRequest): boolean {
+  if (request.headers['if-match'] !== undefined) {
+    throw new ShopError('BAD_INPUT', 'If-Match: a create has no current version to match; send If-None-Match: * to create only while the id is free');
+  }
+  const header = request.headers['if-none-match'];
+  if (header === undefined) return false;
+  if (String(header).trim() !== '*') throw new ShopError('BAD_INPUT', 'If-None-Match: on a create only * is meaningful (create only while the id is free)');
+  return true;
+}
+
+/** After a create under `If-None-Match: *`: the item existed already (nothing was written). */
+export function refuseExisting(onlyIfAbsent: boolean, result: string, kind: 'order' | 'cart', id: string): void {
+  if (onlyIfAbsent && result !== 'created') {
+    throw new ShopError('PRECONDITION_FAILED', `${kind} ${id} already exists (If-None-Match: *); nothing was changed`);
+  }
+}
+
 /** The version If-Match requires (undefined: none, or `*`). */
 export function ifMatch(request: FastifyRequest): bigint | undefined {
   const header = request.headers['if-match'];

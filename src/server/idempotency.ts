@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IdempotencyStore } from '../core/idempotency.js';
 import { stringifyExact } from '../core/json.js';
@@ -49,7 +49,15 @@ export function idempotency(api: FastifyInstance, store: IdempotencyStore | unde
     }
     if (!store) return sendProblem(reply, problem('UNAVAILABLE', 'Idempotency-Key: this server keeps no idempotency records'));
     const key = createHash('sha256').update(`${scope}\0${header}`).digest('hex');
-    const claim = await store.claim(key, fingerprint(request), { leaseMs: LEASE_MS, keepSeconds: KEEP_SECONDS });
+    const ours = randomUUID();
+    let claim: Awaited<ReturnType<IdempotencyStore['claim']>>;
+    try {
+      claim = await store.claim(key, fingerprint(request), { leaseMs: LEASE_MS, keepSeconds: KEEP_SECONDS, token: ours });
+    } catch (error) {
+      // The claim may still land (DynamoDB answered too late): give it up afterwards, or every retry would wait out the lease.
+      releaseLater(store, key, ours);
+      throw error;
+    }
     switch (claim.kind) {
       case 'claimed':
         request.idempotencyClaim = { key, token: claim.token };
@@ -85,10 +93,24 @@ export function idempotency(api: FastifyInstance, store: IdempotencyStore | unde
   });
 }
 
-/** What makes two requests the same: method, path and query, If-Match, and the body (keys sorted). */
+/** Releases a claim whose outcome is unknown, a few times over the next half minute (each is a no-op once released). */
+function releaseLater(store: IdempotencyStore, key: string, token: string): void {
+  for (const delay of [1_000, 5_000, 30_000]) {
+    setTimeout(() => {
+      store.release(key, token).catch(() => undefined);
+    }, delay).unref();
+  }
+}
+
+/**
+ * What makes two requests the same: the method, the route and its decoded
+ * parameters, the query (parsed, keys sorted), If-Match, and the body (keys
+ * sorted): however the URL was spelled (`%2D` for `-`, a trailing `?`).
+ */
 function fingerprint(request: FastifyRequest): string {
   const hash = createHash('sha256');
-  hash.update(`${request.method} ${request.url}\n${request.headers['if-match'] ?? ''}\n`);
+  hash.update(stringifyExact(sorted({ method: request.method, route: request.routeOptions.url ?? '', params: request.params ?? {}, query: request.query ?? {} })));
+  hash.update(`\n${request.headers['if-match'] ?? ''}\n${request.headers['if-none-match'] ?? ''}\n`);
   hash.update(stringifyExact(sorted(request.body ?? null)));
   return hash.digest('hex');
 }

@@ -7,6 +7,7 @@ import {
   addressable,
   answerRead,
   answerWrite,
+  createOnlyIfAbsent,
   headers,
   IDEMPOTENT_HEADERS,
   idParam,
@@ -15,6 +16,7 @@ import {
   itemPath,
   READ_QUERY,
   readMode,
+  refuseExisting,
   responses,
   strictBody,
   withFields,
@@ -71,7 +73,9 @@ export function cartRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSin
       },
     },
     async (request, reply) => {
+      const onlyIfAbsent = createOnlyIfAbsent(request);
       const { result, cart } = await shop.carts.create({ cartId: addressable(request.body.cartId, 'cartId'), userId: request.body.userId });
+      refuseExisting(onlyIfAbsent, result, 'cart', cart.cartId);
       return answerWrite(reply, { result, cart }, cart, itemPath('carts', cart.cartId));
     },
   );

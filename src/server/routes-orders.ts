@@ -8,6 +8,7 @@ import {
   addressable,
   answerRead,
   answerWrite,
+  createOnlyIfAbsent,
   headers,
   IDEMPOTENT_HEADERS,
   idParam,
@@ -16,6 +17,7 @@ import {
   itemPath,
   READ_QUERY,
   readMode,
+  refuseExisting,
   responses,
   strictBody,
   withFields,
@@ -70,7 +72,9 @@ export function orderRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSi
     },
     async (request, reply) => {
       const { orderId, userId, totalAmount } = request.body;
+      const onlyIfAbsent = createOnlyIfAbsent(request);
       const { result, order } = await withFields(FIELDS, () => shop.orders.create({ orderId: addressable(orderId, 'orderId'), userId, amount: totalAmount }));
+      refuseExisting(onlyIfAbsent, result, 'order', order.orderId);
       return answerWrite(reply, { result, order }, order, itemPath('orders', order.orderId));
     },
   );

@@ -247,7 +247,7 @@ export function serviceError(error: unknown, location: string, table?: string): 
     return new ShopError('TIMEOUT', `no answer from DynamoDB at ${location} in time`, { cause: error, hint: { kind: 'raise-timeout' } });
   }
   if ((code && UNREACHABLE.has(code)) || name === 'Error' && /socket hang up/.test(message)) {
-    return new ShopError('UNAVAILABLE', `cannot reach DynamoDB at ${location} (${code ?? 'connection closed'}); is it running?`, {
+    return new ShopError('UNAVAILABLE', `cannot reach DynamoDB at ${location} (${code ?? 'connection closed'})`, {
       cause: error,
       ...(localPort(location) === undefined ? {} : { hint: { kind: 'start-local', port: localPort(location) } }),
     });

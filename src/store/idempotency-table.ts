@@ -59,14 +59,14 @@ export class IdempotencyTable implements IdempotencyStore {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  async claim(key: string, fingerprint: string, options: { leaseMs: number; keepSeconds: number }): Promise<IdempotencyClaim> {
+  async claim(key: string, fingerprint: string, options: { leaseMs: number; keepSeconds: number; token?: string }): Promise<IdempotencyClaim> {
     checkKey(key);
     if (Buffer.byteLength(fingerprint) > MAX_FINGERPRINT_BYTES) throw badInput('fingerprint', `use at most ${MAX_FINGERPRINT_BYTES} bytes`);
     if (!Number.isSafeInteger(options.leaseMs) || options.leaseMs < 1) throw badInput('leaseMs', 'use a whole number of milliseconds, at least 1');
     if (!Number.isSafeInteger(options.keepSeconds) || options.keepSeconds < 1) throw badInput('keepSeconds', 'use a whole number of seconds, at least 1');
     for (let attempt = 1; ; attempt++) {
       const now = this.clock();
-      const token = randomUUID();
+      const token = options.token ?? randomUUID();
       try {
         await this.dynamo.client.send(
           new PutItemCommand({
@@ -97,6 +97,8 @@ export class IdempotencyTable implements IdempotencyStore {
         if (!(error instanceof ConditionalCheckFailedException)) throw serviceError(error, this.dynamo.location, this.tableName);
         // The record that failed the condition, as DynamoDB sent it; services that do not send it (dynalite): a strong read.
         const found = error.Item ?? (await this.read(key));
+        // Our own claim, applied by an earlier send whose answer was lost (the SDK resent it): it is ours.
+        if (found?.token?.S === token && found.state?.S === RUNNING) return { kind: 'claimed', token };
         const outcome = found === undefined ? undefined : await this.decide(found, fingerprint, this.clock());
         if (outcome) return outcome;
         // Released, expired or its lease ran out in between: claim again; someone churning the key that fast is as good as running.

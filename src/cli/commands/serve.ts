@@ -29,7 +29,7 @@ const MAX_BODY_LIMIT = 1024 * 1024;
 export async function serve(ctx: CommandContext, input: ServeInput): Promise<void> {
   ctx.stopsGracefully();
   const host = input.host ?? '127.0.0.1';
-  const port = input.port === undefined ? DEFAULT_PORT : input.port === '0' ? 0 : parsePositiveInteger(input.port, 'port', 65535);
+  const port = input.port === undefined ? DEFAULT_PORT : parsePort(input.port);
   const bodyLimit = input.bodyLimit === undefined ? 64 * 1024 : parsePositiveInteger(input.bodyLimit, 'body-limit', MAX_BODY_LIMIT);
   const shutdownSeconds = input.shutdownTimeout === undefined ? DEFAULT_SHUTDOWN_SECONDS : parsePositiveInteger(input.shutdownTimeout, 'shutdown-timeout', 3600);
   const logLevel = input.logLevel ?? (ctx.config.verbose ? 'debug' : 'info');
@@ -82,6 +82,11 @@ export async function serve(ctx: CommandContext, input: ServeInput): Promise<voi
     await app?.close().catch(() => undefined);
     await shop.close();
   }
+}
+
+function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw badInput('port', `${JSON.stringify(text)} is not a port; use 0 (any free port) or 1 to 65535`);
+  return Number(text);
 }
 
 function isLoopback(host: string): boolean {
