@@ -58,7 +58,7 @@ export interface ServerOptions {
   log: { level: string; destination: LogDestination };
   /** How long a request may take to arrive (headers and body), and to be handled, in ms. */
   requestTimeoutMs?: number;
-  /** Answered in /readyz; the DynamoDB endpoint or region, no secrets. */
+  /** The DynamoDB endpoint or region: kept out of answers (a 5xx says "the server's DynamoDB"), logged for the operator. */
   location: string;
 }
 
