@@ -8,7 +8,7 @@ import { ListTable } from './list-query.js';
 import { DynamoTableAdmin } from './table-admin.js';
 import type { TableNames } from '../core/tables.js';
 
-export type { DynamoSettings } from './dynamo-client.js';
+export type { DynamoCall, DynamoSettings } from './dynamo-client.js';
 
 /** Everything the core needs from DynamoDB, behind the core's own interfaces. */
 export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
