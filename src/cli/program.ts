@@ -258,6 +258,28 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       await withContext(command, (ctx) => cacheFlush(ctx, { yes: options.yes === true }));
     });
 
+  program
+    .command('serve')
+    .description('run the HTTP API (orders and carts over HTTP, see the README) until stopped')
+    .option('--host <address>', 'address to listen on (default 127.0.0.1; any other needs a token)')
+    .option('--port <n>', 'port to listen on (default 8080; 0 picks a free one)')
+    .option('--token-file <file>', 'file holding the bearer token every /v1 route and /metrics require (or set SHOPDB_API_TOKEN)')
+    .option('--body-limit <bytes>', 'largest request body accepted (default 65536)')
+    .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish (default 10)')
+    .option('--log-level <level>', 'fatal, error, warn, info (default), debug, trace or silent; logs are JSON lines on stderr')
+    .addHelpText(
+      'after',
+      examples(
+        'shopdb serve --cache',
+        'SHOPDB_API_TOKEN=$(openssl rand -hex 32) shopdb serve --host 0.0.0.0 --port 8080',
+        'curl -s localhost:8080/v1/orders/o-1',
+      ),
+    )
+    .action(async (options: { host?: string; port?: string; tokenFile?: string; bodyLimit?: string; shutdownTimeout?: string; logLevel?: string }, command: Command) => {
+      const { serve } = await import('./commands/serve.js');
+      await withContext(command, (ctx) => serve(ctx, options));
+    });
+
   const local = program
     .command('local')
     .description('run the bundled DynamoDB Local in the background')

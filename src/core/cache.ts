@@ -99,6 +99,8 @@ export interface VersionedCache {
    * cannot be reached.
    */
   flush(scope: string, tables: readonly string[]): Promise<number>;
+  /** Resolves when the cache answers; rejects when it cannot be reached. */
+  ping(): Promise<void>;
 }
 
 export interface CacheSettings {
@@ -352,6 +354,19 @@ export class CacheService {
     /** Where the cache is, for messages (never a password). */
     readonly location: string,
   ) {}
+
+  /** Whether the cache answers within `withinMs` (a readiness probe; never throws). */
+  async ping(withinMs = 1000): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), withinMs);
+    });
+    try {
+      return await Promise.race([this.cache.ping().then(() => true, () => false), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   /** Removes shopdb's keys of these tables in this scope; fails (UNAVAILABLE) when Redis cannot be reached. */
   async flush(): Promise<FlushReport> {

@@ -355,6 +355,10 @@ export class RedisCache implements VersionedCache {
     return removed;
   }
 
+  async ping(): Promise<void> {
+    await this.run((redis) => redis.ping());
+  }
+
   /** Lets the process exit at once: no socket or reconnect timer is left behind. */
   async close(): Promise<void> {
     const client = this.client;

@@ -142,6 +142,10 @@ class OfferLog implements VersionedCache {
   flush(scope: string, tables: readonly string[]): Promise<number> {
     return this.inner.flush(scope, tables);
   }
+
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
 }
 
 function cached(cache: VersionedCache): CacheSettings {

@@ -1,0 +1,139 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CacheOutcome, ReadMode } from '../core/cache.js';
+import { isShopError, ShopError } from '../core/errors.js';
+import type { WholeNumber } from '../core/model.js';
+import { type JsonSchema } from '../core/schema.js';
+import { etagOf, noneMatchHits, requiredVersion } from './conditional.js';
+import type { MetricsSink } from './app.js';
+import { json } from './reply.js';
+
+/*
+ * What the order and cart routes share: how a read picks its consistency,
+ * how an item answer carries its ETag and X-Cache, and the schemas of the
+ * answers (for validation of requests, and for the OpenAPI document).
+ */
+
+/** `?consistent=true` reads strongly and bypasses the cache; `Cache-Control: no-cache` bypasses it (an eventual read). Both refresh it. */
+export function readMode(request: FastifyRequest<{ Querystring: { consistent?: string } }>): ReadMode {
+  if (request.query.consistent === 'true') return 'strong';
+  const cacheControl = request.headers['cache-control'];
+  const directives = (Array.isArray(cacheControl) ? cacheControl.join(',') : (cacheControl ?? '')).toLowerCase().split(',');
+  return directives.some((directive) => directive.trim() === 'no-cache' || directive.trim() === 'no-store') ? 'bypass' : 'cached';
+}
+
+/** An item read: 304 when If-None-Match names its tag, otherwise 200 with it. */
+export function answerRead(request: FastifyRequest, reply: FastifyReply, item: { version: WholeNumber | null }, cache: CacheOutcome, metrics: MetricsSink | undefined): FastifyReply {
+  metrics?.cacheRead(cache);
+  reply.header('x-cache', cache);
+  const etag = etagOf(item.version);
+  if (etag !== undefined) reply.header('etag', etag);
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (noneMatchHits(Array.isArray(ifNoneMatch) ? ifNoneMatch.join(',') : ifNoneMatch, etag)) return reply.code(304).send();
+  return json(reply, 200, item);
+}
+
+/** A write's answer: the item's new tag (none after a delete), 201 + Location for what was created. */
+export function answerWrite(reply: FastifyReply, body: { result: string; [field: string]: unknown }, item: { version: WholeNumber | null } | undefined, location?: string): FastifyReply {
+  const etag = item === undefined ? undefined : etagOf(item.version);
+  if (etag !== undefined) reply.header('etag', etag);
+  if (location !== undefined) reply.header('location', location);
+  return json(reply, body.result === 'created' ? 201 : 200, body);
+}
+
+/** The version If-Match requires (undefined: none, or `*`). */
+export function ifMatch(request: FastifyRequest): bigint | undefined {
+  const header = request.headers['if-match'];
+  return requiredVersion(Array.isArray(header) ? header.join(',') : header);
+}
+
+/**
+ * Runs a core call, naming fields as this API does: the core's messages name
+ * its own inputs (`amount`, `user`), the API's fields are `totalAmount`,
+ * `userId`. Only the leading field name of a BAD_INPUT message changes.
+ */
+export async function withFields<R>(names: Record<string, string>, call: () => Promise<R>): Promise<R> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isShopError(error, 'BAD_INPUT')) {
+      const match = /^([\w-]+): /.exec(error.message);
+      const renamed = match ? names[match[1] as string] : undefined;
+      if (renamed !== undefined) throw new ShopError('BAD_INPUT', `${renamed}: ${error.message.slice((match?.[0] ?? '').length)}`, { cause: error, ...(error.hint ? { hint: error.hint } : {}) });
+    }
+    throw error;
+  }
+}
+
+export function itemPath(collection: 'orders' | 'carts', id: string): string {
+  return `/v1/${collection}/${encodeURIComponent(id)}`;
+}
+
+/* Schemas. */
+
+export const PROBLEM_SCHEMA: JsonSchema = {
+  $id: 'Problem',
+  type: 'object',
+  description: 'RFC 9457 problem details; `code` is the CLI error code',
+  required: ['type', 'title', 'status', 'detail', 'code'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string' },
+  },
+};
+
+const PROBLEM_RESPONSE = { description: 'A problem (application/problem+json)', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } };
+
+export function idParam(name: string, description: string): JsonSchema {
+  return { type: 'object', required: [name], additionalProperties: false, properties: { [name]: { type: 'string', description } } };
+}
+
+export const READ_QUERY: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { consistent: { type: 'string', enum: ['true', 'false'], description: 'true: a strongly consistent read that bypasses (and refreshes) the cache' } },
+};
+
+export function strictBody(properties: Record<string, JsonSchema>, required: string[]): JsonSchema {
+  return { type: 'object', additionalProperties: false, required, properties };
+}
+
+/** Responses of a route for the OpenAPI document: the answers named, and problems for the rest. */
+export function responses(answers: Record<number, { description: string; ref?: string; schema?: JsonSchema }>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [status, answer] of Object.entries(answers)) {
+    out[status] =
+      answer.ref === undefined && answer.schema === undefined
+        ? { description: answer.description, type: 'null' }
+        : { description: answer.description, content: { 'application/json': { schema: answer.schema ?? { $ref: `${answer.ref}#` } } } };
+  }
+  out['4xx'] = PROBLEM_RESPONSE;
+  out['5xx'] = PROBLEM_RESPONSE;
+  return out;
+}
+
+export function writeAnswer(field: 'order' | 'cart', ref: 'Order' | 'Cart', results: string[]): JsonSchema {
+  return {
+    type: 'object',
+    required: ['result', field],
+    properties: { result: { type: 'string', enum: results }, [field]: { $ref: `${ref}#` } },
+  };
+}
+
+export const IF_MATCH_HEADERS: JsonSchema = {
+  type: 'object',
+  properties: { 'if-match': { type: 'string', description: 'the ETag of the item as last seen: the write applies only at that version (412 otherwise)' } },
+};
+
+export const IDEMPOTENT_HEADERS: JsonSchema = {
+  type: 'object',
+  properties: {
+    'idempotency-key': { type: 'string', description: 'a unique key per intended write: a retry with the same key and body replays the first answer (24 h)' },
+  },
+};
+
+export function headers(...parts: JsonSchema[]): JsonSchema {
+  return { type: 'object', properties: Object.assign({}, ...parts.map((part) => part.properties as object)) };
+}

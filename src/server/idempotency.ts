@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IdempotencyStore } from '../core/idempotency.js';
+import { stringifyExact } from '../core/json.js';
+import { problem } from './problem.js';
+import { sendProblem } from './reply.js';
+
+/*
+ * Idempotency-Key on POST (the IETF httpapi draft, as Stripe does it): the
+ * first request with a key runs and its answer is recorded in DynamoDB; the
+ * same key with the same request within KEEP_SECONDS replays that answer
+ * (Idempotent-Replayed: true), on any replica; with another request it is
+ * 422; while the first still runs, 409. Keys are scoped to the caller's
+ * token: two clients never see each other's answers. Answers of 5xx are not
+ * recorded (the key is released: a retry runs again); requests refused before
+ * they run (bad JSON, a schema error, 401) claim nothing.
+ */
+
+export const KEEP_SECONDS = 24 * 60 * 60;
+/** Longer than any request may run: a replica that died holding a key gives it up after this. */
+const LEASE_MS = 120_000;
+/** Printable ASCII, as the draft's sf-string allows; long enough for a UUID or a composed key. */
+const KEY = /^[\x20-\x7e]{1,255}$/;
+/** The answer headers a replay repeats. */
+const KEPT_HEADERS = ['content-type', 'location', 'etag'];
+
+interface Claimed {
+  key: string;
+  token: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    idempotencyClaim?: Claimed;
+  }
+}
+
+export function idempotency(api: FastifyInstance, store: IdempotencyStore | undefined, token: string | undefined): void {
+  const scope = token === undefined ? 'open' : createHash('sha256').update(token).digest('hex');
+
+  api.addHook('preHandler', async (request, reply) => {
+    if (request.method !== 'POST') return undefined;
+    const header = request.headers['idempotency-key'];
+    if (header === undefined) return undefined;
+    if (typeof header !== 'string' || !KEY.test(header)) {
+      return sendProblem(reply, problem('BAD_INPUT', 'Idempotency-Key: must be 1 to 255 printable ASCII characters, sent once'));
+    }
+    if (!store) return sendProblem(reply, problem('UNAVAILABLE', 'Idempotency-Key: this server keeps no idempotency records'));
+    const key = createHash('sha256').update(`${scope}\0${header}`).digest('hex');
+    const claim = await store.claim(key, fingerprint(request), { leaseMs: LEASE_MS, keepSeconds: KEEP_SECONDS });
+    switch (claim.kind) {
+      case 'claimed':
+        request.idempotencyClaim = { key, token: claim.token };
+        return undefined;
+      case 'replay':
+        for (const [name, value] of Object.entries(claim.answer.headers)) reply.header(name, value);
+        reply.header('idempotent-replayed', 'true');
+        return reply.code(claim.answer.status).send(claim.answer.body);
+      case 'mismatch':
+        return sendProblem(reply, problem('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key: this key was used with another request (method, path, If-Match or body); use a new key for a new request'));
+      case 'running':
+        reply.header('retry-after', '1');
+        return sendProblem(reply, problem('IDEMPOTENCY_KEY_IN_USE', 'Idempotency-Key: the first request with this key is still running; retry shortly'));
+    }
+  });
+
+  // Recorded before the answer leaves: a client that never gets it retries and is answered from the record.
+  api.addHook('onSend', async (request, reply, payload) => {
+    const claimed = request.idempotencyClaim;
+    if (!claimed || !store) return payload;
+    request.idempotencyClaim = undefined;
+    try {
+      if (reply.statusCode >= 500 || typeof payload !== 'string') {
+        await store.release(claimed.key, claimed.token);
+      } else {
+        await store.complete(claimed.key, claimed.token, { status: reply.statusCode, headers: keptHeaders(reply), body: payload });
+      }
+    } catch (error) {
+      // The write itself stands; only a retry with this key may run it again.
+      request.log.warn({ err: error }, 'the idempotency record could not be updated');
+    }
+    return payload;
+  });
+}
+
+/** What makes two requests the same: method, path and query, If-Match, and the body (keys sorted). */
+function fingerprint(request: FastifyRequest): string {
+  const hash = createHash('sha256');
+  hash.update(`${request.method} ${request.url}\n${request.headers['if-match'] ?? ''}\n`);
+  hash.update(stringifyExact(sorted(request.body ?? null)));
+  return hash.digest('hex');
+}
+
+function sorted(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sorted);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sorted((value as Record<string, unknown>)[key])]));
+  }
+  return value;
+}
+
+function keptHeaders(reply: FastifyReply): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of KEPT_HEADERS) {
+    const value = reply.getHeader(name);
+    if (value !== undefined) kept[name] = String(value);
+  }
+  return kept;
+}
