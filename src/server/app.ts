@@ -1,4 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Shop } from '../app/shop.js';
@@ -64,6 +65,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Longer than the idle timeout of common load balancers (60 s), so that they close first. */
 const KEEP_ALIVE_MS = 65_000;
 const HEADERS_TIMEOUT_MS = 10_000;
+/** The status metrics record for a request whose client went away before the answer (nginx's 499). */
+const CLIENT_CLOSED_REQUEST = 499;
 /** A caller's request id is reused when it is this tame; otherwise one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -149,7 +152,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    metrics?.requestStarted();
+    if (metrics) {
+      metrics.requestStarted();
+      // 'close' comes once for every response, sent or abandoned by its client; onResponse never comes for the abandoned (499).
+      const started = performance.now();
+      reply.raw.once('close', () => {
+        const status = reply.raw.writableFinished ? reply.statusCode : CLIENT_CLOSED_REQUEST;
+        metrics.requestFinished(request.routeOptions?.url ?? 'unmatched', request.method, status, (performance.now() - started) / 1000);
+      });
+    }
     if (options.token !== undefined && needsToken(request.url)) {
       const given = bearer(request.headers.authorization);
       if (given === undefined || !sameSecret(given, options.token)) {
@@ -158,9 +169,6 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       }
     }
     return undefined;
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    metrics?.requestFinished(request.routeOptions?.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
