@@ -401,6 +401,8 @@ export class RedisCache implements VersionedCache {
       enableOfflineQueue: false,
       // Otherwise a socket that never connected holds the process open for 2 s after disconnect().
       disconnectTimeout: 50,
+      // Commands issued in one tick (concurrent requests of a server) leave in one write: ~20% more cached reads/s in serve's bench.
+      enableAutoPipelining: true,
     });
     // Without a listener ioredis would crash the process; the first error explains a failed connect better than "Connection is closed".
     let firstError: unknown;
