@@ -8,7 +8,7 @@
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +31,8 @@ const RSS_EARLY = quick ? 5 : 10;
 const RSS_LATE = quick ? 20 : 60;
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 const work = mkdtempSync(join(tmpdir(), 'shopdb-bench-server-'));
+/** The machine's 1-minute load average before the run: on a shared machine it says how far to trust the figures. */
+const loadBefore = loadavg()[0];
 
 const children = new Set();
 const cleanUp = () => {
@@ -194,13 +196,14 @@ async function pair(ours, theirs) {
     p99: median(list.map((run) => run.p99)),
     serverCpu: median(list.map((run) => run.serverCpu)),
     clientCpu: median(list.map((run) => run.clientCpu)),
+    rpsRange: `${Math.round(Math.min(...list.map((run) => run.rps)))}–${Math.round(Math.max(...list.map((run) => run.rps)))}`,
     runs: list.length,
   });
   return { ours: summary(runs.ours), theirs: summary(runs.theirs) };
 }
 
 function cpuNote(label, side, name) {
-  notes.push(`${label}: ${name} used ${(side.serverCpu * 100).toFixed(0)} % of a core, autocannon ${(side.clientCpu * 100).toFixed(0)} % (medians of ${side.runs} runs)`);
+  notes.push(`${label}: ${name} ${side.rpsRange} req/s over ${side.runs} runs; it used ${(side.serverCpu * 100).toFixed(0)} % of a core, autocannon ${(side.clientCpu * 100).toFixed(0)} % (medians)`);
 }
 
 // --- cached reads vs a constant route ----------------------------------------
@@ -274,7 +277,7 @@ rmSync(work, { recursive: true, force: true });
 
 const machine = `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 console.log(`\nshopdb serve benchmark — ${new Date().toISOString().slice(0, 10)}, ${machine}${quick ? ' (quick)' : ''}`);
-console.log(`autocannon, ${CONNECTIONS} connections, ${ROUNDS} alternating runs of ${RUN_SECONDS} s per side after ${WARMUP_SECONDS} s of warm-up; medians\n`);
+console.log(`load average (1 min) ${loadBefore.toFixed(1)} before the run, ${loadavg()[0].toFixed(1)} after it; autocannon, ${CONNECTIONS} connections, ${ROUNDS} alternating runs of ${RUN_SECONDS} s per side after ${WARMUP_SECONDS} s of warm-up; medians\n`);
 console.log('| measurement | shopdb serve | baseline | ratio | target | |');
 console.log('|---|---|---|---|---|---|');
 for (const r of results) {
