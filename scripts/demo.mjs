@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run demo`: the main job end to end on the bundled DynamoDB Local,
 // started in memory on a free port and stopped again, leaving nothing behind.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,8 +30,38 @@ async function startDemoRedis() {
   }
 }
 
+/** `shopdb serve` on a free port; resolves once it prints where it listens. */
+function startServe(args) {
+  console.log(`\n$ shopdb serve --port 0 ${args.join(' ')}`);
+  const child = spawn(bin, ['serve', '--port', '0', '--log-level', 'warn', ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const line = out.split('\n').find((candidate) => candidate.startsWith('{'));
+      if (line) resolve({ child, url: JSON.parse(line).listening });
+    });
+    child.on('exit', (code) => reject(new Error(`shopdb serve exited with ${code}`)));
+  });
+}
+
+/** One request, shown as curl would be typed, and its answer. */
+async function call(base, method, path, body, headers = {}) {
+  const shown = [`curl -s -X ${method} ${base}${path}`, ...Object.entries(headers).map(([name, value]) => `-H '${name}: ${value}'`), ...(body ? [`-d '${JSON.stringify(body)}'`] : [])];
+  console.log(`\n$ ${shown.join(' ')}`);
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const picked = ['etag', 'x-cache', 'location', 'idempotent-replayed'].filter((name) => response.headers.has(name)).map((name) => `${name}: ${response.headers.get(name)}`);
+  console.log(`${response.status} ${picked.join('  ')}\n${await response.text()}`);
+}
+
 let failed = false;
 let redis;
+let server;
 try {
   console.log('$ shopdb local start --in-memory --port 0');
   const started = JSON.parse(execFileSync(bin, ['local', 'start', '--in-memory', '--port', '0', '--json'], { env, encoding: 'utf8' }));
@@ -76,10 +106,28 @@ try {
     shopdb('order', 'set-status', 'ord-1001', 'SHIPPED', '--redis-url', redis.url);
     shopdb('order', 'get', 'ord-1001', '--cache', '--verbose', '--redis-url', redis.url);
   }
+
+  console.log('\nThe same over HTTP: `shopdb serve` (Ctrl-C or SIGTERM stops it after the requests in flight).');
+  server = await startServe(redis ? ['--cache', '--redis-url', redis.url] : []);
+  await call(server.url, 'POST', '/v1/carts', { cartId: 'cart-8', userId: 'carol' });
+  await call(server.url, 'POST', '/v1/carts/cart-8/products', { productId: 'sku-mug', price: '19.99', quantity: 2 }, { 'Idempotency-Key': 'demo-add-1' });
+  console.log('(the same request again, as a client retrying after a lost answer: replayed, not added twice)');
+  await call(server.url, 'POST', '/v1/carts/cart-8/products', { productId: 'sku-mug', price: '19.99', quantity: 2 }, { 'Idempotency-Key': 'demo-add-1' });
+  await call(server.url, 'GET', '/v1/carts/cart-8');
+  await call(server.url, 'PUT', '/v1/carts/cart-8/products/sku-mug', { quantity: 3 }, { 'If-Match': '"1"' });
+  await call(server.url, 'POST', '/v1/carts/cart-8/checkout', { orderId: 'ord-1004' });
+  await call(server.url, 'GET', '/v1/orders/ord-1004?consistent=true');
+  await call(server.url, 'POST', '/v1/orders', { userId: 'carol', totalAmount: 12.5 });
 } catch (error) {
   failed = true;
   console.error(`demo failed: ${error.message}`);
 } finally {
+  if (server) {
+    const exited = new Promise((resolve) => server.child.once('exit', resolve));
+    server.child.removeAllListeners('exit');
+    server.child.kill('SIGTERM');
+    console.log(`\nshopdb serve stopped on SIGTERM (exit ${await exited})`);
+  }
   await redis?.stop();
   shopdb('local', 'stop');
   rmSync(home, { recursive: true, force: true });

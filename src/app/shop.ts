@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CacheBreaker, CacheService, type CacheSettings, type ReadReport, type ServiceEvents } from '../core/cache.js';
 import { CartService } from '../core/carts.js';
+import type { IdempotencyStore } from '../core/idempotency.js';
 import { ListService } from '../core/listing.js';
 import type { Cart, Order } from '../core/model.js';
 import { OrderService } from '../core/orders.js';
@@ -47,6 +48,8 @@ export interface Shop {
   listing: { orders: ListService<Order>; carts: ListService<Cart> };
   /** The cache as a whole (`cache flush`); absent when no cache is configured or the DynamoDB region is not known. */
   cache: CacheService | undefined;
+  /** Idempotency-Key records of the HTTP API, in DynamoDB (table EcommerceIdempotencyKeys). */
+  idempotency: IdempotencyStore;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,7 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
     tables: new TableService(store.tables, names),
     listing: { orders: new ListService('order', store.listOrders), carts: new ListService('cart', store.listCarts) },
     cache: cache && admin ? new CacheService(admin, cache.settings.scope, [names.orders, names.carts], admin.location) : undefined,
+    idempotency: store.idempotency,
     close: async () => {
       for (const use of store.capacity()) sink.debug(`capacity: ${use.table} consumed ${units(use.read)} read and ${units(use.write)} write capacity units`);
       store.close();

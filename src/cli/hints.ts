@@ -41,6 +41,8 @@ export function renderHint(hint: Hint, settings: HintSettings): string {
       return 'use another --table-prefix or remove the table';
     case 'force':
       return 'add --force to do it anyway';
+    case 'fix-item':
+      return 'correct the item (e.g. export it, fix it, import it with --overwrite) and try again';
   }
 }
 

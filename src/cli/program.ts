@@ -31,11 +31,11 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .version('0.1.0', '-V, --version')
     .option('--endpoint <url>', 'DynamoDB endpoint URL (env SHOPDB_ENDPOINT, AWS_ENDPOINT_URL_DYNAMODB)')
     .option('--region <name>', 'AWS region (env SHOPDB_REGION, AWS_REGION)')
-    .option('--table-prefix <prefix>', 'prefix for both table names (env SHOPDB_TABLE_PREFIX)')
+    .option('--table-prefix <prefix>', 'prefix for the table names (env SHOPDB_TABLE_PREFIX)')
     .option('--json', 'print results as one-line JSON (the default when stdout is not a terminal)')
     .addOption(new Option('--output <format>', 'output format: json or table (env SHOPDB_OUTPUT)'))
     .option('--timeout <seconds>', 'longest any DynamoDB call may take, retries included (env SHOPDB_TIMEOUT)', undefined)
-    .option('--cache', 'read through the Redis cache (order get, cart get)')
+    .option('--cache', 'read through the Redis cache (order get, cart get, serve)')
     .option('--cache-ttl <seconds>', 'lifetime of cached items (default 300; env SHOPDB_CACHE_TTL)')
     .option('--redis-url <url>', 'Redis for the cache (env SHOPDB_REDIS_URL, REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--verbose', 'explain what happens on stderr, with stack traces for unexpected errors (env SHOPDB_VERBOSE)')
@@ -45,7 +45,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
 
   const tables = program
     .command('tables')
-    .description('create, inspect and delete the two tables')
+    .description('create, inspect and delete the tables (orders, carts, idempotency keys)')
     .addHelpText('after', examples('shopdb tables create', 'shopdb tables status'));
   tables
     .command('create')
@@ -60,7 +60,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     });
   tables
     .command('status')
-    .description('show both tables: status, billing mode, item count (exit 3 if one is missing)')
+    .description('show the tables: status, billing mode, item count (exit 3 if one is missing)')
     .addHelpText('after', examples('shopdb tables status', 'shopdb tables status --json | jq -r ".tables[].status"'))
     .action(async (_options: unknown, command: Command) => {
       const { tablesStatus } = await import('./commands/tables-status.js');
@@ -68,7 +68,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     });
   tables
     .command('delete')
-    .description('delete both tables and all their items')
+    .description('delete the tables and all their items')
     .option('--yes', 'confirm the deletion (required)')
     .addHelpText('after', examples('shopdb --table-prefix test- tables delete --yes'))
     .action(async (options: { yes?: boolean }, command: Command) => {

@@ -194,6 +194,18 @@ export class Renderer {
     );
   }
 
+  /** Time to Live of the tables that have one (the idempotency keys'): the attribute it deletes by, and its state. */
+  tableTimeToLive(reports: TableReport[]): string {
+    return this.grid(
+      [
+        { title: 'Table', kind: 'text' },
+        { title: 'Time to live', kind: 'key' },
+        { title: 'Status', kind: 'key' },
+      ],
+      reports.flatMap((report) => (report.timeToLive ? [[report.kind, report.timeToLive.attribute, this.tableStatus(report.timeToLive.status)]] : [])),
+    );
+  }
+
   /** One line confirming a write, wrapped under its tick when the terminal is narrow. */
   done(message: string): string {
     return this.prose(`${this.chalk.green('✓')} ${message}`, 2);
@@ -216,7 +228,7 @@ export class Renderer {
   }
 
   private tableStatus(status: string): string {
-    if (status === 'ACTIVE') return this.chalk.green(status);
+    if (status === 'ACTIVE' || status === 'ENABLED') return this.chalk.green(status);
     return status === 'MISSING' ? this.chalk.red(status) : this.chalk.yellow(status);
   }
 

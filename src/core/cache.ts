@@ -119,7 +119,7 @@ export interface CacheSettings {
   breaker?: CacheBreaker;
 }
 
-export type ReadSource = 'cache hit' | 'cache miss' | 'cache bypass (--strong)' | 'cache bypass' | 'no cache';
+export type ReadSource = 'cache hit' | 'cache miss' | 'cache bypass (strong read)' | 'cache bypass' | 'no cache';
 
 /**
  * How a read uses the cache: `cached` answers from it when it can (an
@@ -159,20 +159,26 @@ export interface StoredRead<T> {
 const NOT_FOUND_TTL_SECONDS = 5;
 const DEFAULT_LEASE_SECONDS = 60;
 const DEFAULT_RETRY_AFTER_MS = 10_000;
+const FIRST_RETRY_MS = 1_000;
 
 /**
  * A small circuit breaker: after a failure the cache is left alone for a
- * cool-down, then tried again. A one-shot command thus pays for a dead Redis
- * once; a long-lived process gets its cache back after an outage. One warning
- * per outage: the next one only after the cache has worked again.
+ * cool-down, then tried again (half-open: the next operation is the probe).
+ * The cool-down starts short (a blip costs a second of cache) and doubles
+ * with each failure in a row, up to `retryAfterMs`; a success closes it and
+ * starts over. A one-shot command thus pays for a dead Redis once; a
+ * long-lived process gets its cache back soon after an outage ends. One
+ * warning per outage: the next one only after the cache has worked again.
  */
 export class CacheBreaker {
   private openUntil = 0;
   private warned = false;
+  private failures = 0;
 
   constructor(
     private readonly retryAfterMs = DEFAULT_RETRY_AFTER_MS,
     private readonly now: () => number = () => Date.now(),
+    private readonly firstRetryMs = Math.min(FIRST_RETRY_MS, retryAfterMs),
   ) {}
 
   get closed(): boolean {
@@ -182,11 +188,14 @@ export class CacheBreaker {
   succeeded(): void {
     this.openUntil = 0;
     this.warned = false;
+    this.failures = 0;
   }
 
   /** Opens the breaker; true when this outage has not been warned about yet. */
   failed(): boolean {
-    this.openUntil = this.now() + this.retryAfterMs;
+    this.failures += 1;
+    const coolDown = Math.min(this.retryAfterMs, this.firstRetryMs * 2 ** Math.min(this.failures - 1, 30));
+    this.openUntil = this.now() + coolDown;
     return this.claimWarning();
   }
 
@@ -222,7 +231,7 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
   async read(id: string, mode: ReadMode): Promise<{ item: T | undefined; cache: CacheOutcome }> {
     const settings = this.settings;
     const strong = mode === 'strong';
-    const bypassing: ReadSource = strong ? 'cache bypass (--strong)' : mode === 'bypass' ? 'cache bypass' : 'cache miss';
+    const bypassing: ReadSource = strong ? 'cache bypass (strong read)' : mode === 'bypass' ? 'cache bypass' : 'cache miss';
     if (!settings?.readThrough) return { item: (await this.loadAndReport(id, strong, 'no cache')).item, cache: 'off' };
     if (!this.breaker.closed) return { item: (await this.loadAndReport(id, strong, bypassing)).item, cache: 'off' };
 
@@ -261,10 +270,7 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     if (!settings) return;
     const warning = (reason: string) =>
       `the delete stands, but the cached copy was not removed (${reason}): cached readers may see the deleted item for up to ${settings.ttlSeconds} s`;
-    if (!this.breaker.closed) {
-      if (this.breaker.claimWarning()) this.events.warn?.(warning('Redis failed a moment ago and is being left alone for now'));
-      return;
-    }
+    // Tried even during the cool-down: Redis may only have hung and still hold the old entry (see written()).
     await this.attempt(() => settings.cache.remove(this.ref(id), item.version, settings.ttlSeconds, this.leaseSeconds), warning);
   }
 
@@ -274,10 +280,13 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     if (!settings) return;
     const warning = (reason: string) =>
       `the write stands, but the cached copy was not refreshed (${reason}): cached readers may see the old value for up to ${settings.ttlSeconds} s`;
-    if (!this.breaker.closed) {
-      if (this.breaker.claimWarning()) this.events.warn?.(warning('Redis failed a moment ago and is being left alone for now'));
-      return;
-    }
+    /*
+     * Tried even during the cool-down, unlike reads: a Redis that only hung (or
+     * timed out under load) still holds the old entry, and once the cool-down
+     * ends every replica would be answered that older version until its TTL.
+     * A refresh that timed out still runs when Redis wakes, and never lowers a
+     * newer entry (versions order them). A dead Redis refuses it at once.
+     */
     // Without a version the entry cannot be ordered against the cached one (version 0 would lose to it): drop it.
     if (item.version === null) {
       await this.attempt(() => settings.cache.forget(this.ref(id), this.leaseSeconds), warning);

@@ -157,11 +157,16 @@ export class CartService {
     return (await this.read(cartId, options.strong ? 'strong' : 'cached')).cart;
   }
 
-  /** The cart and what the cache did for the read (an HTTP answer's X-Cache). */
-  async read(cartId: string, mode: ReadMode): Promise<{ cart: Cart; cache: CacheOutcome }> {
+  /** The cart (undefined: not found) and what the cache did for the read (an HTTP answer's X-Cache, a not-found included). */
+  async find(cartId: string, mode: ReadMode): Promise<{ cart: Cart | undefined; cache: CacheOutcome }> {
     const { item, cache } = await this.reads.read(validateId(cartId, 'cartId'), mode);
-    if (!item) throw notFound(cartId);
     return { cart: item, cache };
+  }
+
+  async read(cartId: string, mode: ReadMode): Promise<{ cart: Cart; cache: CacheOutcome }> {
+    const { cart, cache } = await this.find(cartId, mode);
+    if (!cart) throw notFound(cartId);
+    return { cart, cache };
   }
 
   async addProduct(input: AddProductInput): Promise<{ result: WriteResult; cart: Cart }> {
@@ -410,7 +415,9 @@ function refuseCheckedOut(cart: Cart): void {
 
 function refuseForeignVersion(cart: Cart, what: string): void {
   if (cart.version === null && cart.extra?.version) {
-    throw new ShopError('CONFLICT', `cart ${cart.cartId} cannot ${what}: its version attribute holds ${describe(cart.extra.version)}, not a positive whole number; correct the item (e.g. export it, fix it, import it with --overwrite); nothing was changed`);
+    throw new ShopError('CONFLICT', `cart ${cart.cartId} cannot ${what}: its version attribute holds ${describe(cart.extra.version)}, not a positive whole number; nothing was changed`, {
+      hint: { kind: 'fix-item' },
+    });
   }
 }
 
@@ -433,7 +440,8 @@ function refuseUnwritable(cart: Cart, command: string): void {
   const refuse = (attribute: string, problem: string) =>
     new ShopError(
       'CONFLICT',
-      `cart ${cart.cartId} cannot take ${command}: ${attribute} ${problem}; correct the item (e.g. export it, fix the line, import it with --overwrite) and try again; nothing was changed`,
+      `cart ${cart.cartId} cannot take ${command}: ${attribute} ${problem}; nothing was changed`,
+      { hint: { kind: 'fix-item' } },
     );
   if (cart.products === null && extra.products) throw refuse('products', `holds ${describe(extra.products)}, not a list of product maps`);
   if (cart.version === null && extra.version) throw refuse('version', `holds ${describe(extra.version)}, not a positive whole number`);
@@ -478,6 +486,10 @@ function shorten(text: string): string {
 
 function fingerprint(cart: Cart): string {
   return JSON.stringify(cart, (_, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
+}
+
+export function cartNotFound(cartId: string): ShopError {
+  return notFound(cartId);
 }
 
 function notFound(cartId: string): ShopError {

@@ -44,7 +44,9 @@ export type Hint =
   /** Tables of these names exist with another shape: use other names. */
   | { kind: 'other-prefix' }
   /** A rule refused the change; forcing it would apply it anyway (still atomically). */
-  | { kind: 'force' };
+  | { kind: 'force' }
+  /** The stored item holds what shopdb cannot work with: it must be corrected (exported, fixed, imported over itself). */
+  | { kind: 'fix-item' };
 
 export class ShopError extends Error {
   override readonly name = 'ShopError';

@@ -67,9 +67,9 @@ export const CART_INDEXES: readonly IndexDefinition[] = [
   { name: 'userId-keys', hashKey: 'userId', projection: ['createdAt'] },
 ];
 
-/** The indexes of one table kind. */
-export function indexesOf(kind: 'orders' | 'carts'): readonly IndexDefinition[] {
-  return kind === 'orders' ? ORDER_INDEXES : CART_INDEXES;
+/** The indexes of one table kind (the idempotency keys' table has none: it is only read by key). */
+export function indexesOf(kind: 'orders' | 'carts' | 'idempotency'): readonly IndexDefinition[] {
+  return kind === 'orders' ? ORDER_INDEXES : kind === 'carts' ? CART_INDEXES : [];
 }
 
 /** The attributes the indexes key on (all strings). */

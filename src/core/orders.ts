@@ -113,11 +113,16 @@ export class OrderService {
     return (await this.read(orderId, options.strong ? 'strong' : 'cached')).order;
   }
 
-  /** The order and what the cache did for the read (an HTTP answer's X-Cache). */
-  async read(orderId: string, mode: ReadMode): Promise<{ order: Order; cache: CacheOutcome }> {
+  /** The order (undefined: not found) and what the cache did for the read (an HTTP answer's X-Cache, a not-found included). */
+  async find(orderId: string, mode: ReadMode): Promise<{ order: Order | undefined; cache: CacheOutcome }> {
     const { item, cache } = await this.reads.read(validateId(orderId, 'orderId'), mode);
-    if (!item) throw notFound(orderId);
     return { order: item, cache };
+  }
+
+  async read(orderId: string, mode: ReadMode): Promise<{ order: Order; cache: CacheOutcome }> {
+    const { order, cache } = await this.find(orderId, mode);
+    if (!order) throw notFound(orderId);
+    return { order, cache };
   }
 
   async setStatus(input: SetStatusInput): Promise<{ result: WriteResult; order: Order }> {
@@ -142,7 +147,8 @@ export class OrderService {
     if (current.version === null && current.extra?.version) {
       throw new ShopError(
         'CONFLICT',
-        `order ${orderId} cannot change status: its version attribute holds ${JSON.stringify(current.extra.version)}, not a positive whole number; correct the item (e.g. export it, fix it, import it with --overwrite); nothing was changed`,
+        `order ${orderId} cannot change status: its version attribute holds ${JSON.stringify(current.extra.version)}, not a positive whole number; nothing was changed`,
+        { hint: { kind: 'fix-item' } },
       );
     }
     if (current.status === to) return { result: 'unchanged', order: current };
@@ -207,7 +213,8 @@ export function refuseForeignOrderVersion(order: Order, what: string): void {
   if (order.version === null && order.extra?.version) {
     throw new ShopError(
       'CONFLICT',
-      `order ${order.orderId} cannot ${what}: its version attribute holds ${JSON.stringify(order.extra.version)}, not a positive whole number; correct the item (e.g. export it, fix it, import it with --overwrite); nothing was changed`,
+      `order ${order.orderId} cannot ${what}: its version attribute holds ${JSON.stringify(order.extra.version)}, not a positive whole number; nothing was changed`,
+      { hint: { kind: 'fix-item' } },
     );
   }
 }
@@ -226,6 +233,6 @@ function describeStatus(order: Order): string {
   return 'without a status';
 }
 
-function notFound(orderId: string): ShopError {
+export function notFound(orderId: string): ShopError {
   return new ShopError('NOT_FOUND', `order ${orderId} not found`);
 }

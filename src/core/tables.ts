@@ -7,10 +7,18 @@ import { isTimestamp } from './attributes.js';
 const STATUS_INDEX = 'statusShard-updatedAt';
 import { parsePositiveInteger } from './validate.js';
 
-/** The tables and keys of the original design; `--table-prefix` only prepends to the names. */
+/** The attribute DynamoDB's Time to Live deletes idempotency records by (epoch seconds). */
+export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiresAt';
+
+/**
+ * The tables and keys of the original design, and the idempotency keys of
+ * `shopdb serve` (core/idempotency.ts), whose records expire by Time to Live;
+ * `--table-prefix` only prepends to the names.
+ */
 export const TABLES = [
-  { kind: 'orders', baseName: 'EcommerceOrders', hashKey: 'orderId' },
-  { kind: 'carts', baseName: 'EcommerceCarts', hashKey: 'cartId' },
+  { kind: 'orders', baseName: 'EcommerceOrders', hashKey: 'orderId', timeToLive: undefined },
+  { kind: 'carts', baseName: 'EcommerceCarts', hashKey: 'cartId', timeToLive: undefined },
+  { kind: 'idempotency', baseName: 'EcommerceIdempotencyKeys', hashKey: 'idempotencyKey', timeToLive: IDEMPOTENCY_TTL_ATTRIBUTE },
 ] as const;
 
 export type TableKind = (typeof TABLES)[number]['kind'];
@@ -20,7 +28,7 @@ export function tableNames(prefix: string): TableNames {
   if (!/^[A-Za-z0-9_.-]*$/.test(prefix) || prefix.length > 200) {
     throw badInput('table-prefix', 'use at most 200 of the characters A-Z a-z 0-9 _ . -');
   }
-  return { orders: `${prefix}EcommerceOrders`, carts: `${prefix}EcommerceCarts` };
+  return { orders: `${prefix}EcommerceOrders`, carts: `${prefix}EcommerceCarts`, idempotency: `${prefix}EcommerceIdempotencyKeys` };
 }
 
 export type Billing = { mode: 'provisioned'; readCapacity: number; writeCapacity: number } | { mode: 'on-demand' };
@@ -70,8 +78,23 @@ export interface IndexDescription {
   backfilling: boolean;
 }
 
+/** A table's Time to Live as the service describes it. */
+export interface TimeToLiveDescription {
+  /** ENABLED, ENABLING, DISABLED, DISABLING; UNSUPPORTED when the service cannot tell (it has no DescribeTimeToLive). */
+  status: string;
+  /** The attribute it deletes items by; null when none is set. */
+  attribute: string | null;
+}
+
 export interface TableAdmin {
   describe(name: string): Promise<TableDescription | undefined>;
+  timeToLive(name: string): Promise<TimeToLiveDescription>;
+  /**
+   * Turns Time to Live on, on `attribute`. `unsupported`: the service has no
+   * UpdateTimeToLive (dynalite); `refused`: it declined (being changed, or set
+   * on another attribute): describe it to know which.
+   */
+  enableTimeToLive(name: string, attribute: string): Promise<'started' | 'unsupported' | 'refused'>;
   /** Resolves false when a table of that name exists, in whatever state (DynamoDB answers the same for one still DELETING). */
   create(name: string, hashKey: string, billing: Billing, indexes: readonly IndexDefinition[]): Promise<boolean>;
   /**
@@ -102,6 +125,13 @@ export interface TableReport {
   indexes: IndexReport[];
   /** Orders given the status index's key when that index was just added (present only then). */
   backfilled?: number;
+  /**
+   * Tables whose records expire (the idempotency keys'), in create and status
+   * only: Time to Live on shopdb's attribute and its state (ENABLED, ENABLING,
+   * DISABLED, DISABLING; MISMATCH: on another attribute; UNSUPPORTED: the
+   * service has none; MISSING: no table).
+   */
+  timeToLive?: { attribute: string; status: string };
 }
 
 export interface IndexReport {
@@ -144,12 +174,13 @@ export class TableService {
   ) {}
 
   /**
-   * Creates what is missing, checks what exists, and waits until both are
+   * Creates what is missing, checks what exists, and waits until all are
    * ACTIVE. A table still DELETING (a `tables delete` moments ago; on AWS that
    * takes seconds to minutes) is waited out first, then created. A table that
    * exists without shopdb's indexes gets them, one UpdateTable each (DynamoDB
    * adds one index at a time), each waited for until ACTIVE and filled. Every
-   * existing table is checked first: a conflict changes nothing.
+   * existing table is checked first: a conflict changes nothing. Time to Live
+   * is turned on where a table needs it (the idempotency keys').
    */
   async create(billing: Billing, options: WaitOptions): Promise<TableReport[]> {
     const deadline = Date.now() + options.waitMs;
@@ -181,6 +212,11 @@ export class TableService {
       const entry = report(table.kind, name, created ? 'created' : added.length > 0 ? 'updated' : 'exists', description);
       // Orders shopdb wrote before the status index existed lack its key: without it they would never be listed by status.
       // Looked for on every run over an existing orders table, so an interrupted fill is completed by the next one.
+      if (table.timeToLive !== undefined) {
+        const { state, changed } = await this.ensureTimeToLive(name, table.timeToLive, options.onNotice);
+        entry.timeToLive = state;
+        if (changed && entry.result === 'exists') entry.result = 'updated';
+      }
       if (table.kind === 'orders' && !created) {
         options.onWait?.({ table: name, status: 'BACKFILLING', then: 'use', index: STATUS_INDEX });
         const filled = await this.admin.backfillStatusShards(name, (orderId, status, updatedAt) => {
@@ -197,6 +233,36 @@ export class TableService {
       reports.push(entry);
     }
     return reports;
+  }
+
+  /**
+   * Turns Time to Live on where it is off (a new table, or one made before
+   * shopdb kept idempotency keys). Records past their expiry count as absent
+   * whatever the service does, so a service without Time to Live (dynalite),
+   * or one set on another attribute, is a notice, not a failure: only the
+   * deletion of old records is missing.
+   */
+  private async ensureTimeToLive(name: string, attribute: string, onNotice?: (message: string) => void): Promise<{ state: { attribute: string; status: string }; changed: boolean }> {
+    let current = await this.admin.timeToLive(name);
+    let changed = false;
+    if (current.status === 'DISABLED') {
+      const outcome = await this.admin.enableTimeToLive(name, attribute);
+      if (outcome === 'unsupported') {
+        onNotice?.(`table ${name}: the service cannot turn on Time to Live, so it never deletes expired idempotency keys; shopdb ignores them once expired, but they stay stored until deleted by other means`);
+        return { state: { attribute, status: 'UNSUPPORTED' }, changed };
+      }
+      changed = outcome === 'started';
+      current = await this.admin.timeToLive(name);
+    }
+    const state = timeToLiveState(current, attribute);
+    if (state.status === 'MISMATCH') {
+      onNotice?.(`table ${name}: Time to Live is set on attribute ${current.attribute ?? '?'}, not ${attribute}, so expired idempotency keys are never deleted; shopdb ignores them once expired; set it on ${attribute} to have them deleted`);
+    } else if (state.status === 'DISABLING') {
+      onNotice?.(`table ${name}: Time to Live is being turned off, and DynamoDB turns it on again only once that is done (up to an hour); create the tables again then, or expired idempotency keys stay stored (shopdb ignores them)`);
+    } else if (state.status === 'DISABLED') {
+      onNotice?.(`table ${name}: the service did not turn on Time to Live; expired idempotency keys stay stored (shopdb ignores them)`);
+    }
+    return { state, changed };
   }
 
   /** Waits for the table and its indexes; adds the missing ones one at a time. */
@@ -241,12 +307,17 @@ export class TableService {
       const name = this.names[table.kind];
       const description = await this.admin.describe(name);
       if (description) checkKeys(description, table.hashKey);
-      reports.push(report(table.kind, name, description ? 'present' : 'absent', description, description && description.status !== 'DELETING' ? indexesOf(table.kind) : []));
+      const entry = report(table.kind, name, description ? 'present' : 'absent', description, description && description.status !== 'DELETING' ? indexesOf(table.kind) : []);
+      if (table.timeToLive !== undefined) {
+        const described = description && description.status !== 'DELETING' ? await this.admin.timeToLive(name) : undefined;
+        entry.timeToLive = described ? timeToLiveState(described, table.timeToLive) : { attribute: table.timeToLive, status: 'MISSING' };
+      }
+      reports.push(entry);
     }
     return reports;
   }
 
-  /** Deletes both tables; one still CREATING or UPDATING is waited for (DynamoDB refuses to delete it until ACTIVE). */
+  /** Deletes the tables; one still CREATING or UPDATING is waited for (DynamoDB refuses to delete it until ACTIVE). */
   async delete(options: WaitOptions): Promise<TableReport[]> {
     const deadline = Date.now() + options.waitMs;
     const reports: TableReport[] = [];
@@ -290,6 +361,12 @@ export class TableService {
     onWait?.(index === undefined ? { table, status, then } : { table, status, then, index });
     await new Promise((resolve) => setTimeout(resolve, this.pollMs));
   }
+}
+
+/** Time to Live as described, said of shopdb's attribute: MISMATCH when set on another one. */
+function timeToLiveState(described: TimeToLiveDescription, attribute: string): { attribute: string; status: string } {
+  const other = described.attribute !== null && described.attribute !== attribute && described.status !== 'DISABLED';
+  return { attribute, status: other ? 'MISMATCH' : described.status };
 }
 
 function checkKeys(description: TableDescription, hashKey: string): void {

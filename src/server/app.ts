@@ -1,5 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Shop } from '../app/shop.js';
@@ -8,7 +9,9 @@ import { isShopError, ShopError } from '../core/errors.js';
 import type { IdempotencyStore } from '../core/idempotency.js';
 import { CONTRACT_SCHEMAS } from '../core/schema.js';
 import { idempotency } from './idempotency.js';
-import { hintText, problem, type HttpCode, type Problem } from './problem.js';
+import { preconditionDetail } from './conditional.js';
+import { parseJsonBody } from './json-body.js';
+import { hintText, problem, ProblemError, type HttpCode, type Problem } from './problem.js';
 import { json, sendProblem } from './reply.js';
 import { PROBLEM_SCHEMA } from './http.js';
 import { cartRoutes } from './routes-carts.js';
@@ -67,6 +70,10 @@ const KEEP_ALIVE_MS = 65_000;
 const HEADERS_TIMEOUT_MS = 10_000;
 /** The status metrics record for a request whose client went away before the answer (nginx's 499). */
 const CLIENT_CLOSED_REQUEST = 499;
+/** How often Node checks the header and request timeouts (its default, 30 s, would let a slow client hold a socket for 40 s). */
+const TIMEOUT_CHECK_MS = 1_000;
+/** Routes anyone may call; every other request (any /v1 route, /metrics, and what matches no route) needs the token. */
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json']);
 /** A caller's request id is reused when it is this tame; otherwise one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -95,11 +102,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       },
     },
     bodyLimit: options.bodyLimit,
+    http: { connectionsCheckingInterval: TIMEOUT_CHECK_MS },
+    // What Node refuses before fastify sees a request (bad framing, headers too large, too slow): a problem too, and the connection closed.
+    clientErrorHandler: answerClientError,
     requestTimeout: timeout,
     handlerTimeout: timeout,
     keepAliveTimeout: KEEP_ALIVE_MS,
     connectionTimeout: timeout * 2,
-    return503OnClosing: true,
+    // A stopping server answers 503 itself (below): a problem with Retry-After, not fastify's plain JSON.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -120,16 +131,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   // JSON only: any other body is 415 (fastify would read text/plain as a string).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') {
-      done(null, undefined);
-      return;
-    }
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     try {
-      done(null, JSON.parse(text));
+      done(null, parseJsonBody(String(body), request.headers['content-type']));
     } catch (error) {
-      done(new ShopError('BAD_INPUT', `body: is not valid JSON (${error instanceof Error ? error.message : String(error)})`), undefined);
+      done(error as Error, undefined);
     }
   });
 
@@ -150,6 +156,31 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
+  /*
+   * Stopping (SIGTERM): no new connections; the requests in flight finish and
+   * each connection is closed once it has nothing left to answer (the last
+   * answer says Connection: close; pipelined answers still queued go out
+   * first). Otherwise a keep-alive connection that was busy when the stop
+   * began would stay open, idle, until the shutdown bound cut it. A request
+   * that still reaches a handler's hooks is refused with 503 (retry elsewhere).
+   */
+  let closing = false;
+  const inFlight = new WeakMap<object, number>();
+  app.addHook('preClose', async () => {
+    closing = true;
+    app.server.closeIdleConnections();
+  });
+  app.addHook('onRequest', async (request) => {
+    inFlight.set(request.raw.socket, (inFlight.get(request.raw.socket) ?? 0) + 1);
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (closing && inFlight.get(request.raw.socket) === 1) reply.header('connection', 'close');
+    return payload;
+  });
+  app.addHook('onResponse', async (request) => {
+    inFlight.set(request.raw.socket, Math.max(0, (inFlight.get(request.raw.socket) ?? 0) - 1));
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (metrics) {
@@ -161,19 +192,27 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         metrics.requestFinished(request.routeOptions?.url ?? 'unmatched', request.method, status, (performance.now() - started) / 1000);
       });
     }
-    if (options.token !== undefined && needsToken(request.url)) {
+    if (closing) return sendProblem(reply, problem('UNAVAILABLE', 'the server is stopping; retry the request (on another replica)'));
+    // Decided by the route that will answer, never by the URL's text (an absolute-form target, http://host/v1/…, is routed too).
+    if (options.token !== undefined && !isPublic(request)) {
       const given = bearer(request.headers.authorization);
       if (given === undefined || !sameSecret(given, options.token)) {
         reply.header('www-authenticate', given === undefined ? 'Bearer realm="shopdb"' : 'Bearer realm="shopdb", error="invalid_token"');
         return sendProblem(reply, problem('UNAUTHORIZED', given === undefined ? 'this route needs an Authorization: Bearer token' : 'the bearer token was not accepted'));
       }
     }
+    // A body where the route reads none (GET, DELETE) would be ignored silently: the client meant something by it.
+    if (!request.is404 && request.routeOptions.schema?.body === undefined && carriesBody(request.headers)) {
+      return sendProblem(reply, problem('BAD_INPUT', `body: ${request.method} ${request.routeOptions.url ?? ''} takes no body; send its options in the query`));
+    }
     return undefined;
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if ((error as unknown) instanceof ProblemError) return sendProblem(reply, (error as unknown as ProblemError).problem);
     if (isShopError(error)) {
-      const detail = [error.message, hintText(error.hint, request.routeOptions?.config?.force)].filter(Boolean).join('; ');
+      const message = error.code === 'PRECONDITION_FAILED' ? preconditionDetail(error.message) : error.message;
+      const detail = [message, hintText(error.hint, request.routeOptions?.config?.force)].filter(Boolean).join('; ');
       if (error.code === 'INTERNAL') request.log.error({ err: error }, 'internal error');
       return sendProblem(reply, problem(error.code, detail));
     }
@@ -204,6 +243,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   // The API: POST routes honour Idempotency-Key.
   await app.register(async (api) => {
+    // Unknown query parameters are refused on every route, including those that take none.
+    api.addHook('onRoute', (route) => {
+      route.schema ??= {};
+      route.schema.querystring ??= { type: 'object', additionalProperties: false, properties: {} };
+    });
     idempotency(api, options.idempotencyStore, options.token);
     orderRoutes(api, shop, metrics);
     cartRoutes(api, shop, metrics);
@@ -212,9 +256,33 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   return app;
 }
 
-function needsToken(url: string): boolean {
-  const path = pathOf(url);
-  return path === '/metrics' || path === '/v1' || path.startsWith('/v1/');
+function isPublic(request: { is404: boolean; routeOptions: { url?: string | undefined } }): boolean {
+  return !request.is404 && request.routeOptions.url !== undefined && PUBLIC_ROUTES.has(request.routeOptions.url);
+}
+
+function carriesBody(headers: Record<string, string | string[] | undefined>): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Node's clientError: answered as a problem (when no answer has started on the socket), then the connection is closed. */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const answer =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? problem('HEADERS_TOO_LARGE', 'the request headers are larger than this server accepts')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? problem('REQUEST_TIMEOUT', 'the request did not arrive in the time allowed')
+        : problem('BAD_INPUT', 'the request is not valid HTTP/1.1 (its request line, a header, or how its body is delimited)');
+  // As Node itself does: never write into an answer already under way.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = JSON.stringify(answer);
+    socket.write(
+      `HTTP/1.1 ${answer.status} ${answer.title}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 function pathOf(url: string): string {
@@ -248,6 +316,8 @@ function validationDetail(error: FastifyError): string {
       return `${described(String(params.additionalProperty))}: is not a field this request accepts`;
     case 'type': {
       const wanted = String(params.type);
+      // A query value is a string unless the parameter is repeated (?a=1&a=2 is an array).
+      if (where === 'querystring' && path !== '') return `${described(path)}: is given more than once; give it once`;
       const money = /amount|price/i.test(path) && wanted === 'string' ? ' (money is a decimal string such as "12.34"; a JSON number could lose cents)' : '';
       return `${described(path)}: must be ${wanted === 'integer' ? 'a whole number' : `a JSON ${wanted}`}${money}`;
     }
@@ -274,6 +344,8 @@ function fromFrameworkError(error: FastifyError): Problem {
     case 'FST_ERR_CTP_EMPTY_TYPE':
     case 'FST_ERR_CTP_INVALID_TYPE':
       return problem('BAD_INPUT', `body: ${error.message}`);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return problem('BAD_INPUT', 'path: a segment is longer than any id may be (at most 2048 bytes)');
     case 'FST_ERR_BAD_URL':
     case 'FST_ERR_ASYNC_CONSTRAINT':
       return problem('BAD_INPUT', 'the URL is not valid (a malformed percent-encoding?)');

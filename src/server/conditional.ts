@@ -43,6 +43,11 @@ export function noneMatchHits(header: string | undefined, etag: string | undefin
   return splitTags(value).some((tag) => tag.replace(/^W\//, '') === etag);
 }
 
+/** The core's PRECONDITION_FAILED message, without naming the sentinel version of a tag that never matches. */
+export function preconditionDetail(message: string): string {
+  return message.replace(`, not ${NEVER} as required`, ', and the If-Match tag (weak, or not one this server makes) never matches');
+}
+
 function splitTags(value: string): string[] {
   return value
     .split(',')

@@ -21,10 +21,18 @@ export function readMode(request: FastifyRequest<{ Querystring: { consistent?: s
   return directives.some((directive) => directive.trim() === 'no-cache' || directive.trim() === 'no-store') ? 'bypass' : 'cached';
 }
 
-/** An item read: 304 when If-None-Match names its tag, otherwise 200 with it. */
-export function answerRead(request: FastifyRequest, reply: FastifyReply, item: { version: WholeNumber | null }, cache: CacheOutcome, metrics: MetricsSink | undefined): FastifyReply {
+/** An item read: 304 when If-None-Match names its tag, otherwise 200 with it; a not-found (X-Cache too: a cached not-found is a hit) is `missing()`'s error. */
+export function answerRead(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  item: { version: WholeNumber | null } | undefined,
+  cache: CacheOutcome,
+  metrics: MetricsSink | undefined,
+  missing: () => Error,
+): FastifyReply {
   metrics?.cacheRead(cache);
   reply.header('x-cache', cache);
+  if (item === undefined) throw missing();
   const etag = etagOf(item.version);
   if (etag !== undefined) reply.header('etag', etag);
   const ifNoneMatch = request.headers['if-none-match'];
@@ -62,6 +70,17 @@ export async function withFields<R>(names: Record<string, string>, call: () => P
     }
     throw error;
   }
+}
+
+/**
+ * Ids the API makes reachable: `.` and `..` are valid ids (the CLI takes
+ * them), but URL clients resolve them away (`/v1/orders/..` becomes `/v1/`,
+ * even percent-encoded), so an item created under one could never be read
+ * back over HTTP.
+ */
+export function addressable<T extends string | undefined>(id: T, field: string): T {
+  if (id === '.' || id === '..') throw new ShopError('BAD_INPUT', `${field}: "${id}" cannot be used in a URL path (clients resolve it away); choose another id`);
+  return id;
 }
 
 export function itemPath(collection: 'orders' | 'carts', id: string): string {

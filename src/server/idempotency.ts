@@ -11,9 +11,11 @@ import { sendProblem } from './reply.js';
  * same key with the same request within KEEP_SECONDS replays that answer
  * (Idempotent-Replayed: true), on any replica; with another request it is
  * 422; while the first still runs, 409. Keys are scoped to the caller's
- * token: two clients never see each other's answers. Answers of 5xx are not
- * recorded (the key is released: a retry runs again); requests refused before
- * they run (bad JSON, a schema error, 401) claim nothing.
+ * token: two clients never see each other's answers. Only successes are
+ * recorded: a refused request (4xx) wrote nothing, and a failed one (5xx) may
+ * not have, so the key is released and a retry runs again (a write that did
+ * commit answers `unchanged` or is refused the second time, as in the CLI);
+ * requests refused before they run (bad JSON, a schema error, 401) claim nothing.
  */
 
 export const KEEP_SECONDS = 24 * 60 * 60;
@@ -70,7 +72,7 @@ export function idempotency(api: FastifyInstance, store: IdempotencyStore | unde
     if (!claimed || !store) return payload;
     request.idempotencyClaim = undefined;
     try {
-      if (reply.statusCode >= 500 || typeof payload !== 'string') {
+      if (reply.statusCode >= 300 || typeof payload !== 'string') {
         await store.release(claimed.key, claimed.token);
       } else {
         await store.complete(claimed.key, claimed.token, { status: reply.statusCode, headers: keptHeaders(reply), body: payload });

@@ -20,6 +20,8 @@ export type HttpCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'IDEMPOTENCY_KEY_IN_USE'
   | 'NOT_ACCEPTABLE'
+  | 'REQUEST_TIMEOUT'
+  | 'HEADERS_TOO_LARGE'
   | 'SHUTTING_DOWN';
 
 export interface Problem {
@@ -37,6 +39,7 @@ const STATUS: Record<HttpCode, number> = {
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   NOT_ACCEPTABLE: 406,
+  REQUEST_TIMEOUT: 408,
   CONFLICT: 409,
   ILLEGAL_TRANSITION: 409,
   UNEXPECTED_STATUS: 409,
@@ -45,6 +48,7 @@ const STATUS: Record<HttpCode, number> = {
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   // The server's own tables or service are not as they should be: a client can only wait (Retry-After).
   TABLE_NOT_FOUND: 503,
@@ -62,14 +66,23 @@ const TITLE: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
+  408: 'Request Timeout',
   409: 'Conflict',
   412: 'Precondition Failed',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
+
+/** A problem found before a route's handler runs (the body's media type or JSON), thrown to the error handler. */
+export class ProblemError extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.detail);
+  }
+}
 
 export function statusOf(code: HttpCode): number {
   return STATUS[code];
@@ -110,5 +123,7 @@ export function hintText(hint: Hint | undefined, force = '"force": true in the b
       return "the server's configuration needs its operator";
     case 'force':
       return `send ${force} to do it anyway`;
+    case 'fix-item':
+      return 'the stored item must be corrected by an operator first';
   }
 }

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Shop } from '../app/shop.js';
+import { cartNotFound } from '../core/carts.js';
 import { requestField } from '../core/schema.js';
 import type { MetricsSink } from './app.js';
 import {
+  addressable,
   answerRead,
   answerWrite,
   headers,
@@ -48,8 +50,8 @@ export function cartRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSin
       },
     },
     async (request, reply) => {
-      const { cart, cache } = await shop.carts.read(request.params.cartId, readMode(request));
-      return answerRead(request, reply, cart, cache, metrics);
+      const { cart, cache } = await shop.carts.find(request.params.cartId, readMode(request));
+      return answerRead(request, reply, cart, cache, metrics, () => cartNotFound(request.params.cartId));
     },
   );
 
@@ -69,7 +71,7 @@ export function cartRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSin
       },
     },
     async (request, reply) => {
-      const { result, cart } = await shop.carts.create({ cartId: request.body.cartId, userId: request.body.userId });
+      const { result, cart } = await shop.carts.create({ cartId: addressable(request.body.cartId, 'cartId'), userId: request.body.userId });
       return answerWrite(reply, { result, cart }, cart, itemPath('carts', cart.cartId));
     },
   );
@@ -100,7 +102,7 @@ export function cartRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSin
       const { productId, price, quantity, name } = request.body;
       const { result, cart } = await shop.carts.addProduct({
         cartId: request.params.cartId,
-        productId,
+        productId: addressable(productId, 'productId'),
         price,
         quantity: quantity === undefined ? undefined : String(quantity),
         name,
@@ -190,7 +192,7 @@ export function cartRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSin
       },
     },
     async (request, reply) => {
-      const { result, order } = await shop.carts.checkout({ cartId: request.params.cartId, orderId: request.body?.orderId, ifVersion: ifMatch(request) });
+      const { result, order } = await shop.carts.checkout({ cartId: request.params.cartId, orderId: addressable(request.body?.orderId, 'orderId'), ifVersion: ifMatch(request) });
       return answerWrite(reply, { result, order }, undefined, itemPath('orders', order.orderId));
     },
   );

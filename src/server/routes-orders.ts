@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Shop } from '../app/shop.js';
+import { notFound as orderNotFound } from '../core/orders.js';
 import { requestField } from '../core/schema.js';
 import { ORDER_STATUSES } from '../core/status.js';
 import type { MetricsSink } from './app.js';
 import {
+  addressable,
   answerRead,
   answerWrite,
   headers,
@@ -39,8 +41,8 @@ export function orderRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSi
       },
     },
     async (request, reply) => {
-      const { order, cache } = await shop.orders.read(request.params.orderId, readMode(request));
-      return answerRead(request, reply, order, cache, metrics);
+      const { order, cache } = await shop.orders.find(request.params.orderId, readMode(request));
+      return answerRead(request, reply, order, cache, metrics, () => orderNotFound(request.params.orderId));
     },
   );
 
@@ -68,7 +70,7 @@ export function orderRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSi
     },
     async (request, reply) => {
       const { orderId, userId, totalAmount } = request.body;
-      const { result, order } = await withFields(FIELDS, () => shop.orders.create({ orderId, userId, amount: totalAmount }));
+      const { result, order } = await withFields(FIELDS, () => shop.orders.create({ orderId: addressable(orderId, 'orderId'), userId, amount: totalAmount }));
       return answerWrite(reply, { result, order }, order, itemPath('orders', order.orderId));
     },
   );

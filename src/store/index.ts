@@ -6,9 +6,11 @@ import { connectDynamo, type DynamoSettings } from './dynamo-client.js';
 import { OrderTable } from './order-table.js';
 import { ListTable } from './list-query.js';
 import { DynamoTableAdmin } from './table-admin.js';
+import { IdempotencyTable } from './idempotency-table.js';
 import type { TableNames } from '../core/tables.js';
 
 export type { DynamoCall, DynamoSettings } from './dynamo-client.js';
+export { IdempotencyTable } from './idempotency-table.js';
 
 /** Everything the core needs from DynamoDB, behind the core's own interfaces. */
 export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
@@ -33,6 +35,8 @@ export function openDynamoStore(settings: DynamoSettings, names: TableNames) {
     listOrders: new ListTable<Order>(dynamo, names.orders, { key: 'orderId', fromAttributeValues: attributeValuesToOrder }),
     listCarts: new ListTable<Cart>(dynamo, names.carts, { key: 'cartId', fromAttributeValues: attributeValuesToCart }),
     tables: new DynamoTableAdmin(dynamo),
+    /** Idempotency keys of `shopdb serve` (core/idempotency.ts), shared by every replica. */
+    idempotency: new IdempotencyTable(dynamo, names.idempotency),
     /** Capacity consumed so far by every call, per table. */
     capacity: () => dynamo.capacity.report(),
     /** Frees the keep-alive sockets so the process can exit at once. */

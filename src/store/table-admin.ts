@@ -6,16 +6,18 @@ import {
   type AttributeValue,
   DeleteTableCommand,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
   LimitExceededException,
   ResourceInUseException,
   ResourceNotFoundException,
   UpdateTableCommand,
+  UpdateTimeToLiveCommand,
   type GlobalSecondaryIndex,
   type Projection,
   type TableDescription as AwsTableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { indexKeyAttributes, STATUS_SHARD_ATTRIBUTE, type IndexDefinition } from '../core/indexes.js';
-import type { Billing, IndexDescription, TableAdmin, TableDescription } from '../core/tables.js';
+import type { Billing, IndexDescription, TableAdmin, TableDescription, TimeToLiveDescription } from '../core/tables.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
 
@@ -93,6 +95,29 @@ export class DynamoTableAdmin implements TableAdmin {
     }
   }
 
+  async timeToLive(name: string): Promise<TimeToLiveDescription> {
+    try {
+      const { TimeToLiveDescription: described } = await this.dynamo.client.send(new DescribeTimeToLiveCommand({ TableName: name }));
+      return { status: described?.TimeToLiveStatus ?? 'DISABLED', attribute: described?.AttributeName ?? null };
+    } catch (error) {
+      if (isUnknownOperation(error)) return { status: 'UNSUPPORTED', attribute: null };
+      throw serviceError(error, this.dynamo.location, name);
+    }
+  }
+
+  async enableTimeToLive(name: string, attribute: string): Promise<'started' | 'unsupported' | 'refused'> {
+    try {
+      await this.dynamo.client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: attribute, Enabled: true } }));
+      return 'started';
+    } catch (error) {
+      // dynalite answers DescribeTimeToLive (always DISABLED) but has no UpdateTimeToLive.
+      if (isUnknownOperation(error)) return 'unsupported';
+      // Already on (another client just turned it on), on another attribute, or being changed: the caller describes it again.
+      if (error instanceof Error && error.name === 'ValidationException' && /time ?to ?live/i.test(error.message)) return 'refused';
+      throw serviceError(error, this.dynamo.location, name);
+    }
+  }
+
   async create(name: string, hashKey: string, billing: Billing, indexes: readonly IndexDefinition[]): Promise<boolean> {
     const throughput = billing.mode === 'on-demand' ? null : { readCapacity: billing.readCapacity, writeCapacity: billing.writeCapacity };
     try {
@@ -145,6 +170,10 @@ export class DynamoTableAdmin implements TableAdmin {
       throw serviceError(error, this.dynamo.location);
     }
   }
+}
+
+function isUnknownOperation(error: unknown): boolean {
+  return error instanceof Error && error.name === 'UnknownOperationException';
 }
 
 function toDescription(name: string, table: AwsTableDescription): TableDescription {

@@ -92,7 +92,7 @@ async function ok(args: string[], env: Record<string, string | undefined> = {}):
 
 /** What the verbose read line says: `read <table> <id>: <source>, <from>, <units> capacity units`. */
 function readLine(stderr: string): { source: string; from: string; units: string } {
-  const match = /^shopdb: read \S+ \S+: (cache hit|cache miss|cache bypass \(--strong\)|no cache), ([^,]+), (\S+) capacity units$/m.exec(stderr);
+  const match = /^shopdb: read \S+ \S+: (cache hit|cache miss|cache bypass \(strong read\)|no cache), ([^,]+), (\S+) capacity units$/m.exec(stderr);
   if (!match) throw new Error(`no read line in stderr:\n${stderr}`);
   return { source: match[1]!, from: match[2]!, units: match[3]! };
 }
@@ -246,7 +246,7 @@ describe('--strong --cache', () => {
     expect(strong.exitCode).toBe(0);
     expect(strong.json<OrderJson>()).toMatchObject({ status: 'PAID', version: 2 });
     const line = readLine(strong.stderr);
-    expect(line).toMatchObject({ source: 'cache bypass (--strong)', from: 'DynamoDB strong read' });
+    expect(line).toMatchObject({ source: 'cache bypass (strong read)', from: 'DynamoDB strong read' });
     expect(Number(line.units)).toBeGreaterThan(0);
 
     const after = await cachedGet('order', 'o-strong');
@@ -261,7 +261,7 @@ describe('--strong --cache', () => {
 
     const strong = await cachedGet('order', 'o-samever', ['--strong']);
     expect(strong.json<OrderJson>()).toMatchObject({ status: 'PAID', version: 1 });
-    expect(readLine(strong.stderr).source).toBe('cache bypass (--strong)');
+    expect(readLine(strong.stderr).source).toBe('cache bypass (strong read)');
 
     const after = await cachedGet('order', 'o-samever');
     expect(readLine(after.stderr).source).toBe('cache hit');

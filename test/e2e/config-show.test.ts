@@ -57,6 +57,7 @@ describe('config show --json', () => {
       'tablePrefix',
       'ordersTable',
       'cartsTable',
+      'idempotencyTable',
       'output',
       'color',
       'verbose',
@@ -71,6 +72,7 @@ describe('config show --json', () => {
     expect(report.tablePrefix).toEqual({ value: prefix, source: 'env SHOPDB_TABLE_PREFIX' });
     expect(report.ordersTable).toEqual({ value: `${prefix}EcommerceOrders`, source: 'prefix from env SHOPDB_TABLE_PREFIX' });
     expect(report.cartsTable).toEqual({ value: `${prefix}EcommerceCarts`, source: 'prefix from env SHOPDB_TABLE_PREFIX' });
+    expect(report.idempotencyTable).toEqual({ value: `${prefix}EcommerceIdempotencyKeys`, source: 'prefix from env SHOPDB_TABLE_PREFIX' });
     expect(report.output).toEqual({ value: 'json', source: 'default (stdout is not a terminal)' });
     expect(report.timeoutSeconds).toEqual({ value: 10, source: 'default' });
     expect(report.cacheUrl).toEqual({ value: null, source: 'not set: no cache' });

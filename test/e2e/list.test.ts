@@ -240,9 +240,9 @@ describe('items of the original design (boto3)', () => {
     expect(run.stderr).toMatch(new RegExp(`check again with: shopdb --table-prefix ${legacy} tables status`));
   });
 
-  it('after tables create (updated), undated items are listed after the dated ones, whole, and filtered by status', async () => {
+  it('after tables create (updated; the idempotency keys\' table created), undated items are listed after the dated ones, whole, and filtered by status', async () => {
     const created = (await ok(['tables', 'create'], legacy)).json<{ tables: Array<{ result: string }> }>();
-    expect(created.tables.map((table) => table.result)).toEqual(['updated', 'updated']);
+    expect(created.tables.map((table) => table.result)).toEqual(['updated', 'updated', 'created']);
     await ok(['order', 'create', 'new-1', '--user', 'lu', '--amount', '1'], legacy);
     const page = (await ok(['order', 'list', '--user', 'lu'], legacy)).json<Page>();
     expect(page.orders[0]!.orderId).toBe('new-1');

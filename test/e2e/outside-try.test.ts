@@ -88,7 +88,7 @@ describe('list and items get refuses', () => {
 });
 
 describe('tables create over items DynamoDB cannot index', () => {
-  it('adds the indexes, fills the status key of the others, names the refused ones, and creates the carts table too', async () => {
+  it('adds the indexes, fills the status key of the others, names the refused ones, and creates the carts and idempotency tables too', async () => {
     const own = uniquePrefix('outside-num');
     const name = `${own}EcommerceOrders`;
     await client.send(new CreateTableCommand({ TableName: name, KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'orderId', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }));
@@ -99,7 +99,7 @@ describe('tables create over items DynamoDB cannot index', () => {
     const run = await shopdb(['tables', 'create'], { prefix: own });
     expect(run.exitCode, run.stderr).toBe(0);
     const reports = run.json<{ tables: Array<{ result: string; backfilled?: number }> }>().tables;
-    expect(reports.map((report) => report.result)).toEqual(['updated', 'created']);
+    expect(reports.map((report) => report.result)).toEqual(['updated', 'created', 'created']);
     expect(reports[0]?.backfilled).toBe(1);
     expect(run.stderr).toContain('1 order in');
     expect(run.stderr).toContain('(numuser) holds a value other than a string in an attribute the indexes key on (userId or createdAt)');

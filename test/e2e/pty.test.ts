@@ -83,18 +83,18 @@ const run = (args: string[], options: PtyOptions = {}) => pty(args, { prefix, ..
 
 describe('tables create, status and delete', () => {
   const own = uniquePrefix('ptyt');
-  const names = [`${own}EcommerceOrders`, `${own}EcommerceCarts`];
+  const names = [`${own}EcommerceOrders`, `${own}EcommerceCarts`, `${own}EcommerceIdempotencyKeys`];
 
   it('draw a coloured table at 80 columns and fit 50 columns, TERM=dumb and NO_COLOR', async () => {
     const created = await pty(['tables', 'create', '--billing', 'on-demand'], { prefix: own, columns: 80 });
-    expectHuman(created, { facts: [...names, 'created', 'ACTIVE'], colour: 'present' });
+    expectHuman(created, { facts: [...names, 'created', 'ACTIVE', 'expiresAt', 'ENABLED'], colour: 'present' });
 
     const [narrow, dumb, plain] = await Promise.all([
       pty(['tables', 'status'], { prefix: own, columns: 50 }),
       pty(['tables', 'status'], { prefix: own, columns: 50, env: DUMB }),
       pty(['tables', 'status'], { prefix: own, columns: 80, env: NO_COLOR }),
     ]);
-    expectHuman(narrow, { facts: [...names, 'present', 'ACTIVE', 'on-demand'], colour: 'present' });
+    expectHuman(narrow, { facts: [...names, 'present', 'ACTIVE', 'on-demand', 'expiresAt', 'ENABLED'], colour: 'present' });
     expectHuman(dumb, { facts: [...names, 'ACTIVE'], colour: 'no-escapes' });
     expectHuman(plain, { facts: [...names, 'ACTIVE'], colour: 'absent' });
 
@@ -110,7 +110,7 @@ describe('tables create, status and delete', () => {
     const status = await run(['tables', 'status'], { columns: 80 });
     expectHuman(status, { facts: ['Items'] });
     const counts = status.screen.filter((line) => line.includes(prefix)).map((line) => line.split('│').at(-2) ?? '');
-    expect(counts).toHaveLength(2);
+    expect(counts).toHaveLength(3);
     for (const cell of counts) expect(cell).toMatch(/^ +\d+ $/);
   });
 });

@@ -155,24 +155,25 @@ describe('tables delete', () => {
     expect(after.tables.map(({ name, result, status: state }) => [name, result, state])).toEqual([
       [`${prefix}EcommerceOrders`, 'present', 'ACTIVE'],
       [`${prefix}EcommerceCarts`, 'present', 'ACTIVE'],
+      [`${prefix}EcommerceIdempotencyKeys`, 'present', 'ACTIVE'],
     ]);
     expect((await shopdb(['order', 'get', 'keep-me', '--strong'], { prefix })).exitCode).toBe(0);
   });
 
-  it('with --yes really deletes both tables (status exits 3 afterwards)', async () => {
+  it('with --yes really deletes all three tables (status exits 3 afterwards)', async () => {
     const deleted = await shopdb(['tables', 'delete', '--yes'], { prefix });
     expect(deleted.exitCode).toBe(0);
-    expect(deleted.json<{ tables: Array<{ result: string }> }>().tables.map((table) => table.result)).toEqual(['deleted', 'deleted']);
+    expect(deleted.json<{ tables: Array<{ result: string }> }>().tables.map((table) => table.result)).toEqual(['deleted', 'deleted', 'deleted']);
 
     const after = await status();
     expect(after.exitCode).toBe(3);
-    expect(after.tables.map((table) => table.result)).toEqual(['absent', 'absent']);
-    for (const name of [`${prefix}EcommerceOrders`, `${prefix}EcommerceCarts`]) {
+    expect(after.tables.map((table) => table.result)).toEqual(['absent', 'absent', 'absent']);
+    for (const name of [`${prefix}EcommerceOrders`, `${prefix}EcommerceCarts`, `${prefix}EcommerceIdempotencyKeys`]) {
       await expect(client.send(new DescribeTableCommand({ TableName: name }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     }
     const again = await shopdb(['tables', 'delete', '--yes'], { prefix });
     expect(again.exitCode).toBe(0);
-    expect(again.json<{ tables: Array<{ result: string }> }>().tables.map((table) => table.result)).toEqual(['absent', 'absent']);
+    expect(again.json<{ tables: Array<{ result: string }> }>().tables.map((table) => table.result)).toEqual(['absent', 'absent', 'absent']);
   });
 });
 

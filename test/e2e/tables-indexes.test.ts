@@ -62,7 +62,7 @@ describe('on DynamoDB Local', () => {
   it('a new table gets every index, each with the table\'s provisioned capacity', async () => {
     const prefix = uniquePrefix('ix-new');
     const created = tables(await shopdb(['tables', 'create', '--rcu', '7', '--wcu', '3'], { prefix }));
-    expect(created.map((table) => table.result)).toEqual(['created', 'created']);
+    expect(created.map((table) => table.result)).toEqual(['created', 'created', 'created']);
     expect(created[0]!.indexes.map((index) => [index.name, index.status])).toEqual([
       ['userId-createdAt', 'ACTIVE'],
       ['statusShard-updatedAt', 'ACTIVE'],
@@ -82,12 +82,16 @@ describe('on DynamoDB Local', () => {
       { op: 'create_tables', prefix },
       { op: 'create_order', table: `${prefix}EcommerceOrders`, orderId: 'py-1', userId: 'u', totalAmount: '1' },
     ]);
-    const before = tables(await shopdb(['tables', 'status'], { prefix }));
+    // The original design has no idempotency keys' table: status exits 3 until tables create makes it.
+    const beforeRun = await shopdb(['tables', 'status'], { prefix });
+    expect(beforeRun.exitCode, beforeRun.stderr).toBe(3);
+    const before = beforeRun.json<{ tables: Report[] }>().tables;
+    expect(before.map((table) => table.result)).toEqual(['present', 'present', 'absent']);
     expect(before[0]!.indexes.map((index) => index.status)).toEqual(['MISSING', 'MISSING', 'MISSING']);
     const updated = await shopdb(['tables', 'create', '--verbose'], { prefix });
-    expect(tables(updated).map((table) => table.result)).toEqual(['updated', 'updated']);
+    expect(tables(updated).map((table) => table.result)).toEqual(['updated', 'updated', 'created']);
     const again = tables(await shopdb(['tables', 'create'], { prefix }));
-    expect(again.map((table) => table.result)).toEqual(['exists', 'exists']);
+    expect(again.map((table) => table.result)).toEqual(['exists', 'exists', 'exists']);
     const status = tables(await shopdb(['tables', 'status'], { prefix }));
     expect(status.flatMap((table) => table.indexes.map((index) => `${index.name}:${index.status}:${index.backfilling}`))).toEqual([
       'userId-createdAt:ACTIVE:false',
@@ -127,8 +131,9 @@ describe('on DynamoDB Local', () => {
     expect(run.stderr).toMatch(/index userId-createdAt has projection KEYS_ONLY, not ALL/);
     const status = await shopdb(['tables', 'status'], { prefix });
     const reports = status.json<{ tables: Report[] }>().tables;
-    // Nothing else changed: the carts table was not created, no index was added.
+    // Nothing else changed: neither the carts nor the idempotency keys' table was created, no index was added.
     expect(reports[1]!.status).toBe('MISSING');
+    expect(reports[2]!.status).toBe('MISSING');
     expect(reports[0]!.indexes.map((index) => index.status)).toEqual(['MISMATCH', 'MISSING', 'MISSING']);
   });
 });

@@ -55,7 +55,7 @@ export async function shopdb(args: string[], options: { prefix?: string; env?: R
   };
 }
 
-/** Creates both tables under `prefix`, failing loudly if that does not work. */
+/** Creates the tables under `prefix`, failing loudly if that does not work. */
 export async function createTables(prefix: string): Promise<void> {
   const run = await shopdb(['tables', 'create'], { prefix });
   if (run.exitCode !== 0) throw new Error(`tables create failed (${run.exitCode}): ${run.stderr}`);

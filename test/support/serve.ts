@@ -35,6 +35,8 @@ export async function startServe(options: ServeOptions = {}): Promise<Served> {
     extendEnv: true,
     stdin: 'ignore',
     buffer: false,
+    // A graceful stop may take the whole --shutdown-timeout (10 s by default); execa's own SIGKILL after 5 s would cut it.
+    forceKillAfterDelay: 20_000,
   });
   let out = '';
   let err = '';

@@ -231,10 +231,10 @@ describe('parseBilling', () => {
 });
 
 describe('tableNames', () => {
-  it('prepends the prefix to both base names', () => {
-    expect(tableNames('')).toEqual({ orders: 'EcommerceOrders', carts: 'EcommerceCarts' });
-    expect(tableNames('staging-')).toEqual({ orders: 'staging-EcommerceOrders', carts: 'staging-EcommerceCarts' });
-    expect(tableNames('A_z.9-')).toEqual({ orders: 'A_z.9-EcommerceOrders', carts: 'A_z.9-EcommerceCarts' });
+  it('prepends the prefix to every base name', () => {
+    expect(tableNames('')).toEqual({ orders: 'EcommerceOrders', carts: 'EcommerceCarts', idempotency: 'EcommerceIdempotencyKeys' });
+    expect(tableNames('staging-')).toEqual({ orders: 'staging-EcommerceOrders', carts: 'staging-EcommerceCarts', idempotency: 'staging-EcommerceIdempotencyKeys' });
+    expect(tableNames('A_z.9-')).toEqual({ orders: 'A_z.9-EcommerceOrders', carts: 'A_z.9-EcommerceCarts', idempotency: 'A_z.9-EcommerceIdempotencyKeys' });
   });
 
   it('accepts 200 characters and refuses 201', () => {

@@ -18,6 +18,7 @@ export interface ConfigReport {
   tablePrefix: Setting<string>;
   ordersTable: Setting<string>;
   cartsTable: Setting<string>;
+  idempotencyTable: Setting<string>;
   output: Setting<'json' | 'table'>;
   color: Setting<boolean>;
   verbose: Setting<boolean>;
@@ -60,6 +61,7 @@ export async function configShow(ctx: CommandContext): Promise<void> {
     tablePrefix: { value: config.tablePrefix, source: sources.tablePrefix },
     ordersTable: { value: tables.orders, source: tableSource },
     cartsTable: { value: tables.carts, source: tableSource },
+    idempotencyTable: { value: tables.idempotency, source: tableSource },
     output: { value: config.output, source: sources.output },
     color: { value: config.color, source: sources.color },
     verbose: { value: config.verbose, source: sources.verbose },
@@ -77,6 +79,7 @@ export async function configShow(ctx: CommandContext): Promise<void> {
       ['Table prefix', report.tablePrefix.value === '' ? '(none)' : report.tablePrefix.value, report.tablePrefix.source],
       ['Orders table', report.ordersTable.value, report.ordersTable.source],
       ['Carts table', report.cartsTable.value, report.cartsTable.source],
+      ['Idempotency table', report.idempotencyTable.value, report.idempotencyTable.source],
       ['Output', report.output.value, report.output.source],
       ['Colour', report.color.value ? 'on' : 'off', report.color.source],
       ['Verbose', report.verbose.value ? 'on' : 'off', report.verbose.source],

@@ -56,7 +56,7 @@ export async function serve(ctx: CommandContext, input: ServeInput): Promise<voi
       shop,
       token,
       bodyLimit,
-      idempotencyStore: (shop as { idempotency?: Parameters<typeof buildServer>[0]['idempotencyStore'] }).idempotency,
+      idempotencyStore: shop.idempotency,
       log: { level: logLevel, destination: { write: (line) => stderr.write(line) } },
       location: ctx.config.location,
       metrics,

@@ -22,7 +22,7 @@ export async function tablesCreate(ctx: CommandContext, options: { billing?: str
       },
     });
     spinner.stop();
-    await ctx.out.result({ tables: reports }, (render) => `${render.tables(reports)}\n${render.tableIndexes(reports)}`);
+    await ctx.out.result({ tables: reports }, (render) => [render.tables(reports), render.tableIndexes(reports), ...(reports.some((report) => report.timeToLive) ? [render.tableTimeToLive(reports)] : [])].join('\n'));
   } finally {
     spinner.stop();
   }

@@ -7,7 +7,8 @@ export async function tablesStatus(ctx: CommandContext): Promise<void> {
   const reports = await tables.status();
   await ctx.out.result({ tables: reports }, (render) => {
     const present = reports.filter((report) => report.indexes.length > 0);
-    return present.length === 0 ? render.tables(reports) : `${render.tables(reports)}\n${render.tableIndexes(present)}`;
+    const expiring = reports.filter((report) => report.timeToLive && report.timeToLive.status !== 'MISSING');
+    return [render.tables(reports), ...(present.length === 0 ? [] : [render.tableIndexes(present)]), ...(expiring.length === 0 ? [] : [render.tableTimeToLive(expiring)])].join('\n');
   });
   const unready = reports.filter((report) => report.status === 'ACTIVE' || report.status === 'UPDATING').flatMap((report) => report.indexes.filter((index) => index.status === 'MISSING').map((index) => `${report.name} ${index.name}`));
   // Reads and writes work without them; only listing needs them.
@@ -15,6 +16,13 @@ export async function tablesStatus(ctx: CommandContext): Promise<void> {
   const mismatched = reports.flatMap((report) => report.indexes.filter((index) => index.status === 'MISMATCH').map((index) => `${report.name} ${index.name}`));
   // tables create refuses these (exit 4): it never changes or drops an index someone else made.
   if (mismatched.length > 0) ctx.out.warn(`indexes of shopdb's names with other keys or projection: ${mismatched.join(', ')}; delete them (tables create then adds shopdb's) or use another --table-prefix`);
+  for (const report of reports) {
+    const ttl = report.timeToLive;
+    if (!ttl || !(report.status === 'ACTIVE' || report.status === 'UPDATING') || ttl.status === 'ENABLED' || ttl.status === 'ENABLING') continue;
+    // Records past their expiry count as absent all the same: only their deletion is missing.
+    const why = ttl.status === 'MISMATCH' ? `is set on another attribute than ${ttl.attribute}` : `is ${ttl.status}`;
+    ctx.out.warn(`time to live of ${report.name} ${why}: expired idempotency keys stay stored; tables create turns it on where the service can`);
+  }
   const missing = reports.filter((report) => report.result === 'absent').map((report) => report.name);
   if (missing.length > 0) {
     throw new ShopError('TABLE_NOT_FOUND', `missing at ${ctx.config.location}: ${missing.join(', ')}`, { hint: { kind: 'create-tables' } });
