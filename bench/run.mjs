@@ -12,12 +12,24 @@ import { freePort, spawnEngine, stopProcess, waitUntilReady } from '../dist/loca
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shopdbBin = join(root, 'bin/shopdb');
 const quick = process.argv.includes('--quick');
-// `node bench/run.mjs --only=set-status-many` (or single, bulk, memory, list) runs one section.
+// `node bench/run.mjs --only=set-status-many` (or single, bulk, memory, list, server) runs one section.
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const section = (name) => only === undefined || only === name;
 const SINGLE_RUNS = quick ? 5 : 15;
 const BULK_ITEMS = quick ? 20_000 : 100_000;
 const BULK_RUNS = quick ? 1 : 2;
+
+// `shopdb serve` under HTTP load (bench/server.mjs: its own DynamoDB Local and redis-server).
+function serverSection() {
+  console.log('');
+  const served = spawnSync(process.execPath, [join(root, 'bench/server.mjs'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
+  if (served.status !== 0) process.exitCode = 1;
+}
+if (only === 'server') {
+  serverSection();
+  process.exit();
+}
+
 const work = mkdtempSync(join(tmpdir(), 'shopdb-bench-'));
 
 const port = await freePort();
@@ -234,3 +246,5 @@ if (section('list')) {
   const listed = spawnSync(process.execPath, [join(root, 'bench/list.mjs'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
   if (listed.status !== 0) process.exitCode = 1;
 }
+
+if (section('server')) serverSection();

@@ -7,7 +7,9 @@ import type { Cart, Order } from '../core/model.js';
 import { OrderService } from '../core/orders.js';
 import { TableService, tableNames } from '../core/tables.js';
 import { dynamoIdentity } from '../store/cache-scope.js';
-import { openDynamoStore } from '../store/index.js';
+import { openDynamoStore, type DynamoCall } from '../store/index.js';
+
+export type { DynamoCall } from '../store/index.js';
 
 /*
  * The wiring that opens the core on DynamoDB (and Redis when a cache is
@@ -32,6 +34,10 @@ export interface ShopEvents {
   /** A line for a person who asked for details (the CLI's --verbose). */
   debug(message: string): void;
   warn(message: string): void;
+  /** Every DynamoDB call once it has ended, retries included (metrics). */
+  dynamoCall?(call: DynamoCall): void;
+  /** A cache operation failed (the read or write went on without the cache). */
+  cacheError?(): void;
 }
 
 export interface Shop {
@@ -56,6 +62,7 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
       staticCredentials: settings.staticCredentials,
       timeoutMs: settings.timeoutMs,
       location: settings.location,
+      onCall: sink.dynamoCall && ((call) => sink.dynamoCall?.(call)),
     },
     names,
   );
@@ -67,6 +74,7 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
   const events: ServiceEvents = {
     read: (report) => sink.debug(describeRead(report)),
     warn: (message) => sink.warn(message),
+    cacheError: () => sink.cacheError?.(),
   };
   const orders = new OrderService(store.orders, { cache: cache?.settings, events, bulk: store.bulkOrders });
   return {

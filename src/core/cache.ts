@@ -146,6 +146,8 @@ export interface ReadReport {
 export interface ServiceEvents {
   read?(report: ReadReport): void;
   warn?(message: string): void;
+  /** A cache operation failed, each time (the warning comes once per outage); the read or write went on without it. */
+  cacheError?(): void;
 }
 
 export interface StoredRead<T> {
@@ -334,6 +336,7 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
       this.breaker.succeeded();
       return result;
     } catch (error) {
+      this.events.cacheError?.();
       if (this.breaker.failed()) this.events.warn?.(warning(error instanceof Error ? error.message : String(error)));
       return undefined;
     }

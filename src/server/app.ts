@@ -1,4 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -67,6 +68,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Longer than the idle timeout of common load balancers (60 s), so that they close first. */
 const KEEP_ALIVE_MS = 65_000;
 const HEADERS_TIMEOUT_MS = 10_000;
+/** The status metrics record for a request whose client went away before the answer (nginx's 499). */
+const CLIENT_CLOSED_REQUEST = 499;
 /** How often Node checks the header and request timeouts (its default, 30 s, would let a slow client hold a socket for 40 s). */
 const TIMEOUT_CHECK_MS = 1_000;
 /** Routes anyone may call; every other request (any /v1 route, /metrics, and what matches no route) needs the token. */
@@ -181,7 +184,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    metrics?.requestStarted();
+    if (metrics) {
+      metrics.requestStarted();
+      // 'close' comes once for every response, sent or abandoned by its client; onResponse never comes for the abandoned (499).
+      const started = performance.now();
+      reply.raw.once('close', () => {
+        const status = reply.raw.writableFinished ? reply.statusCode : CLIENT_CLOSED_REQUEST;
+        metrics.requestFinished(request.routeOptions?.url ?? 'unmatched', request.method, status, (performance.now() - started) / 1000);
+      });
+    }
     if (closing) return sendProblem(reply, problem('UNAVAILABLE', 'the server is stopping; retry the request (on another replica)'));
     // Decided by the route that will answer, never by the URL's text (an absolute-form target, http://host/v1/…, is routed too).
     if (options.token !== undefined && !isPublic(request)) {
@@ -196,9 +207,6 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       return sendProblem(reply, problem('BAD_INPUT', `body: ${request.method} ${request.routeOptions.url ?? ''} takes no body; send its options in the query`));
     }
     return undefined;
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    metrics?.requestFinished(request.routeOptions?.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -13,6 +13,25 @@ export interface DynamoSettings {
   timeoutMs: number;
   /** Where the service is, for messages: the endpoint URL or "DynamoDB in <region>". */
   location: string;
+  /** Told about every call once it has ended (retries included); a listener that throws is ignored. */
+  onCall?: ((call: DynamoCall) => void) | undefined;
+}
+
+/** One DynamoDB call as it ended, for metrics. */
+export interface DynamoCall {
+  /** The API operation, e.g. "GetItem", "TransactWriteItems". */
+  operation: string;
+  /** The table it named; several (a transaction, a batch) sorted and joined with "+"; undefined when none (ListTables). */
+  table: string | undefined;
+  /** throttled: it failed because DynamoDB throttled it until the retries ran out. */
+  outcome: 'ok' | 'throttled' | 'error';
+  /** Capacity units DynamoDB reported for the call, all tables together (0 when it failed). */
+  readUnits: number;
+  writeUnits: number;
+  /** The same units per table (its indexes included): a call over several tables splits them here. */
+  capacity: CapacityUse[];
+  /** Attempts DynamoDB answered with a throttling error, those the SDK retried successfully included. */
+  throttledAttempts: number;
 }
 
 export interface Dynamo {
@@ -41,14 +60,18 @@ const WRITE_OPERATIONS = new Set(['PutItem', 'Put', 'UpdateItem', 'Update', 'Del
 export class CapacityMeter {
   private readonly totals = new Map<string, CapacityUse>();
 
-  record(kind: 'read' | 'write', consumed: unknown): void {
+  /** Adds one answer's ConsumedCapacity; returns that answer's units by table. */
+  record(kind: 'read' | 'write', consumed: unknown): CapacityUse[] {
+    const uses: CapacityUse[] = [];
     for (const entry of Array.isArray(consumed) ? consumed : consumed === undefined ? [] : [consumed]) {
       const { TableName, CapacityUnits } = (entry ?? {}) as { TableName?: unknown; CapacityUnits?: unknown };
       if (typeof TableName !== 'string' || typeof CapacityUnits !== 'number') continue;
       const use = this.totals.get(TableName) ?? { table: TableName, read: 0, write: 0 };
       use[kind] += CapacityUnits;
       this.totals.set(TableName, use);
+      uses.push({ table: TableName, read: kind === 'read' ? CapacityUnits : 0, write: kind === 'write' ? CapacityUnits : 0 });
     }
+    return uses;
   }
 
   report(): CapacityUse[] {
@@ -87,24 +110,93 @@ export function connectDynamo(settings: DynamoSettings): Dynamo {
     { step: 'initialize', name: 'shopdbOperationName' },
   );
   const capacity = new CapacityMeter();
+  const onCall = settings.onCall;
+  /** Throttled attempts so far, per call (the context object is the call's own, shared by its attempts). */
+  const throttled = new WeakMap<object, number>();
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const operation = (context.commandName ?? '').replace(/Command$/, '');
       const kind = READ_OPERATIONS.has(operation) ? 'read' : WRITE_OPERATIONS.has(operation) ? 'write' : undefined;
       const input = args.input as Record<string, unknown>;
       const asked = kind !== undefined && input.ReturnConsumedCapacity === undefined ? { ...args, input: { ...input, ReturnConsumedCapacity: 'TOTAL' } } : args;
-      const result = await next(asked);
-      if (kind !== undefined) capacity.record(kind, (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity);
+      let result;
+      try {
+        result = await next(asked);
+      } catch (error) {
+        const outcome = THROTTLED.has((error as { name?: unknown } | undefined)?.name as string) ? 'throttled' : 'error';
+        tell(onCall, { operation: apiName(operation), table: tablesNamed(input), outcome, readUnits: 0, writeUnits: 0, capacity: [], throttledAttempts: throttled.get(context) ?? 0 });
+        throw error;
+      }
+      const uses = kind === undefined ? [] : capacity.record(kind, (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity);
+      if (onCall !== undefined) {
+        const total = (side: 'read' | 'write') => uses.reduce((sum, use) => sum + use[side], 0);
+        tell(onCall, { operation: apiName(operation), table: tablesNamed(input), outcome: 'ok', readUnits: total('read'), writeUnits: total('write'), capacity: uses, throttledAttempts: throttled.get(context) ?? 0 });
+      }
       return result;
     },
     { step: 'initialize', name: 'shopdbCapacity' },
   );
+  if (onCall !== undefined) {
+    // Inside the SDK's retries (finalizeRequest, low priority): sees every attempt, not only the last.
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        try {
+          return await next(args);
+        } catch (error) {
+          if (THROTTLED.has((error as { name?: unknown } | undefined)?.name as string)) throttled.set(context, (throttled.get(context) ?? 0) + 1);
+          throw error;
+        }
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'shopdbThrottledAttempts' },
+    );
+  }
   const documents = DynamoDBDocumentClient.from(client, {
     // Plain JS numbers would round long decimals and throw on 99999999999999999.99.
     unmarshallOptions: { wrapNumbers: true },
     marshallOptions: { removeUndefinedValues: true },
   });
   return { client, documents, location: settings.location, capacity };
+}
+
+/** Metrics must never fail a call. */
+function tell(onCall: ((call: DynamoCall) => void) | undefined, call: DynamoCall): void {
+  try {
+    onCall?.(call);
+  } catch {
+    // A listener's own failure is its business.
+  }
+}
+
+/** The document client's commands (Get, Put, TransactWrite) by the API operation they send (GetItem, PutItem, TransactWriteItems). */
+const API_NAMES: Record<string, string> = {
+  Get: 'GetItem',
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  BatchGet: 'BatchGetItem',
+  BatchWrite: 'BatchWriteItem',
+  TransactGet: 'TransactGetItems',
+  TransactWrite: 'TransactWriteItems',
+};
+
+function apiName(operation: string): string {
+  return API_NAMES[operation] ?? operation;
+}
+
+/** The table(s) a request names: TableName, or the tables of a batch's RequestItems or a transaction's TransactItems. */
+function tablesNamed(input: Record<string, unknown>): string | undefined {
+  if (typeof input.TableName === 'string') return input.TableName;
+  const names = new Set<string>();
+  if (typeof input.RequestItems === 'object' && input.RequestItems !== null) for (const name of Object.keys(input.RequestItems)) names.add(name);
+  if (Array.isArray(input.TransactItems)) {
+    for (const item of input.TransactItems as unknown[]) {
+      for (const action of Object.values((item ?? {}) as Record<string, unknown>)) {
+        const name = (action as { TableName?: unknown } | undefined)?.TableName;
+        if (typeof name === 'string') names.add(name);
+      }
+    }
+  }
+  return names.size === 0 ? undefined : [...names].sort().join('+');
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import type { CachedEntry, CacheLookup, CacheRef, Version, VersionedCache } from '../core/cache.js';
 import { ShopError } from '../core/errors.js';
@@ -288,40 +288,40 @@ export class RedisCache implements VersionedCache {
   async read(ref: CacheRef, leaseSeconds: number, usable: (entry: CachedEntry) => boolean = () => true): Promise<CacheLookup> {
     const keys = cacheKeys(ref);
     const [found, value] = await this.run((redis) =>
-      redis.eval(READ_SCRIPT, 2, keys.entry, keys.lease, newToken(), String(leaseSeconds * 1000), String(MAX_ENTRY_BYTES)),
+      evalScript(redis, READ_SCRIPT, 2, keys.entry, keys.lease, newToken(), String(leaseSeconds * 1000), String(MAX_ENTRY_BYTES)),
     ) as [number, string];
     if (found === 0) return { hit: false, token: value };
     if (found === 2) return { hit: false, token: value, unusable: true };
     const entry = decode(value);
     if (entry && usable(entry)) return { hit: true, entry };
     // Not a shopdb entry: a miss, and the reader's fill (with a fresh lease) replaces it.
-    const token = await this.run((redis) => redis.eval(DISCARD_SCRIPT, 2, keys.entry, keys.lease, newToken(), String(leaseSeconds * 1000)));
+    const token = await this.run((redis) => evalScript(redis, DISCARD_SCRIPT, 2, keys.entry, keys.lease, newToken(), String(leaseSeconds * 1000)));
     return { hit: false, token: String(token), unusable: true };
   }
 
   async lease(ref: CacheRef, leaseSeconds: number): Promise<string> {
-    return String(await this.run((redis) => redis.eval(LEASE_SCRIPT, 1, cacheKeys(ref).lease, newToken(), String(leaseSeconds * 1000))));
+    return String(await this.run((redis) => evalScript(redis, LEASE_SCRIPT, 1, cacheKeys(ref).lease, newToken(), String(leaseSeconds * 1000))));
   }
 
   async fill(ref: CacheRef, entry: CachedEntry, token: string, ttlSeconds: number): Promise<boolean> {
     const keys = cacheKeys(ref);
     const payload = encode(entry);
     if (payload === '') return false;
-    const stored = await this.run((redis) => redis.eval(FILL_SCRIPT, 2, keys.entry, keys.lease, token, versionText(entry.version), payload, String(ttlSeconds)));
+    const stored = await this.run((redis) => evalScript(redis, FILL_SCRIPT, 2, keys.entry, keys.lease, token, versionText(entry.version), payload, String(ttlSeconds)));
     return stored === 1;
   }
 
   async put(ref: CacheRef, entry: CachedEntry, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
     const keys = cacheKeys(ref);
     const stored = await this.run((redis) =>
-      redis.eval(PUT_SCRIPT, 2, keys.entry, keys.lease, versionText(entry.version), encode(entry), String(ttlSeconds), String(leaseSeconds * 1000)),
+      evalScript(redis, PUT_SCRIPT, 2, keys.entry, keys.lease, versionText(entry.version), encode(entry), String(ttlSeconds), String(leaseSeconds * 1000)),
     );
     return stored === 1;
   }
 
   async forget(ref: CacheRef, leaseSeconds: number): Promise<void> {
     const keys = cacheKeys(ref);
-    await this.run((redis) => redis.eval(FORGET_SCRIPT, 2, keys.entry, keys.lease, String(leaseSeconds * 1000)));
+    await this.run((redis) => evalScript(redis, FORGET_SCRIPT, 2, keys.entry, keys.lease, String(leaseSeconds * 1000)));
   }
 
   async remove(ref: CacheRef, deletedVersion: Version | null, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
@@ -329,7 +329,7 @@ export class RedisCache implements VersionedCache {
     const tombstone = deletedVersion === null ? '' : (BigInt(versionText(deletedVersion)) + 1n).toString();
     const payload = tombstone === '' ? '' : encode({ version: BigInt(tombstone), item: null });
     const stored = await this.run((redis) =>
-      redis.eval(REMOVE_SCRIPT, 2, keys.entry, keys.lease, tombstone, payload, String(ttlSeconds), String(leaseSeconds * 1000)),
+      evalScript(redis, REMOVE_SCRIPT, 2, keys.entry, keys.lease, tombstone, payload, String(ttlSeconds), String(leaseSeconds * 1000)),
     );
     return stored === 1;
   }
@@ -401,6 +401,8 @@ export class RedisCache implements VersionedCache {
       enableOfflineQueue: false,
       // Otherwise a socket that never connected holds the process open for 2 s after disconnect().
       disconnectTimeout: 50,
+      // Commands issued in one tick (concurrent requests of a server) leave in one write: ~20% more cached reads/s in serve's bench.
+      enableAutoPipelining: true,
     });
     // Without a listener ioredis would crash the process; the first error explains a failed connect better than "Connection is closed".
     let firstError: unknown;
@@ -443,6 +445,29 @@ function databaseOf(url: string): number {
     return path === '' ? 0 : /^\d+$/.test(path) ? Number(path) : Number.NaN;
   } catch {
     return 0;
+  }
+}
+
+/** Each script's SHA-1, for EVALSHA. */
+const SCRIPT_SHAS = new Map<string, string>();
+
+/**
+ * Runs a script by its SHA-1 (EVALSHA), sending its text (EVAL) only when
+ * Redis does not know it yet (NOSCRIPT: first use, a restart, SCRIPT FLUSH):
+ * a read then sends ~100 bytes rather than the script's few KB, and Redis does
+ * not hash the script again on every call.
+ */
+async function evalScript(redis: Redis, script: string, keys: number, ...args: string[]): Promise<unknown> {
+  let sha = SCRIPT_SHAS.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    SCRIPT_SHAS.set(script, sha);
+  }
+  try {
+    return await redis.evalsha(sha, keys, ...args);
+  } catch (error) {
+    if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+    return redis.eval(script, keys, ...args);
   }
 }
 

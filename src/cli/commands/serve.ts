@@ -39,11 +39,17 @@ export async function serve(ctx: CommandContext, input: ServeInput): Promise<voi
     throw badInput('host', `${host} is reachable from other machines; serving it needs a token (SHOPDB_API_TOKEN or --token-file)`);
   }
 
-  const [{ openShop }, { buildServer }] = await Promise.all([import('../../app/shop.js'), import('../../server/app.js')]);
+  const [{ openShop }, { buildServer }, { createMetrics }] = await Promise.all([import('../../app/shop.js'), import('../../server/app.js'), import('../../server/metrics.js')]);
+  const metrics = createMetrics();
   const stderr = ctx.out.stderr;
   // Before the server exists, warnings go to standard error as the CLI prints them; afterwards through the log.
   let log: { warn(message: string): void; debug(message: string): void } = { warn: (message) => ctx.out.warn(message), debug: (message) => ctx.out.debug(message) };
-  const shop = await openShop(ctx.config, { debug: (message) => log.debug(message), warn: (message) => log.warn(message) });
+  const shop = await openShop(ctx.config, {
+    debug: (message) => log.debug(message),
+    warn: (message) => log.warn(message),
+    dynamoCall: (call) => metrics.dynamoCall(call),
+    cacheError: () => metrics.cacheError(),
+  });
   let app: Awaited<ReturnType<typeof buildServer>> | undefined;
   try {
     app = await buildServer({
@@ -53,6 +59,7 @@ export async function serve(ctx: CommandContext, input: ServeInput): Promise<voi
       idempotencyStore: shop.idempotency,
       log: { level: logLevel, destination: { write: (line) => stderr.write(line) } },
       location: ctx.config.location,
+      metrics,
     });
     const server = app;
     log = { warn: (message) => server.log.warn(message), debug: (message) => server.log.debug(message) };

@@ -1,0 +1,129 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/*
+ * What `GET /metrics` serves, in Prometheus' text format: shopdb's own series
+ * (prefixed shopdb_) and prom-client's default process metrics, in a registry
+ * of this server's own (never prom-client's global one, so two servers in one
+ * process, as in tests, do not share or collide).
+ *
+ * Every label has a bounded set of values: a route pattern, never the URL; an
+ * HTTP method; a status; a DynamoDB operation and table name. Nothing a client
+ * sends verbatim (ids, query strings, tokens) becomes a label.
+ */
+
+/** One DynamoDB call as it ended (app/shop.ts ShopEvents.dynamoCall; the store's DynamoCall fits). */
+export interface DynamoCall {
+  operation: string;
+  /** Several tables (a transaction) come joined with "+"; undefined: the call named none. */
+  table: string | undefined;
+  outcome: 'ok' | 'throttled' | 'error';
+  readUnits: number;
+  writeUnits: number;
+  /** The units per table, when the store splits them; absent: all of readUnits/writeUnits go to `table`. */
+  capacity?: ReadonlyArray<{ table: string; read: number; write: number }>;
+  /** Throttled attempts, retried ones included; absent: 1 when the outcome is throttled, else 0. */
+  throttledAttempts?: number;
+}
+
+export type CacheReadOutcome = 'hit' | 'miss' | 'bypass' | 'off';
+
+export interface ServerMetrics {
+  /** The Content-Type of render()'s text. */
+  readonly contentType: string;
+  render(): Promise<string>;
+  /** In-flight gauge + 1. */
+  requestStarted(): void;
+  /** Observes the duration histogram and takes the request off the in-flight gauge. `route` is the route pattern, e.g. /v1/orders/:orderId. */
+  requestFinished(route: string, method: string, status: number, seconds: number): void;
+  cacheRead(outcome: CacheReadOutcome): void;
+  cacheError(): void;
+  dynamoCall(call: DynamoCall): void;
+}
+
+/**
+ * Seconds. Finer than prom-client's default at the low end: a cached read
+ * answers in about a millisecond, a DynamoDB read in a few.
+ */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** Label values for a table that is not known (a call naming none) and a route that matched nothing. */
+const NONE = 'none';
+
+export function createMetrics(): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const duration = new Histogram({
+    name: 'shopdb_http_request_duration_seconds',
+    help: 'Time from a request arriving to its answer being sent, by route pattern, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const inFlight = new Gauge({ name: 'shopdb_http_requests_in_flight', help: 'Requests being answered now', registers });
+  const cacheReads = new Counter({
+    name: 'shopdb_cache_reads_total',
+    help: 'Reads by what the cache did: hit, miss, bypass (asked to, or a consistent read), off (no cache, or Redis out)',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const cacheErrors = new Counter({ name: 'shopdb_cache_errors_total', help: 'Cache operations that failed (Redis unreachable or too slow); the request went on without the cache', registers });
+  const dynamoCalls = new Counter({
+    name: 'shopdb_dynamodb_calls_total',
+    help: 'DynamoDB calls by operation, table and outcome (ok, throttled: the retries ran out on throttling, error), counted once each, retries included',
+    labelNames: ['operation', 'table', 'outcome'] as const,
+    registers,
+  });
+  const throttles = new Counter({
+    name: 'shopdb_dynamodb_throttles_total',
+    help: 'DynamoDB attempts answered with a throttling error, those retried successfully included',
+    labelNames: ['operation', 'table'] as const,
+    registers,
+  });
+  const consumed = new Counter({
+    name: 'shopdb_dynamodb_consumed_capacity_units_total',
+    help: 'Capacity units DynamoDB reported as consumed, by table (its indexes included) and kind (read, write)',
+    labelNames: ['table', 'kind'] as const,
+    registers,
+  });
+  // Series that exist from the start read 0 rather than being absent, so rates and alerts work before the first event.
+  for (const outcome of ['hit', 'miss', 'bypass', 'off'] as const) cacheReads.inc({ outcome }, 0);
+
+  return {
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    requestStarted: () => inFlight.inc(),
+    requestFinished(route, method, status, seconds) {
+      inFlight.dec();
+      const upper = method.toUpperCase();
+      duration.observe({ route: routeLabel(route), method: METHODS.has(upper) ? upper : 'other', status: statusLabel(status) }, Math.max(0, seconds));
+    },
+    cacheRead: (outcome) => cacheReads.inc({ outcome }),
+    cacheError: () => cacheErrors.inc(),
+    dynamoCall(call) {
+      const table = call.table ?? NONE;
+      dynamoCalls.inc({ operation: call.operation, table, outcome: call.outcome });
+      const throttled = call.throttledAttempts ?? (call.outcome === 'throttled' ? 1 : 0);
+      if (throttled > 0) throttles.inc({ operation: call.operation, table }, throttled);
+      const uses = call.capacity ?? [{ table, read: call.readUnits, write: call.writeUnits }];
+      for (const use of uses) {
+        if (use.read > 0) consumed.inc({ table: use.table, kind: 'read' }, use.read);
+        if (use.write > 0) consumed.inc({ table: use.table, kind: 'write' }, use.write);
+      }
+    },
+  };
+}
+
+/** The route pattern; a query string, should one slip in, is cut off, and no route at all is "none". */
+function routeLabel(route: string): string {
+  const path = route.split('?')[0] ?? '';
+  return path === '' ? NONE : path;
+}
+
+/** A real HTTP status (100–599) as itself; anything else as "other". */
+function statusLabel(status: number): string {
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'other';
+}
