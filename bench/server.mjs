@@ -4,7 +4,6 @@
 // (bench/server-constant.mjs, bench/server-raw-get.mjs) under autocannon, on a DynamoDB Local and a
 // redis-server of its own. Each pair runs alternately in one session; the table shows medians, the
 // ratio and its target, then serve's RSS after 10 s and 60 s of load. For reading, not for failing CI.
-/* global fetch */
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';

@@ -13,7 +13,7 @@ describe('renderHint', () => {
   it('names no option that was not in use', () => {
     expect(renderHint({ kind: 'create-tables' }, { flags: {}, tablePrefix: '', timeoutMs: 10_000 })).toBe('run: shopdb tables create');
     expect(renderHint({ kind: 'raise-timeout' }, { flags: {}, tablePrefix: '', timeoutMs: 2500 })).toContain('(now 2.5 s)');
-    expect(renderHint({ kind: 'start-local', port: 8000 }, { flags: {}, tablePrefix: '', timeoutMs: 1 })).toBe('start one with: shopdb local start');
+    expect(renderHint({ kind: 'start-local', port: 8000 }, { flags: {}, tablePrefix: '', timeoutMs: 1 })).toBe('is it running? start one with: shopdb local start');
   });
 });
 
