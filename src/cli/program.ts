@@ -266,6 +266,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .option('--token-file <file>', 'file holding the bearer token every /v1 route and /metrics require (or set SHOPDB_API_TOKEN)')
     .option('--body-limit <bytes>', 'largest request body accepted (default 65536)')
     .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish (default 10)')
+    .option('--request-timeout <s>', 'how long one request may take to arrive and be answered (default 30)')
     .option('--log-level <level>', 'fatal, error, warn, info (default), debug, trace or silent; logs are JSON lines on stderr')
     .addHelpText(
       'after',
@@ -275,7 +276,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
         'curl -s localhost:8080/v1/orders/o-1',
       ),
     )
-    .action(async (options: { host?: string; port?: string; tokenFile?: string; bodyLimit?: string; shutdownTimeout?: string; logLevel?: string }, command: Command) => {
+    .action(async (options: { host?: string; port?: string; tokenFile?: string; bodyLimit?: string; shutdownTimeout?: string; requestTimeout?: string; logLevel?: string }, command: Command) => {
       const { serve } = await import('./commands/serve.js');
       await withContext(command, (ctx) => serve(ctx, options));
     });

@@ -26,7 +26,8 @@ import { orderRoutes } from './routes-orders.js';
 export interface DynamoCall {
   operation: string;
   table: string | undefined;
-  outcome: 'ok' | 'throttled' | 'error';
+  /** `conditional`: DynamoDB refused a condition (another writer came first, or a rule held): the normal answer of a race, not a failure. */
+  outcome: 'ok' | 'throttled' | 'conditional' | 'error';
   readUnits: number;
   writeUnits: number;
 }
@@ -104,9 +105,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     bodyLimit: options.bodyLimit,
     http: { connectionsCheckingInterval: TIMEOUT_CHECK_MS },
     // What Node refuses before fastify sees a request (bad framing, headers too large, too slow): a problem too, and the connection closed.
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, metrics),
     requestTimeout: timeout,
-    handlerTimeout: timeout,
+    // Longer than requestTimeout: a body still arriving at the bound gets Node's 408 (one answer), not a 503 and then a 408.
+    handlerTimeout: timeout + 5_000,
     keepAliveTimeout: KEEP_ALIVE_MS,
     connectionTimeout: timeout * 2,
     // A stopping server answers 503 itself (below): a problem with Retry-After, not fastify's plain JSON.
@@ -129,7 +131,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       sendProblem(reply, fromFrameworkError(error, options.bodyLimit));
     },
   });
-  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // Node checks a request's whole time only when its headers' limit is not above it.
+  app.server.headersTimeout = Math.min(HEADERS_TIMEOUT_MS, timeout);
   // JSON only: any other body is 415 (fastify would read text/plain as a string).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
@@ -194,6 +197,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       });
     }
     if (closing) return sendProblem(reply, problem('UNAVAILABLE', 'the server is stopping; retry the request (on another replica)'));
+    // A header that decides something, sent twice: Node would keep one or join them, and a proxy may have checked the other.
+    const repeated = repeatedHeader(request.raw.rawHeaders);
+    if (repeated !== undefined) return sendProblem(reply, problem('BAD_INPUT', `${repeated}: is sent more than once; send it once`));
     // Decided by the route that will answer, never by the URL's text (an absolute-form target, http://host/v1/…, is routed too).
     if (options.token !== undefined && !isPublic(request)) {
       const given = bearer(request.headers.authorization);
@@ -201,6 +207,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         reply.header('www-authenticate', given === undefined ? 'Bearer realm="shopdb"' : 'Bearer realm="shopdb", error="invalid_token"');
         return sendProblem(reply, problem('UNAUTHORIZED', given === undefined ? 'this route needs an Authorization: Bearer token' : 'the bearer token was not accepted'));
       }
+    }
+    // `/v1/orders/` is the item route with an empty id: no route a client meant (a trailing slash is 404 everywhere).
+    if (!request.is404 && Object.values((request.params ?? {}) as Record<string, unknown>).some((value) => value === '')) {
+      return sendProblem(reply, problem('ROUTE_NOT_FOUND', `no route ${request.method} ${pathOf(request.url)}; see /openapi.json`));
     }
     // A body where the route reads none (GET, DELETE) would be ignored silently: the client meant something by it.
     if (!request.is404 && request.routeOptions.schema?.body === undefined && carriesBody(request.headers)) {
@@ -262,7 +272,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 /** A 5xx detail names the DynamoDB in use as "the server's DynamoDB"; the full message goes to the log. */
 function hideLocation(message: string, location: string, request: { log: { warn(object: object, message: string): void } }): string {
   request.log.warn({ detail: message }, 'answered with a server-side error');
-  return location === '' ? message : message.split(location).join("the server's DynamoDB");
+  if (location === '') return message;
+  return message.split(`DynamoDB at ${location}`).join("the server's DynamoDB").split(location).join("the server's DynamoDB");
 }
 
 function isPublic(request: { is404: boolean; routeOptions: { url?: string | undefined } }): boolean {
@@ -275,7 +286,21 @@ function carriesBody(headers: Record<string, string | string[] | undefined>): bo
 }
 
 /** Node's clientError: answered as a problem (when no answer has started on the socket), then the connection is closed. */
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+/** Headers whose second copy would change what a request means. */
+const SINGLE_HEADERS = new Set(['authorization', 'idempotency-key', 'if-match', 'content-type']);
+
+function repeatedHeader(raw: string[]): string | undefined {
+  const seen = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (!SINGLE_HEADERS.has(name)) continue;
+    if (seen.has(name)) return raw[i];
+    seen.add(name);
+  }
+  return undefined;
+}
+
+function answerClientError(error: Error & { code?: string }, socket: Duplex, metrics: MetricsSink | undefined): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const answer =
     error.code === 'HPE_HEADER_OVERFLOW'
@@ -287,6 +312,9 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
   const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
     const body = JSON.stringify(answer);
+    // Counted like any answer (no route: Node refused the request before one was chosen).
+    metrics?.requestStarted();
+    metrics?.requestFinished('unmatched', 'other', answer.status, 0);
     socket.write(
       `HTTP/1.1 ${answer.status} ${answer.title}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );

@@ -56,3 +56,10 @@ function splitTags(value: string): string[] {
     .map((tag) => tag.trim())
     .filter((tag) => tag !== '');
 }
+
+/** Whether If-Match holds for this tag on a read (strong comparison, §13.1.1): `*` for any current item, else one of its tags. */
+export function strongMatch(header: string, etag: string | undefined): boolean {
+  const value = header.trim();
+  if (value === '*') return true;
+  return etag !== undefined && splitTags(value).includes(etag);
+}

@@ -3,7 +3,7 @@ import type { CacheOutcome, ReadMode } from '../core/cache.js';
 import { isShopError, ShopError } from '../core/errors.js';
 import type { WholeNumber } from '../core/model.js';
 import { type JsonSchema } from '../core/schema.js';
-import { etagOf, noneMatchHits, requiredVersion } from './conditional.js';
+import { etagOf, noneMatchHits, requiredVersion, strongMatch } from './conditional.js';
 import type { MetricsSink } from './app.js';
 import { json } from './reply.js';
 
@@ -34,6 +34,10 @@ export function answerRead(
   reply.header('x-cache', cache);
   if (item === undefined) throw missing();
   const etag = etagOf(item.version);
+  const wanted = request.headers['if-match'];
+  if (wanted !== undefined && !strongMatch(Array.isArray(wanted) ? wanted.join(',') : wanted, etag)) {
+    throw new ShopError('PRECONDITION_FAILED', `If-Match: the item's current tag is ${etag ?? 'none (it has no version)'}; nothing matched`);
+  }
   if (etag !== undefined) reply.header('etag', etag);
   const ifNoneMatch = request.headers['if-none-match'];
   if (noneMatchHits(Array.isArray(ifNoneMatch) ? ifNoneMatch.join(',') : ifNoneMatch, etag)) return reply.code(304).send();
@@ -72,6 +76,10 @@ export function refuseExisting(onlyIfAbsent: boolean, result: string, kind: 'ord
 
 /** The version If-Match requires (undefined: none, or `*`). */
 export function ifMatch(request: FastifyRequest): bigint | undefined {
+  // Not ignored: a change is conditioned on the version it may apply to, which is If-Match's job.
+  if (request.headers['if-none-match'] !== undefined) {
+    throw new ShopError('BAD_INPUT', 'If-None-Match: a change to an existing item is conditioned with If-Match (its ETag); If-None-Match applies to reads and creates');
+  }
   const header = request.headers['if-match'];
   return requiredVersion(Array.isArray(header) ? header.join(',') : header);
 }
@@ -172,6 +180,23 @@ export const IDEMPOTENT_HEADERS: JsonSchema = {
   type: 'object',
   properties: {
     'idempotency-key': { type: 'string', description: 'a unique key per intended write: a retry with the same key and body replays the first answer (24 h)' },
+  },
+};
+
+export const READ_HEADERS: JsonSchema = {
+  type: 'object',
+  properties: {
+    'if-none-match': { type: 'string', description: 'the ETag last seen (or *): 304 while the item is still at it' },
+    'if-match': { type: 'string', description: 'an ETag (or *): 412 unless the item is at it' },
+    'cache-control': { type: 'string', description: 'no-cache: read DynamoDB (eventually), bypassing the cache, and refresh it' },
+  },
+};
+
+export const CREATE_HEADERS: JsonSchema = {
+  type: 'object',
+  properties: {
+    ...(IDEMPOTENT_HEADERS.properties as object),
+    'if-none-match': { type: 'string', description: '*: create only while the id is free (412 otherwise)' },
   },
 };
 

@@ -95,7 +95,8 @@ export function idempotency(api: FastifyInstance, store: IdempotencyStore | unde
 
 /** Releases a claim whose outcome is unknown, a few times over the next half minute (each is a no-op once released). */
 function releaseLater(store: IdempotencyStore, key: string, token: string): void {
-  for (const delay of [1_000, 5_000, 30_000]) {
+  // Each is a no-op once released; spread over a minute so that a stall of DynamoDB longer than a few seconds is covered too.
+  for (const delay of [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000]) {
     setTimeout(() => {
       store.release(key, token).catch(() => undefined);
     }, delay).unref();

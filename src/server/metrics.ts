@@ -16,7 +16,8 @@ export interface DynamoCall {
   operation: string;
   /** Several tables (a transaction) come joined with "+"; undefined: the call named none. */
   table: string | undefined;
-  outcome: 'ok' | 'throttled' | 'error';
+  /** `conditional`: DynamoDB refused a condition (another writer came first, or a rule held): the normal answer of a race, not a failure. */
+  outcome: 'ok' | 'throttled' | 'conditional' | 'error';
   readUnits: number;
   writeUnits: number;
   /** The units per table, when the store splits them; absent: all of readUnits/writeUnits go to `table`. */
@@ -73,7 +74,7 @@ export function createMetrics(): ServerMetrics {
   const cacheErrors = new Counter({ name: 'shopdb_cache_errors_total', help: 'Cache operations that failed (Redis unreachable or too slow); the request went on without the cache', registers });
   const dynamoCalls = new Counter({
     name: 'shopdb_dynamodb_calls_total',
-    help: 'DynamoDB calls by operation, table and outcome (ok, throttled: the retries ran out on throttling, error), counted once each, retries included',
+    help: 'DynamoDB calls by operation, table and outcome (ok; throttled: the retries ran out on throttling; conditional: a condition refused, as in a race; error), counted once each, retries included',
     labelNames: ['operation', 'table', 'outcome'] as const,
     registers,
   });

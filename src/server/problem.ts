@@ -108,7 +108,7 @@ export function hintText(hint: Hint | undefined, force = '"force": true in the b
     case 'table-status':
       return "the server's operator can check the tables (shopdb tables status)";
     case 'start-local':
-      return "the server's DynamoDB endpoint does not answer";
+      return undefined;
     case 'raise-timeout':
       return 'try again later';
     case 'use-http':

@@ -8,6 +8,7 @@ import {
   addressable,
   answerRead,
   answerWrite,
+  CREATE_HEADERS,
   createOnlyIfAbsent,
   headers,
   IDEMPOTENT_HEADERS,
@@ -15,6 +16,7 @@ import {
   IF_MATCH_HEADERS,
   ifMatch,
   itemPath,
+  READ_HEADERS,
   READ_QUERY,
   readMode,
   refuseExisting,
@@ -39,6 +41,7 @@ export function orderRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSi
         tags: ['orders'],
         params: ORDER_ID,
         querystring: READ_QUERY,
+        headers: READ_HEADERS,
         response: responses({ 200: { description: 'The order', ref: 'Order' }, 304: { description: 'Not modified (If-None-Match)' } }),
       },
     },
@@ -55,7 +58,7 @@ export function orderRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSi
         summary: 'Create an order (PENDING)',
         description: 'A repeat with the same contents answers 200 `unchanged`; other contents under the same id 409.',
         tags: ['orders'],
-        headers: IDEMPOTENT_HEADERS,
+        headers: CREATE_HEADERS,
         body: strictBody(
           {
             orderId: requestField('key', 'the order id (a new one is made when absent)'),

@@ -24,7 +24,8 @@ export interface DynamoCall {
   /** The table it named; several (a transaction, a batch) sorted and joined with "+"; undefined when none (ListTables). */
   table: string | undefined;
   /** throttled: it failed because DynamoDB throttled it until the retries ran out. */
-  outcome: 'ok' | 'throttled' | 'error';
+  /** `conditional`: DynamoDB refused a condition (another writer came first, or a rule held): the normal answer of a race, not a failure. */
+  outcome: 'ok' | 'throttled' | 'conditional' | 'error';
   /** Capacity units DynamoDB reported for the call, all tables together (0 when it failed). */
   readUnits: number;
   writeUnits: number;
@@ -123,7 +124,7 @@ export function connectDynamo(settings: DynamoSettings): Dynamo {
       try {
         result = await next(asked);
       } catch (error) {
-        const outcome = THROTTLED.has((error as { name?: unknown } | undefined)?.name as string) ? 'throttled' : 'error';
+        const outcome = callOutcome(error);
         tell(onCall, { operation: apiName(operation), table: tablesNamed(input), outcome, readUnits: 0, writeUnits: 0, capacity: [], throttledAttempts: throttled.get(context) ?? 0 });
         throw error;
       }
@@ -419,4 +420,16 @@ function localPort(location: string): number | undefined {
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
+}
+
+/** How a failed call counts in metrics: throttled, a refused condition (a race lost, a rule that held), or an error. */
+function callOutcome(error: unknown): 'throttled' | 'conditional' | 'error' {
+  const name = (error as { name?: unknown } | undefined)?.name;
+  if (typeof name === 'string' && THROTTLED.has(name)) return 'throttled';
+  if (name === 'ConditionalCheckFailedException') return 'conditional';
+  if (name === 'TransactionCanceledException') {
+    const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+    if (reasons.length > 0 && reasons.every((reason) => reason.Code === 'None' || reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict')) return 'conditional';
+  }
+  return 'error';
 }

@@ -519,10 +519,18 @@ const RAW_CASES: RawCase[] = [
   // Not routed at all: refused as a bad URL before any route (or the token check) runs.
   { name: 'an absolute-form target with another scheme', request: 'DELETE ftp://x/v1/orders/o-seed?force=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 400, code: 'BAD_INPUT', closes: true },
   {
+    // Refused whichever comes first: a proxy may have checked the other one.
     name: 'two Authorization headers, the first wrong',
     request: `GET /v1/orders/o-seed HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer wrong-token-0123456789\r\n${AUTH}\r\n`,
-    status: 401,
-    code: 'UNAUTHORIZED',
+    status: 400,
+    code: 'BAD_INPUT',
+    closes: true,
+  },
+  {
+    name: 'two Authorization headers, the first right',
+    request: `GET /v1/orders/o-seed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${AUTH}Authorization: Bearer wrong-token-0123456789\r\n\r\n`,
+    status: 400,
+    code: 'BAD_INPUT',
     closes: true,
   },
   { name: 'TRACE', request: `TRACE /v1/orders/o-seed HTTP/1.1\r\nHost: x\r\n${AUTH}Connection: close\r\n\r\n`, status: 404, code: 'ROUTE_NOT_FOUND', closes: true },

@@ -2,6 +2,7 @@
  * Regression tests for what an outside try of `shopdb serve` found (a tester
  * with the README and the issue only): each test failed before its fix.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTables, shopdb, uniquePrefix } from '../support/cli.js';
 import { putRaw, rawClient, scanAll } from '../support/dynamo.js';
@@ -188,5 +189,81 @@ describe('idempotency keys', () => {
     expect(answer.status, answer.text).toBe(200);
     const cart = await http(plain.url, 'GET', '/v1/carts/c-slow-claim?consistent=true');
     expect((cart.body as { products: Array<{ quantity: number }> }).products[0]?.quantity).toBe(1);
+  });
+});
+
+/** One raw request on its own connection; everything the server wrote until it closed (or `waitMs`). */
+function rawExchange(port: number, text: string, waitMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    const done = () => {
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(done, waitMs);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    socket.on('error', () => undefined);
+    socket.write(text);
+  });
+}
+
+describe('a second outside try', () => {
+  it('two Idempotency-Key (or Authorization) headers are refused, not merged into one key', async () => {
+    await http(plain.url, 'POST', '/v1/carts', { body: { cartId: 'c-dupkey', userId: 'u-1' } });
+    const body = '{"productId":"p-1","price":"1.00"}';
+    const text = `POST /v1/carts/c-dupkey/products HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nIdempotency-Key: dup-a\r\nIdempotency-Key: dup-b\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const answer = await rawExchange(plain.port, text, 5_000);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('Idempotency-Key: is sent more than once');
+    const cart = await http(plain.url, 'GET', '/v1/carts/c-dupkey?consistent=true');
+    expect((cart.body as { products: unknown[] }).products).toEqual([]);
+  });
+
+  it('If-None-Match on a change is refused (400, nothing changed); If-Match on a read is honoured (412)', async () => {
+    await http(plain.url, 'POST', '/v1/orders', { body: { orderId: 'o-inm-write', userId: 'u-1', totalAmount: '1.00' } });
+    const move = await http(plain.url, 'POST', '/v1/orders/o-inm-write/status', { body: { status: 'PAID' }, headers: { 'if-none-match': '*' } });
+    expect(move.status, move.text).toBe(400);
+    const read = await http(plain.url, 'GET', '/v1/orders/o-inm-write?consistent=true', { headers: { 'if-match': '"999"' } });
+    expect(read.status, read.text).toBe(412);
+    const fine = await http(plain.url, 'GET', '/v1/orders/o-inm-write?consistent=true', { headers: { 'if-match': '"1"' } });
+    expect(fine.status).toBe(200);
+    expect((fine.body as { status: string }).status).toBe('PENDING');
+  });
+
+  it('a trailing slash on a list route is 404 ROUTE_NOT_FOUND, not an empty id', async () => {
+    for (const path of ['/v1/orders/', '/v1/carts/']) {
+      const answer = await http(plain.url, 'GET', path);
+      expect(answer.status, path).toBe(404);
+      expect((answer.body as { code: string }).code).toBe('ROUTE_NOT_FOUND');
+    }
+  });
+
+  it('a body still arriving at the request timeout gets one answer, 408, never a 503 first', async () => {
+    const quick = await startServe({ prefix, args: ['--request-timeout', '2'] });
+    try {
+      const text = 'POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 58\r\n\r\n{"userId":';
+      const answer = await rawExchange(quick.port, text, 15_000);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    } finally {
+      await quick.stop();
+    }
+  });
+
+  it("a 5xx says \"the server's DynamoDB\" once, without doubled wording", async () => {
+    const dead = await startServe({ prefix, env: { SHOPDB_ENDPOINT: 'http://127.0.0.1:9', AWS_REGION: 'us-east-1' }, args: ['--timeout', '1'] });
+    try {
+      const answer = await http(dead.url, 'GET', '/v1/orders/o-1');
+      expect(answer.status).toBe(503);
+      expect((answer.body as { detail: string }).detail).not.toMatch(/DynamoDB at the server's DynamoDB|endpoint does not answer/);
+    } finally {
+      await dead.stop();
+    }
   });
 });

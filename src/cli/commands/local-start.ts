@@ -1,7 +1,6 @@
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { badInput, ShopError } from '../../core/errors.js';
-import { parsePositiveInteger } from '../../core/validate.js';
 import { belongsToHome, freePort, isEngineProcess, isPortInUse, killNow, listensOn, spawnEngine, stopProcess, waitUntilReady } from '../../local/engine.js';
 import { checkStateDir, clearState, ensurePrivateDir, readState, resolveLocalPaths, withEngineLock, writeState, type EngineState, type LocalPaths } from '../../local/state.js';
 import { Interrupted, isStopSignal, type CommandContext } from '../context.js';
@@ -20,7 +19,7 @@ interface StartOptions {
 
 export async function localStart(ctx: CommandContext, options: StartOptions): Promise<void> {
   if (options.inMemory && options.dataDir !== undefined) throw badInput('data-dir', '--in-memory keeps no data on disk; use one or the other');
-  const requestedPort = options.port === undefined ? DEFAULT_PORT : options.port === '0' ? 0 : parsePositiveInteger(options.port, 'port', 65535);
+  const requestedPort = options.port === undefined ? DEFAULT_PORT : parsePort(options.port);
   const paths = resolveLocalPaths(ctx.env, homedir());
   checkStateDir(paths);
   // A signal must not leave the engine being started behind, unrecorded: this command handles it itself.
@@ -157,4 +156,9 @@ async function print(ctx: CommandContext, result: 'started' | 'running', state: 
       `  ${exportLine}`,
     ].join('\n'),
   );
+}
+
+function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw badInput('port', `${JSON.stringify(text)} is not a port; use 0 (any free port) or 1 to 65535`);
+  return Number(text);
 }

@@ -9,6 +9,7 @@ export interface ServeInput {
   tokenFile?: string | undefined;
   bodyLimit?: string | undefined;
   shutdownTimeout?: string | undefined;
+  requestTimeout?: string | undefined;
   logLevel?: string | undefined;
 }
 
@@ -32,6 +33,7 @@ export async function serve(ctx: CommandContext, input: ServeInput): Promise<voi
   const port = input.port === undefined ? DEFAULT_PORT : parsePort(input.port);
   const bodyLimit = input.bodyLimit === undefined ? 64 * 1024 : parsePositiveInteger(input.bodyLimit, 'body-limit', MAX_BODY_LIMIT);
   const shutdownSeconds = input.shutdownTimeout === undefined ? DEFAULT_SHUTDOWN_SECONDS : parsePositiveInteger(input.shutdownTimeout, 'shutdown-timeout', 3600);
+  const requestSeconds = input.requestTimeout === undefined ? 30 : parsePositiveInteger(input.requestTimeout, 'request-timeout', 3600);
   const logLevel = input.logLevel ?? (ctx.config.verbose ? 'debug' : 'info');
   if (!LOG_LEVELS.includes(logLevel)) throw badInput('log-level', `use one of ${LOG_LEVELS.join(', ')}`);
   const token = await readToken(input.tokenFile, ctx.env.SHOPDB_API_TOKEN);
@@ -59,6 +61,7 @@ export async function serve(ctx: CommandContext, input: ServeInput): Promise<voi
       idempotencyStore: shop.idempotency,
       log: { level: logLevel, destination: { write: (line) => stderr.write(line) } },
       location: ctx.config.location,
+      requestTimeoutMs: requestSeconds * 1000,
       metrics,
     });
     const server = app;
