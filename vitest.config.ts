@@ -4,8 +4,12 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/services.ts'],
-    // E2e files spawn the built binary many times; a cold DynamoDB Local on 2 cores can take seconds to answer.
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // E2e files spawn the built binary many times; a cold DynamoDB Local on 2 cores can take seconds to answer,
+    // and creating tables with their indexes takes longer while another file uses the same engine.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Two files at a time (vitest would run one on 2 cores): they mostly wait on child processes and
+    // DynamoDB Local, and every file uses its own table prefix, so they never see each other's items.
+    maxWorkers: 2,
   },
 });

@@ -123,8 +123,9 @@ try {
   console.error(`demo failed: ${error.message}`);
 } finally {
   if (server) {
-    const exited = new Promise((resolve) => server.child.once('exit', resolve));
+    // The start's own 'exit' listener (a failed start) goes first; then wait for this exit.
     server.child.removeAllListeners('exit');
+    const exited = new Promise((resolve) => server.child.once('exit', resolve));
     server.child.kill('SIGTERM');
     console.log(`\nshopdb serve stopped on SIGTERM (exit ${await exited})`);
   }
