@@ -28,6 +28,14 @@ export default tseslint.config(
     },
   },
   {
+    // The HTTP front end stands on the shared wiring and the core, like the CLI, and never on the CLI.
+    files: ['src/server/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['@aws-sdk/*', 'ioredis', 'chalk', 'cli-table3', 'commander', '../cli/*', '../store/*'] }],
+      'no-restricted-globals': ['error', 'process', 'console'],
+    },
+  },
+  {
     files: ['src/cli/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['@aws-sdk/*', 'ioredis'] }] },
   },

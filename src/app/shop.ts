@@ -7,9 +7,10 @@ import type { Cart, Order } from '../core/model.js';
 import { OrderService } from '../core/orders.js';
 import { TableService, tableNames } from '../core/tables.js';
 import { dynamoIdentity } from '../store/cache-scope.js';
-import { openDynamoStore, type DynamoCall } from '../store/index.js';
+import type { DynamoCall } from '../core/telemetry.js';
+import { openDynamoStore } from '../store/index.js';
 
-export type { DynamoCall } from '../store/index.js';
+export type { DynamoCall } from '../core/telemetry.js';
 
 /*
  * The wiring that opens the core on DynamoDB (and Redis when a cache is

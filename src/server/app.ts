@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Shop } from '../app/shop.js';
+import type { DynamoCall } from '../core/telemetry.js';
 import type { CacheOutcome } from '../core/cache.js';
 import { isShopError, ShopError } from '../core/errors.js';
 import type { IdempotencyStore } from '../core/idempotency.js';
@@ -23,14 +24,6 @@ import { orderRoutes } from './routes-orders.js';
  * so replicas scale out behind a load balancer.
  */
 
-export interface DynamoCall {
-  operation: string;
-  table: string | undefined;
-  /** `conditional`: DynamoDB refused a condition (another writer came first, or a rule held): the normal answer of a race, not a failure. */
-  outcome: 'ok' | 'throttled' | 'conditional' | 'error';
-  readUnits: number;
-  writeUnits: number;
-}
 
 /** What the server reports to Prometheus (server/metrics.ts implements it). */
 export interface MetricsSink {

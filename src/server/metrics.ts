@@ -1,3 +1,4 @@
+import type { DynamoCall } from '../core/telemetry.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /*
@@ -11,20 +12,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * sends verbatim (ids, query strings, tokens) becomes a label.
  */
 
-/** One DynamoDB call as it ended (app/shop.ts ShopEvents.dynamoCall; the store's DynamoCall fits). */
-export interface DynamoCall {
-  operation: string;
-  /** Several tables (a transaction) come joined with "+"; undefined: the call named none. */
-  table: string | undefined;
-  /** `conditional`: DynamoDB refused a condition (another writer came first, or a rule held): the normal answer of a race, not a failure. */
-  outcome: 'ok' | 'throttled' | 'conditional' | 'error';
-  readUnits: number;
-  writeUnits: number;
-  /** The units per table, when the store splits them; absent: all of readUnits/writeUnits go to `table`. */
-  capacity?: ReadonlyArray<{ table: string; read: number; write: number }>;
-  /** Throttled attempts, retried ones included; absent: 1 when the outcome is throttled, else 0. */
-  throttledAttempts?: number;
-}
+export type { DynamoCall } from '../core/telemetry.js';
 
 export type CacheReadOutcome = 'hit' | 'miss' | 'bypass' | 'off';
 

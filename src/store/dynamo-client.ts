@@ -1,3 +1,4 @@
+import type { CapacityUse, DynamoCall } from '../core/telemetry.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isLoopbackHost } from '../core/endpoints.js';
@@ -17,23 +18,6 @@ export interface DynamoSettings {
   onCall?: ((call: DynamoCall) => void) | undefined;
 }
 
-/** One DynamoDB call as it ended, for metrics. */
-export interface DynamoCall {
-  /** The API operation, e.g. "GetItem", "TransactWriteItems". */
-  operation: string;
-  /** The table it named; several (a transaction, a batch) sorted and joined with "+"; undefined when none (ListTables). */
-  table: string | undefined;
-  /** throttled: it failed because DynamoDB throttled it until the retries ran out. */
-  /** `conditional`: DynamoDB refused a condition (another writer came first, or a rule held): the normal answer of a race, not a failure. */
-  outcome: 'ok' | 'throttled' | 'conditional' | 'error';
-  /** Capacity units DynamoDB reported for the call, all tables together (0 when it failed). */
-  readUnits: number;
-  writeUnits: number;
-  /** The same units per table (its indexes included): a call over several tables splits them here. */
-  capacity: CapacityUse[];
-  /** Attempts DynamoDB answered with a throttling error, those the SDK retried successfully included. */
-  throttledAttempts: number;
-}
 
 export interface Dynamo {
   client: DynamoDBClient;
@@ -44,11 +28,6 @@ export interface Dynamo {
 }
 
 /** Read and write capacity units consumed, per table (its indexes included), as DynamoDB reported them. */
-export interface CapacityUse {
-  table: string;
-  read: number;
-  write: number;
-}
 
 const READ_OPERATIONS = new Set(['GetItem', 'Get', 'Query', 'Scan', 'BatchGetItem', 'BatchGet', 'TransactGetItems', 'TransactGet']);
 const WRITE_OPERATIONS = new Set(['PutItem', 'Put', 'UpdateItem', 'Update', 'DeleteItem', 'Delete', 'BatchWriteItem', 'BatchWrite', 'TransactWriteItems', 'TransactWrite']);

@@ -9,7 +9,7 @@ import { DynamoTableAdmin } from './table-admin.js';
 import { IdempotencyTable } from './idempotency-table.js';
 import type { TableNames } from '../core/tables.js';
 
-export type { DynamoCall, DynamoSettings } from './dynamo-client.js';
+export type { DynamoSettings } from './dynamo-client.js';
 export { IdempotencyTable } from './idempotency-table.js';
 
 /** Everything the core needs from DynamoDB, behind the core's own interfaces. */
