@@ -8,8 +8,8 @@ export default defineConfig({
     // and creating tables with their indexes takes longer while another file uses the same engine.
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // Two files at a time (vitest would run one on 2 cores): they mostly wait on child processes and
-    // DynamoDB Local, and every file uses its own table prefix, so they never see each other's items.
-    maxWorkers: 2,
+    // One file at a time (vitest's choice on 2 cores). Two at a time measured 775 s instead of ~20 min, but
+    // DynamoDB Local then took over 60 s to add indexes for the tables-indexes, list and outside-try files
+    // while another file loaded it; see BENCHMARKS.md "The test suite's time" before trying again.
   },
 });

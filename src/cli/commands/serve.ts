@@ -95,7 +95,7 @@ export async function serve(ctx: CommandContext, input: ServeInput): Promise<voi
 }
 
 function parsePort(text: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw badInput('port', `${JSON.stringify(text)} is not a port; use 0 (any free port) or 1 to 65535`);
+  if (!/^(0|[1-9]\d{0,4})$/.test(text) || Number(text) > 65535) throw badInput('port', `${JSON.stringify(text)} is not a port; use 0 (any free port) or 1 to 65535`);
   return Number(text);
 }
 
