@@ -1,9 +1,12 @@
 import { defineConfig } from 'vitest/config';
+import ShopdbSequencer from './test/support/sequencer.js';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/services.ts'],
+    // signals.test.ts last: see test/support/sequencer.ts.
+    sequence: { sequencer: ShopdbSequencer },
     // E2e files spawn the built binary many times; a cold DynamoDB Local on 2 cores can take seconds to answer,
     // and creating tables with their indexes takes longer while another file uses the same engine.
     testTimeout: 120_000,
