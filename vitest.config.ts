@@ -11,8 +11,7 @@ export default defineConfig({
     // and creating tables with their indexes takes longer while another file uses the same engine.
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // One file at a time (vitest's choice on 2 cores). Two at a time measured 775 s instead of ~20 min, but
-    // DynamoDB Local then took over 60 s to add indexes for the tables-indexes, list and outside-try files
-    // while another file loaded it; see BENCHMARKS.md "The test suite's time" before trying again.
+    // One file at a time (vitest's choice on 2 cores); two at a time may well work now that signals.test.ts
+    // runs last: see BENCHMARKS.md "The test suite's time".
   },
 });
