@@ -12,6 +12,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { boto3 } from '../support/boto3.js';
 import { BIN, createTables, shopdb, testEnv, uniquePrefix, type Run } from '../support/cli.js';
 import { pty } from '../support/pty.js';
+import { privateEngine } from '../support/endpoint.js';
+
+// Adds indexes to existing tables: see privateEngine().
+privateEngine();
 
 interface Listed {
   orderId: string;

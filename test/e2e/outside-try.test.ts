@@ -7,11 +7,17 @@ import { CreateTableCommand, GetItemCommand, type AttributeValue } from '@aws-sd
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTables, shopdb, uniquePrefix, type Run } from '../support/cli.js';
 import { putRaw, rawClient, scanAll } from '../support/dynamo.js';
+import { privateEngine } from '../support/endpoint.js';
 
 const prefix = uniquePrefix('outside');
 const ORDERS = `${prefix}EcommerceOrders`;
 const CARTS = `${prefix}EcommerceCarts`;
-const client = rawClient();
+// Adds indexes to existing tables: see privateEngine().
+privateEngine();
+let client: ReturnType<typeof rawClient>;
+beforeAll(() => {
+  client = rawClient();
+});
 
 beforeAll(() => createTables(prefix));
 afterAll(() => client.destroy());

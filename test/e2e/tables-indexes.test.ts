@@ -5,10 +5,14 @@
  * and on dynalite (slow like AWS; it cannot add an index to a table).
  */
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamoEndpoint, privateEngine } from '../support/endpoint.js';
 import { boto3 } from '../support/boto3.js';
 import { shopdb, uniquePrefix, type Run } from '../support/cli.js';
 import { startDynalite, type RunningDynalite } from '../support/dynalite.js';
+
+// Adds indexes to existing tables: see privateEngine().
+privateEngine();
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -34,7 +38,7 @@ describe('on DynamoDB Local', () => {
     const name = `${prefix}EcommerceOrders`;
     // Both tables as the original design makes them, then items as shopdb wrote them before this version (no statusShard).
     await boto3([{ op: 'create_tables', prefix }]);
-    const dynamo = client(inject('dynamoEndpoint'));
+    const dynamo = client(dynamoEndpoint());
     const old = (orderId: string, status: string) => ({
       orderId: { S: orderId },
       userId: { S: 'u-old' },
@@ -69,7 +73,7 @@ describe('on DynamoDB Local', () => {
       ['userId-keys', 'ACTIVE'],
     ]);
     expect(created[1]!.indexes.map((index) => index.name)).toEqual(['userId-createdAt', 'userId-keys']);
-    const { Table } = await client(inject('dynamoEndpoint')).send(new DescribeTableCommand({ TableName: `${prefix}EcommerceOrders` }));
+    const { Table } = await client(dynamoEndpoint()).send(new DescribeTableCommand({ TableName: `${prefix}EcommerceOrders` }));
     for (const index of Table?.GlobalSecondaryIndexes ?? []) {
       expect([index.ProvisionedThroughput?.ReadCapacityUnits, index.ProvisionedThroughput?.WriteCapacityUnits]).toEqual([7, 3]);
     }
@@ -106,7 +110,7 @@ describe('on DynamoDB Local', () => {
 
   it('an index of the same name with another projection is a conflict (exit 4) naming it; nothing is changed', async () => {
     const prefix = uniquePrefix('ix-conflict');
-    await client(inject('dynamoEndpoint')).send(
+    await client(dynamoEndpoint()).send(
       new CreateTableCommand({
         TableName: `${prefix}EcommerceOrders`,
         KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }],

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { inject } from 'vitest';
+import { dynamoEndpoint } from './endpoint.js';
 
 /*
  * The original design's own client: boto3, from Debian's python3-boto3
@@ -124,7 +124,7 @@ export type Boto3Op =
 /** Runs the operations in one Python process; resolves with one result per operation (get_item: the item in DynamoDB JSON, or null). */
 export async function boto3(ops: Boto3Op[]): Promise<unknown[]> {
   const run = await execa(PYTHON, ['-c', SCRIPT], {
-    input: JSON.stringify({ endpoint: inject('dynamoEndpoint'), ops }),
+    input: JSON.stringify({ endpoint: dynamoEndpoint(), ops }),
     reject: false,
     timeout: 120_000,
     env: { AWS_PROFILE: undefined, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' },

@@ -1,7 +1,8 @@
 import { execa, type Result } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { expect, inject } from 'vitest';
+import { expect } from 'vitest';
+import { dynamoEndpoint } from './endpoint.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/shopdb', import.meta.url));
 
@@ -24,7 +25,7 @@ export function uniquePrefix(label: string): string {
  */
 export function testEnv(prefix: string | undefined, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
-    SHOPDB_ENDPOINT: inject('dynamoEndpoint'),
+    SHOPDB_ENDPOINT: dynamoEndpoint(),
     ...(prefix === undefined ? {} : { SHOPDB_TABLE_PREFIX: prefix }),
     AWS_PROFILE: undefined,
     AWS_ACCESS_KEY_ID: undefined,

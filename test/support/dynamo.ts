@@ -1,12 +1,12 @@
 import { DynamoDBClient, PutItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { inject } from 'vitest';
+import { dynamoEndpoint } from './endpoint.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 /** Direct access to the test DynamoDB Local, to check what shopdb really wrote (or did not). */
 export function rawClient(): DynamoDBClient {
   return new DynamoDBClient({
-    endpoint: inject('dynamoEndpoint'),
+    endpoint: dynamoEndpoint(),
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
