@@ -44,6 +44,19 @@ export function answerRead(
   return json(reply, 200, item);
 }
 
+/** A page of a list: `{<field>: items, nextCursor}`, and a `Link: rel="next"` with the same query while there are more. */
+export function answerPage(reply: FastifyReply, path: string, query: Record<string, string | undefined>, field: 'orders' | 'carts', page: { items: unknown[]; nextCursor: string | null }): FastifyReply {
+  if (page.nextCursor !== null) reply.header('link', `<${nextLink(path, query, page.nextCursor)}>; rel="next"`);
+  return json(reply, 200, { [field]: page.items, nextCursor: page.nextCursor });
+}
+
+function nextLink(path: string, query: Record<string, string | undefined>, cursor: string): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) if (value !== undefined && name !== 'cursor') params.set(name, value);
+  params.set('cursor', cursor);
+  return `${path}?${params.toString()}`;
+}
+
 /** A write's answer: the item's new tag (none after a delete), 201 + Location for what was created. */
 export function answerWrite(reply: FastifyReply, body: { result: string; [field: string]: unknown }, item: { version: WholeNumber | null } | undefined, location?: string): FastifyReply {
   const etag = item === undefined ? undefined : etagOf(item.version);

@@ -5,6 +5,7 @@ import { requestField } from '../core/schema.js';
 import type { MetricsSink } from './app.js';
 import {
   addressable,
+  answerPage,
   answerRead,
   answerWrite,
   CREATE_HEADERS,
@@ -24,8 +25,6 @@ import {
   withFields,
   writeAnswer,
 } from './http.js';
-import { json } from './reply.js';
-import { nextLink } from './routes-orders.js';
 
 const CART_ID = idParam('cartId', 'the cart id');
 const LINE = {
@@ -232,8 +231,7 @@ export function cartRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSin
     async (request, reply) => {
       const { userId, limit, cursor } = request.query;
       const page = await withFields(FIELDS, () => shop.listing.carts.page({ user: userId, limit, cursor }));
-      if (page.nextCursor !== null) reply.header('link', `<${nextLink('/v1/carts', request.query, page.nextCursor)}>; rel="next"`);
-      return json(reply, 200, { carts: page.items, nextCursor: page.nextCursor });
+      return answerPage(reply, '/v1/carts', request.query, 'carts', page);
     },
   );
 }

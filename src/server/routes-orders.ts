@@ -6,6 +6,7 @@ import { ORDER_STATUSES } from '../core/status.js';
 import type { MetricsSink } from './app.js';
 import {
   addressable,
+  answerPage,
   answerRead,
   answerWrite,
   CREATE_HEADERS,
@@ -25,7 +26,6 @@ import {
   withFields,
   writeAnswer,
 } from './http.js';
-import { json } from './reply.js';
 
 const ORDER_ID = idParam('orderId', 'the order id');
 /** The core's names for what this API calls otherwise. */
@@ -167,15 +167,7 @@ export function orderRoutes(api: FastifyInstance, shop: Shop, metrics: MetricsSi
     async (request, reply) => {
       const { userId, status, updatedBefore, limit, cursor } = request.query;
       const page = await withFields(FIELDS, () => shop.listing.orders.page({ user: userId, status, updatedBefore, limit, cursor }));
-      if (page.nextCursor !== null) reply.header('link', `<${nextLink('/v1/orders', request.query, page.nextCursor)}>; rel="next"`);
-      return json(reply, 200, { orders: page.items, nextCursor: page.nextCursor });
+      return answerPage(reply, '/v1/orders', request.query, 'orders', page);
     },
   );
-}
-
-export function nextLink(path: string, query: Record<string, string | undefined>, cursor: string): string {
-  const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(query)) if (value !== undefined && name !== 'cursor') params.set(name, value);
-  params.set('cursor', cursor);
-  return `${path}?${params.toString()}`;
 }
