@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnEngine, stopProcess, waitUntilReady } from '../dist/local/engine.js';
+import { benchEnv } from './env.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shopdbBin = join(root, 'bin/shopdb');
@@ -22,18 +23,7 @@ process.on('exit', () => {
 });
 const endpoint = `http://127.0.0.1:${port}`;
 await waitUntilReady(endpoint, 60_000, engine);
-const env = {
-  ...process.env,
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  SHOPDB_ENDPOINT: endpoint,
-  SHOPDB_TABLE_PREFIX: 'benchlist-',
-  AWS_ACCESS_KEY_ID: 'bench',
-  AWS_SECRET_ACCESS_KEY: 'bench',
-  AWS_REGION: 'us-east-1',
-  AWS_PROFILE: undefined,
-  SHOPDB_REDIS_URL: undefined,
-  REDIS_URL: undefined,
-};
+const env = benchEnv(endpoint, { SHOPDB_TABLE_PREFIX: 'benchlist-' });
 
 function shopdb(args, input) {
   const started = process.hrtime.bigint();

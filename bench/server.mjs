@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, spawnEngine, stopProcess, waitUntilReady } from '../dist/local/engine.js';
+import { benchEnv } from './env.mjs';
 import { startRedis } from '../dist/local/redis-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -51,19 +52,7 @@ const redis = await startRedis({ port: await freePort() });
 process.on('exit', () => redis.kill());
 await waitUntilReady(endpoint, 60_000, engine);
 
-const env = {
-  ...process.env,
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  SHOPDB_ENDPOINT: endpoint,
-  AWS_ACCESS_KEY_ID: 'bench',
-  AWS_SECRET_ACCESS_KEY: 'bench',
-  AWS_REGION: 'us-east-1',
-  AWS_DEFAULT_REGION: 'us-east-1',
-  AWS_PROFILE: undefined,
-  SHOPDB_REDIS_URL: undefined,
-  REDIS_URL: undefined,
-  SHOPDB_API_TOKEN: undefined,
-};
+const env = benchEnv(endpoint);
 
 function shopdb(...args) {
   const run = spawnSync(shopdbBin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
