@@ -12,6 +12,12 @@ export default tseslint.config(
     },
   },
   {
+    // The launcher (bin/shopdb, bin/code-cache.cjs) is plain CommonJS run before the bundle.
+    files: ['**/*.cjs', 'bin/shopdb'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', __filename: 'readonly', performance: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // The layers stay apart: only src/store talks to AWS or Redis, and the core never touches the process.
     files: ['src/core/**/*.ts'],
     rules: {

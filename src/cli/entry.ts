@@ -48,48 +48,57 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => stopWith(error.code
 process.stderr.on('error', () => {});
 
 const env = process.env;
-const code = await main({
-  argv: process.argv.slice(2),
-  stdin: process.stdin,
-  env,
-  streams: {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stderrIsTty: process.stderr.isTTY === true,
-    stdoutIsTty: process.stdout.isTTY === true,
-    dumbTerminal: env.TERM === 'dumb',
-    stdoutColumns: process.stdout.isTTY ? process.stdout.columns : undefined,
-    // Read on each redraw: the terminal may be resized while a progress line runs.
-    get stderrColumns() {
-      return process.stderr.isTTY ? process.stderr.columns : undefined;
+
+// No top-level await: the bundle is CommonJS so that it can be loaded through a V8 code cache (bin/shopdb).
+void run();
+
+async function run(): Promise<void> {
+  const code = await main({
+    argv: process.argv.slice(2),
+    // A getter: process.stdin is created on first use, and only import reads it.
+    get stdin() {
+      return process.stdin;
     },
-  },
-  stdoutIsTty: process.stdout.isTTY === true,
-  hasAwsFile: () => {
-    const aws = join(homedir(), '.aws');
-    return existsSync(env.AWS_SHARED_CREDENTIALS_FILE ?? join(aws, 'credentials')) || existsSync(env.AWS_CONFIG_FILE ?? join(aws, 'config'));
-  },
-  signal: stop.signal,
-  onExit: (cleanup) => {
-    atExit.add(cleanup);
-    return () => atExit.delete(cleanup);
-  },
-  flushStdout: () =>
-    new Promise<void>((resolve) => {
-      // setImmediate lets the 'error' event of a failed write (emitted on nextTick) arrive first.
-      const done = () => setImmediate(resolve);
-      // Nothing queued (files and terminals are written synchronously): no write to wait for; an empty one would fail on /dev/full.
-      if (process.stdout.destroyed || process.stdout.writableLength === 0) done();
-      // A pipe: the callback comes once everything queued before it is written, or has failed.
-      else process.stdout.write('', done);
-    }),
-});
-if (stop.signal.aborted) {
-  // A stopped run ends now, without waiting for requests it abandoned; only output still queued for a live reader gets a moment.
-  if (stop.signal.reason !== 'EPIPE' && process.stdout.writableLength > 0) await flushed(process.stdout, 2_000);
-  process.exit(code);
+    env,
+    streams: {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      stderrIsTty: process.stderr.isTTY === true,
+      stdoutIsTty: process.stdout.isTTY === true,
+      dumbTerminal: env.TERM === 'dumb',
+      stdoutColumns: process.stdout.isTTY ? process.stdout.columns : undefined,
+      // Read on each redraw: the terminal may be resized while a progress line runs.
+      get stderrColumns() {
+        return process.stderr.isTTY ? process.stderr.columns : undefined;
+      },
+    },
+    stdoutIsTty: process.stdout.isTTY === true,
+    hasAwsFile: () => {
+      const aws = join(homedir(), '.aws');
+      return existsSync(env.AWS_SHARED_CREDENTIALS_FILE ?? join(aws, 'credentials')) || existsSync(env.AWS_CONFIG_FILE ?? join(aws, 'config'));
+    },
+    signal: stop.signal,
+    onExit: (cleanup) => {
+      atExit.add(cleanup);
+      return () => atExit.delete(cleanup);
+    },
+    flushStdout: () =>
+      new Promise<void>((resolve) => {
+        // setImmediate lets the 'error' event of a failed write (emitted on nextTick) arrive first.
+        const done = () => setImmediate(resolve);
+        // Nothing queued (files and terminals are written synchronously): no write to wait for; an empty one would fail on /dev/full.
+        if (process.stdout.destroyed || process.stdout.writableLength === 0) done();
+        // A pipe: the callback comes once everything queued before it is written, or has failed.
+        else process.stdout.write('', done);
+      }),
+  });
+  if (stop.signal.aborted) {
+    // A stopped run ends now, without waiting for requests it abandoned; only output still queued for a live reader gets a moment.
+    if (stop.signal.reason !== 'EPIPE' && process.stdout.writableLength > 0) await flushed(process.stdout, 2_000);
+    process.exit(code);
+  }
+  process.exitCode = code;
 }
-process.exitCode = code;
 
 function flushed(stream: NodeJS.WriteStream, ms: number): Promise<void> {
   return new Promise((resolve) => {

