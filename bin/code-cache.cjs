@@ -46,9 +46,12 @@ const STALE_TEMP_MS = 10 * 60 * 1000;
 const sha256 = (data) => crypto.createHash('sha256').update(data).digest();
 const isOn = (value) => value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
 
-/** The pack's file name: one per bundle directory, Node version, architecture and V8 flags. */
-function packName(bundleDir, env) {
-  const flags = [...process.execArgv, env.NODE_OPTIONS ?? ''].join('\0');
+/**
+ * The pack's file name: one per bundle directory, Node version, architecture and V8 flags (V8 rejects
+ * a cache made under other flags, so runs with and without e.g. --stack-size would rewrite one pack).
+ */
+function packName(bundleDir, execArgv, nodeOptions) {
+  const flags = [...execArgv, nodeOptions ?? ''].join('\0');
   const key = sha256(`${path.resolve(bundleDir)}\0${process.version}\0${process.arch}\0${flags}`).toString('hex').slice(0, 16);
   return `shopdb-${process.version}-${process.arch}-${key}.v8pack`;
 }
@@ -161,6 +164,27 @@ function writePackFile(file, buffer) {
   }
 }
 
+/**
+ * Creates the user's cache directory (and ~/.cache, or $XDG_CACHE_HOME, when missing), private to the
+ * user. Not mkdirSync's `recursive`, which on Node 20 never returns for a path under /proc.
+ */
+function makeDir(dir) {
+  const make = (path_) => {
+    try {
+      fs.mkdirSync(path_, { mode: 0o700 });
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+    }
+  };
+  try {
+    make(dir);
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+    make(path.dirname(dir));
+    make(dir);
+  }
+}
+
 /** Removes temporary files that writers killed mid-write left behind. */
 function removeStaleTemps(dir, name) {
   try {
@@ -188,7 +212,7 @@ function runBundle({ bundleDir, entry, env, stderr }) {
     return;
   }
 
-  const name = packName(bundleDir, env);
+  const name = packName(bundleDir, process.execArgv, env.NODE_OPTIONS);
   const dirs = packDirs(bundleDir, env);
   // The first usable pack: beside the bundle, else in the user's cache directory.
   let pack = new Map();
@@ -265,7 +289,7 @@ function runBundle({ bundleDir, entry, env, stderr }) {
     for (const dir of dirs) {
       const file = path.join(dir, name);
       try {
-        if (dir !== bundleDir) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        if (dir !== bundleDir) makeDir(dir);
         // What another process may have added since this one started, for chunks of this bundle.
         const current = readPack(file);
         const merged = new Map();
