@@ -89,16 +89,17 @@ function encodePack(entries) {
 }
 
 /**
- * Decodes a pack, or says why it cannot be used. Payload hashes are checked later, per chunk used.
- * @returns {{chunks: Map<string, {source: string, data: string, payload: Buffer}>} | {invalid: string}}
+ * Decodes a pack's header and index, or says why the pack cannot be used. `head` holds at least the
+ * header and index (or all there is); `size` is the whole pack's. Entries give absolute offsets:
+ * payloads are read when a chunk is loaded, and their hashes checked then.
+ * @returns {{chunks: Map<string, {source: string, data: string, offset: number, length: number}>} | {invalid: string}}
  */
-function decodePack(buffer) {
-  if (buffer.length < HEADER_BYTES || !buffer.subarray(0, MAGIC.length).equals(MAGIC)) return { invalid: 'not a shopdb code cache' };
-  const indexLength = buffer.readUInt32LE(MAGIC.length);
-  const indexEnd = HEADER_BYTES + indexLength;
-  if (indexEnd > buffer.length) return { invalid: 'truncated' };
-  const index = buffer.subarray(HEADER_BYTES, indexEnd);
-  if (!sha256(index).equals(buffer.subarray(MAGIC.length + 4, HEADER_BYTES))) return { invalid: 'corrupted index' };
+function decodeIndex(head, size) {
+  if (head.length < HEADER_BYTES || !head.subarray(0, MAGIC.length).equals(MAGIC)) return { invalid: 'not a shopdb code cache' };
+  const indexEnd = HEADER_BYTES + head.readUInt32LE(MAGIC.length);
+  if (indexEnd > head.length) return { invalid: 'truncated' };
+  const index = head.subarray(HEADER_BYTES, indexEnd);
+  if (!sha256(index).equals(head.subarray(MAGIC.length + 4, HEADER_BYTES))) return { invalid: 'corrupted index' };
   let parsed;
   try {
     parsed = JSON.parse(index.toString('utf8'));
@@ -106,18 +107,48 @@ function decodePack(buffer) {
     return { invalid: 'corrupted index' };
   }
   if (parsed?.node !== process.version || parsed.arch !== process.arch) return { invalid: 'written by another Node' };
-  const payloads = buffer.subarray(indexEnd);
   const chunks = new Map();
   for (const [name, entry] of Object.entries(parsed.chunks ?? {})) {
     const { source, data, offset, length } = entry ?? {};
     if (typeof source !== 'string' || typeof data !== 'string' || !Number.isSafeInteger(offset) || !Number.isSafeInteger(length)) continue;
-    if (offset < 0 || length <= 0 || offset + length > payloads.length) continue;
-    chunks.set(name, { source, data, payload: payloads.subarray(offset, offset + length) });
+    if (offset < 0 || length <= 0 || indexEnd + offset + length > size) continue;
+    chunks.set(name, { source, data, offset: indexEnd + offset, length });
   }
   return { chunks };
 }
 
-/** Reads a pack if this user can trust it: a regular file owned by this user or root, writable by no one else. */
+/**
+ * Decodes a whole pack held in memory (the tests' and the merge's view).
+ * @returns {{chunks: Map<string, {source: string, data: string, payload: Buffer}>} | {invalid: string}}
+ */
+function decodePack(buffer) {
+  const decoded = decodeIndex(buffer, buffer.length);
+  if (!decoded.chunks) return decoded;
+  const chunks = new Map();
+  for (const [name, { source, data, offset, length }] of decoded.chunks) chunks.set(name, { source, data, payload: buffer.subarray(offset, offset + length) });
+  return { chunks };
+}
+
+/** Reads `length` bytes at `position`, or fewer at the end of the file. */
+function readAt(fd, position, length) {
+  const buffer = Buffer.allocUnsafe(length);
+  let read = 0;
+  while (read < length) {
+    const n = fs.readSync(fd, buffer, read, length - read, position + read);
+    if (n === 0) break;
+    read += n;
+  }
+  return buffer.subarray(0, read);
+}
+
+// Most indexes fit in the first read (about 150 bytes per chunk).
+const FIRST_READ_BYTES = 32 * 1024;
+
+/**
+ * Opens a pack if this user can trust it: a regular file owned by this user or root, writable by no
+ * one else. Reads its index only; `payload(entry)` reads one chunk's cache when it is needed (the file
+ * stays open: a rename by another process does not change what this one reads).
+ */
 function readPack(file) {
   let fd;
   try {
@@ -125,6 +156,7 @@ function readPack(file) {
   } catch (error) {
     return { missing: true, invalid: error.code === 'ENOENT' ? 'none yet' : `unreadable (${error.code})` };
   }
+  let keepOpen = false;
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) return { invalid: 'not a file' };
@@ -132,18 +164,24 @@ function readPack(file) {
     if (uid !== undefined && stat.uid !== uid && stat.uid !== 0) return { invalid: 'owned by another user' };
     if (uid !== undefined && (stat.mode & 0o022) !== 0) return { invalid: 'writable by other users' };
     if (stat.size > MAX_PACK_BYTES) return { invalid: 'too large' };
-    const buffer = Buffer.allocUnsafe(stat.size);
-    let read = 0;
-    while (read < stat.size) {
-      const n = fs.readSync(fd, buffer, read, stat.size - read, read);
-      if (n === 0) break;
-      read += n;
+    let head = readAt(fd, 0, Math.min(stat.size, FIRST_READ_BYTES));
+    if (head.length >= HEADER_BYTES) {
+      const indexEnd = HEADER_BYTES + head.readUInt32LE(MAGIC.length);
+      if (indexEnd > head.length && indexEnd <= stat.size) head = readAt(fd, 0, indexEnd);
     }
-    return decodePack(buffer.subarray(0, read));
+    const decoded = decodeIndex(head, stat.size);
+    if (!decoded.chunks) return decoded;
+    keepOpen = true;
+    const openFd = fd;
+    return {
+      chunks: decoded.chunks,
+      payload: ({ offset, length }) => readAt(openFd, offset, length),
+      close: () => fs.closeSync(openFd),
+    };
   } catch (error) {
     return { invalid: `unreadable (${error.code ?? error.message})` };
   } finally {
-    fs.closeSync(fd);
+    if (!keepOpen) fs.closeSync(fd);
   }
 }
 
@@ -212,22 +250,26 @@ function runBundle({ bundleDir, entry, env, stderr }) {
     return;
   }
 
+  // Timings for the debug report only (ms since the process started).
+  const clock = debug ? () => performance.now() : () => 0;
+  const times = { start: clock(), pack: 0, read: 0, hash: 0, compile: 0 };
   const name = packName(bundleDir, process.execArgv, env.NODE_OPTIONS);
   const dirs = packDirs(bundleDir, env);
   // The first usable pack: beside the bundle, else in the user's cache directory.
-  let pack = new Map();
+  let pack = { chunks: new Map(), payload: () => Buffer.alloc(0), close: () => {} };
   let readFrom;
   for (const dir of dirs) {
     const file = path.join(dir, name);
     const found = readPack(file);
     if (found.chunks) {
-      pack = found.chunks;
+      pack = found;
       readFrom = file;
       break;
     }
     if (!found.missing) debug?.(`${file}: ${found.invalid}; compiling from source`);
   }
-  debug?.(readFrom ? `read ${readFrom} (${pack.size} chunks)` : 'no pack yet');
+  times.pack = clock() - times.start;
+  debug?.(readFrom ? `read ${readFrom} (${pack.chunks.size} chunks)` : 'no pack yet');
 
   const nodeRequire = createRequire(entryFile);
   const modules = new Map();
@@ -246,15 +288,27 @@ function runBundle({ bundleDir, entry, env, stderr }) {
     const loaded = modules.get(chunk);
     if (loaded) return loaded.exports;
     const file = path.join(bundleDir, chunk);
+    let mark = clock();
     const bytes = fs.readFileSync(file);
+    times.read += clock() - mark;
+    mark = clock();
     const source = sha256(bytes).toString('base64');
-    const entry = pack.get(chunk);
+    const entry = pack.chunks.get(chunk);
     let cachedData;
     if (entry && entry.source === source) {
-      if (sha256(entry.payload).toString('base64') === entry.data) cachedData = entry.payload;
+      let payload;
+      try {
+        payload = pack.payload(entry);
+      } catch {
+        payload = undefined;
+      }
+      if (payload && sha256(payload).toString('base64') === entry.data) cachedData = payload;
       else counts.corrupted++;
     }
+    times.hash += clock() - mark;
+    mark = clock();
     const script = new vm.Script(WRAPPER_START + bytes.toString('utf8') + WRAPPER_END, { filename: file, cachedData });
+    times.compile += clock() - mark;
     if (cachedData && !script.cachedDataRejected) counts.used++;
     else {
       if (cachedData) counts.rejected++;
@@ -271,6 +325,16 @@ function runBundle({ bundleDir, entry, env, stderr }) {
 
   process.once('exit', (code) => {
     debug?.(`used ${counts.used}, compiled ${counts.compiled}, rejected by V8 ${counts.rejected}, corrupted ${counts.corrupted}`);
+    const ms = (value) => value.toFixed(1);
+    debug?.(
+      `ms since start: launcher ${ms(times.start)}, exit ${ms(clock())}; ms spent: finding the pack ${ms(times.pack)}, ` +
+        `reading chunks ${ms(times.read)}, hashing ${ms(times.hash)}, compiling or deserializing ${ms(times.compile)}`,
+    );
+    try {
+      pack.close();
+    } catch {
+      // Closed with the process anyway.
+    }
     // A forced exit (a second Ctrl-C) ends at once.
     if (compiled.size === 0 || code >= 128) return;
     try {
@@ -293,8 +357,14 @@ function runBundle({ bundleDir, entry, env, stderr }) {
         // What another process may have added since this one started, for chunks of this bundle.
         const current = readPack(file);
         const merged = new Map();
-        for (const [chunk, { source, data, payload }] of current.chunks ?? []) {
-          if (present.has(chunk) && !entries.has(chunk) && sha256(payload).toString('base64') === data) merged.set(chunk, { source, data: payload });
+        try {
+          for (const [chunk, entry] of current.chunks ?? []) {
+            if (!present.has(chunk) || entries.has(chunk)) continue;
+            const payload = current.payload(entry);
+            if (sha256(payload).toString('base64') === entry.data) merged.set(chunk, { source: entry.source, data: payload });
+          }
+        } finally {
+          current.close?.();
         }
         for (const [chunk, value] of entries) merged.set(chunk, value);
         writePackFile(file, encodePack(merged));
