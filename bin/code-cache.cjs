@@ -152,9 +152,10 @@ const FIRST_READ_BYTES = 32 * 1024;
 function readPack(file) {
   let fd;
   try {
-    fd = fs.openSync(file, 'r');
+    // Non-blocking: opening a FIFO planted under the pack's name would otherwise wait for a writer.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (error) {
-    return { missing: true, invalid: error.code === 'ENOENT' ? 'none yet' : `unreadable (${error.code})` };
+    return { missing: error.code === 'ENOENT', invalid: error.code === 'ENOENT' ? 'none yet' : `unreadable (${error.code})` };
   }
   let keepOpen = false;
   try {

@@ -212,6 +212,20 @@ describe('code cache', () => {
     mkdirSync(at.pack);
     const onDirectory = await allMatch(at);
     expect(onDirectory[0]?.debug.some((line) => line.includes('not a file'))).toBe(true);
+    // A FIFO would block a plain open until someone writes to it; a device never ends.
+    rmSync(at.pack, { recursive: true });
+    await execa('mkfifo', [at.pack]);
+    const onFifo = await run(at, ['--help']);
+    expect(onFifo.stdout).toBe(reference.help?.stdout);
+    expect(onFifo.debug).toContain(`${at.pack}: not a file; compiling from source`);
+    rmSync(at.pack);
+    symlinkSync('/dev/zero', at.pack);
+    const onDevice = await run(at, ['--help']);
+    expect(onDevice.stdout).toBe(reference.help?.stdout);
+    expect(onDevice.debug).toContain(`${at.pack}: not a file; compiling from source`);
+    // Replaced by a real pack (the rename replaces the link, not /dev/zero).
+    expect(statSync(at.pack).isFile()).toBe(true);
+    expect(counts(await run(at, ['--help']))).toMatchObject({ compiled: 0 });
   });
 
   it('a stale pack for a chunk of the same length (another build) is not used: the new code runs', async () => {
