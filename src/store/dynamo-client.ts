@@ -59,6 +59,30 @@ export class CapacityMeter {
   }
 }
 
+/**
+ * Reads a response body into bytes. The SDK's own collector first asks whether the body is a web
+ * ReadableStream or a Blob, and on Node 20 merely naming the global `ReadableStream` loads Node's web
+ * streams: a few milliseconds of every command's start. The node:http handler's bodies are Node streams;
+ * anything async-iterable (web streams too) is read the same way.
+ */
+async function collectBody(body: unknown): Promise<Uint8Array> {
+  if (body instanceof Uint8Array) return body;
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of body as AsyncIterable<Uint8Array | string>) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    chunks.push(bytes);
+    length += bytes.byteLength;
+  }
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
 /** Where connectDynamo's middleware leaves the name of the operation that failed (e.g. "TransactWriteItems"). */
 const OPERATION = Symbol('shopdb.operation');
 
@@ -74,6 +98,7 @@ export function connectDynamo(settings: DynamoSettings): Dynamo {
     credentials: settings.staticCredentials,
     maxAttempts: MAX_ATTEMPTS,
     requestHandler: { connectionTimeout: attemptMs, requestTimeout: attemptMs, throwOnRequestTimeout: true },
+    streamCollector: collectBody,
   });
   // Errors do not say which operation failed; messages about a missing operation must.
   client.middlewareStack.add(
