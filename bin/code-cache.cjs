@@ -108,13 +108,16 @@ function decodeIndex(head, size) {
   }
   if (parsed?.node !== process.version || parsed.arch !== process.arch) return { invalid: 'written by another Node' };
   const chunks = new Map();
+  let cut = 0;
   for (const [name, entry] of Object.entries(parsed.chunks ?? {})) {
     const { source, data, offset, length } = entry ?? {};
     if (typeof source !== 'string' || typeof data !== 'string' || !Number.isSafeInteger(offset) || !Number.isSafeInteger(length)) continue;
-    if (offset < 0 || length <= 0 || indexEnd + offset + length > size) continue;
-    chunks.set(name, { source, data, offset: indexEnd + offset, length });
+    if (offset < 0 || length <= 0) continue;
+    // An entry past the end of the file: the pack was cut short.
+    if (indexEnd + offset + length > size) cut++;
+    else chunks.set(name, { source, data, offset: indexEnd + offset, length });
   }
-  return { chunks };
+  return { chunks, cut };
 }
 
 /**
@@ -153,9 +156,11 @@ function readPack(file) {
   let fd;
   try {
     // Non-blocking: opening a FIFO planted under the pack's name would otherwise wait for a writer.
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    // No symbolic links: shopdb never makes one, and one planted there could point at any file.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0));
   } catch (error) {
-    return { missing: error.code === 'ENOENT', invalid: error.code === 'ENOENT' ? 'none yet' : `unreadable (${error.code})` };
+    if (error.code === 'ENOENT') return { missing: true, invalid: 'none yet' };
+    return { invalid: error.code === 'ELOOP' ? 'a symbolic link' : `unreadable (${error.code})` };
   }
   let keepOpen = false;
   try {
@@ -176,6 +181,7 @@ function readPack(file) {
     const openFd = fd;
     return {
       chunks: decoded.chunks,
+      cut: decoded.cut,
       payload: ({ offset, length }) => readAt(openFd, offset, length),
       close: () => fs.closeSync(openFd),
     };
@@ -224,6 +230,41 @@ function makeDir(dir) {
   }
 }
 
+/**
+ * Why a directory may not hold packs this user runs: one that someone else can write to could be made
+ * to hold anything. Only a directory of this user or root, writable by no one else, is used.
+ */
+function dirProblem(dir) {
+  let stat;
+  try {
+    stat = fs.statSync(dir);
+  } catch (error) {
+    return error.code === 'ENOENT' ? undefined : `unusable (${error.code})`;
+  }
+  if (!stat.isDirectory()) return 'not a directory';
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid !== undefined && stat.uid !== uid && stat.uid !== 0) return 'owned by another user';
+  if (uid !== undefined && (stat.mode & 0o022) !== 0) return 'writable by other users';
+  return undefined;
+}
+
+// Packs kept per directory: each V8 flag set (NODE_OPTIONS=--max-old-space-size=… too) makes its own.
+const MAX_PACKS = 8;
+
+/** Removes the least recently written packs past MAX_PACKS (never `keep`, the one just written). */
+function prunePacks(dir, keep) {
+  try {
+    const packs = fs
+      .readdirSync(dir)
+      .filter((entry) => entry.startsWith('shopdb-') && entry.endsWith('.v8pack') && entry !== keep)
+      .map((entry) => ({ file: path.join(dir, entry), mtime: fs.statSync(path.join(dir, entry)).mtimeMs }))
+      .sort((a, b) => b.mtime - a.mtime);
+    for (const { file } of packs.slice(MAX_PACKS - 1)) fs.unlinkSync(file);
+  } catch {
+    // Tidying only.
+  }
+}
+
 /** Removes temporary files that writers killed mid-write left behind. */
 function removeStaleTemps(dir, name) {
   try {
@@ -247,7 +288,12 @@ function runBundle({ bundleDir, entry, env, stderr }) {
   const entryFile = path.join(bundleDir, entry);
   if (isOn(env.SHOPDB_NO_CODE_CACHE)) {
     debug?.('off (SHOPDB_NO_CODE_CACHE)');
-    require(entryFile);
+    try {
+      require(entryFile);
+    } catch (error) {
+      const chunk = error.code === 'MODULE_NOT_FOUND' && /^Cannot find module '\.\/([^'/]+\.cjs)'/.exec(error.message)?.[1];
+      throw chunk ? incompleteBuild(path.join(bundleDir, chunk)) : error;
+    }
     return;
   }
 
@@ -256,21 +302,28 @@ function runBundle({ bundleDir, entry, env, stderr }) {
   const times = { start: clock(), pack: 0, read: 0, hash: 0, compile: 0 };
   const name = packName(bundleDir, process.execArgv, env.NODE_OPTIONS);
   const dirs = packDirs(bundleDir, env);
-  // The first usable pack: beside the bundle, else in the user's cache directory.
-  let pack = { chunks: new Map(), payload: () => Buffer.alloc(0), close: () => {} };
-  let readFrom;
+  // Every usable pack: beside the bundle, and the user's own (which holds what a read-only install's
+  // pack lacks). A chunk's code comes from the first that has it, valid.
+  const packs = [];
+  let found = false;
   for (const dir of dirs) {
-    const file = path.join(dir, name);
-    const found = readPack(file);
-    if (found.chunks) {
-      pack = found;
-      readFrom = file;
-      break;
+    const problem = dirProblem(dir);
+    if (problem) {
+      debug?.(`${dir}: ${problem}; not used`);
+      continue;
     }
-    if (!found.missing) debug?.(`${file}: ${found.invalid}; compiling from source`);
+    const file = path.join(dir, name);
+    const pack = readPack(file);
+    if (!pack.missing) found = true;
+    if (!pack.chunks) {
+      if (!pack.missing) debug?.(`${file}: ${pack.invalid}; compiling from source`);
+      continue;
+    }
+    packs.push(pack);
+    debug?.(`read ${file} (${pack.chunks.size} chunks${pack.cut ? `; ${pack.cut} more cut off: truncated` : ''})`);
   }
   times.pack = clock() - times.start;
-  debug?.(readFrom ? `read ${readFrom} (${pack.chunks.size} chunks)` : 'no pack yet');
+  if (packs.length === 0) debug?.(found ? 'no usable pack' : 'no pack yet');
 
   const nodeRequire = createRequire(entryFile);
   const modules = new Map();
@@ -290,21 +343,30 @@ function runBundle({ bundleDir, entry, env, stderr }) {
     if (loaded) return loaded.exports;
     const file = path.join(bundleDir, chunk);
     let mark = clock();
-    const bytes = fs.readFileSync(file);
+    let bytes;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch (error) {
+      throw error.code === 'ENOENT' ? incompleteBuild(file) : error;
+    }
     times.read += clock() - mark;
     mark = clock();
     const source = sha256(bytes).toString('base64');
-    const entry = pack.chunks.get(chunk);
     let cachedData;
-    if (entry && entry.source === source) {
+    for (const pack of packs) {
+      const entry = pack.chunks.get(chunk);
+      if (!entry || entry.source !== source) continue;
       let payload;
       try {
         payload = pack.payload(entry);
       } catch {
         payload = undefined;
       }
-      if (payload && sha256(payload).toString('base64') === entry.data) cachedData = payload;
-      else counts.corrupted++;
+      if (payload && sha256(payload).toString('base64') === entry.data) {
+        cachedData = payload;
+        break;
+      }
+      counts.corrupted++;
     }
     times.hash += clock() - mark;
     mark = clock();
@@ -331,13 +393,19 @@ function runBundle({ bundleDir, entry, env, stderr }) {
       `ms since start: launcher ${ms(times.start)}, exit ${ms(clock())}; ms spent: finding the pack ${ms(times.pack)}, ` +
         `reading chunks ${ms(times.read)}, hashing ${ms(times.hash)}, compiling or deserializing ${ms(times.compile)}`,
     );
-    try {
-      pack.close();
-    } catch {
-      // Closed with the process anyway.
+    for (const pack of packs) {
+      try {
+        pack.close();
+      } catch {
+        // Closed with the process anyway.
+      }
     }
-    // A forced exit (a second Ctrl-C) ends at once.
-    if (compiled.size === 0 || code >= 128) return;
+    if (compiled.size === 0) return;
+    // A stopped run ends at once (a second signal must not wait for this).
+    if (code >= 128) {
+      debug?.(`not written: stopped by a signal (exit ${code})`);
+      return;
+    }
     try {
       save();
     } catch (error) {
@@ -355,6 +423,11 @@ function runBundle({ bundleDir, entry, env, stderr }) {
       const file = path.join(dir, name);
       try {
         if (dir !== bundleDir) makeDir(dir);
+        const problem = dirProblem(dir);
+        if (problem) {
+          debug?.(`could not write ${file} (the directory is ${problem})`);
+          continue;
+        }
         // What another process may have added since this one started, for chunks of this bundle.
         const current = readPack(file);
         const merged = new Map();
@@ -370,6 +443,7 @@ function runBundle({ bundleDir, entry, env, stderr }) {
         for (const [chunk, value] of entries) merged.set(chunk, value);
         writePackFile(file, encodePack(merged));
         removeStaleTemps(dir, name);
+        prunePacks(dir, name);
         debug?.(`wrote ${file} (${merged.size} chunks)`);
         return;
       } catch (error) {
@@ -381,4 +455,11 @@ function runBundle({ bundleDir, entry, env, stderr }) {
   loadChunk(entry);
 }
 
-module.exports = { runBundle, encodePack, decodePack, readPack, packName, packDirs };
+/** A chunk of the bundle is missing: a build half done (or running now), or files removed by hand. */
+function incompleteBuild(file) {
+  const error = new Error(`the build is incomplete (${file} is missing); run: npm run build`);
+  error.code = 'SHOPDB_INCOMPLETE_BUILD';
+  return error;
+}
+
+module.exports = { runBundle, incompleteBuild, encodePack, decodePack, readPack, packName, packDirs };

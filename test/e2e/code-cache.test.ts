@@ -205,7 +205,8 @@ describe('code cache', () => {
     const size = statSync(at.pack).size;
     for (const length of [0, 10, 40, Math.floor(size / 2), size - 1]) {
       truncateSync(at.pack, length);
-      await allMatch(at);
+      const cut = await allMatch(at);
+      if (length >= Math.floor(size / 2)) expect(cut[0]?.debug.some((line) => /more cut off: truncated\)$/.test(line)), `${length}`).toBe(true);
       for (const ran of await allMatch(at)) expect(counts(ran)).toMatchObject({ compiled: 0 });
     }
     rmSync(at.pack);
@@ -220,9 +221,10 @@ describe('code cache', () => {
     expect(onFifo.debug).toContain(`${at.pack}: not a file; compiling from source`);
     rmSync(at.pack);
     symlinkSync('/dev/zero', at.pack);
-    const onDevice = await run(at, ['--help']);
-    expect(onDevice.stdout).toBe(reference.help?.stdout);
-    expect(onDevice.debug).toContain(`${at.pack}: not a file; compiling from source`);
+    const onLink = await run(at, ['--help']);
+    expect(onLink.stdout).toBe(reference.help?.stdout);
+    expect(onLink.debug).toContain(`${at.pack}: a symbolic link; compiling from source`);
+    expect(onLink.debug).toContain('no usable pack');
     // Replaced by a real pack (the rename replaces the link, not /dev/zero).
     expect(statSync(at.pack).isFile()).toBe(true);
     expect(counts(await run(at, ['--help']))).toMatchObject({ compiled: 0 });
@@ -279,6 +281,62 @@ describe('code cache', () => {
     for (const ran of await allMatch(at)) expect(counts(ran)).toMatchObject({ compiled: 0 });
   });
 
+  it('keeps at most 8 packs in a directory, dropping the least recently written', async () => {
+    const at = install();
+    const good = (await run(at, ['--help']), readFileSync(at.pack));
+    for (let i = 0; i < 10; i++) {
+      const other = join(at.bundleDir, `shopdb-${process.version}-${process.arch}-${String(i).padStart(16, '0')}.v8pack`);
+      writeFileSync(other, good);
+      const when = new Date(Date.now() - (i + 1) * 60_000);
+      utimesSync(other, when, when);
+    }
+    // A run under other flags writes its own pack, and tidies.
+    await run(at, ['--help'], { nodeArgs: ['--stack-size=901'] });
+    const packs = readdirSync(at.bundleDir).filter((file) => file.endsWith('.v8pack'));
+    expect(packs).toHaveLength(8);
+    expect(packs).toContain(packName(at.bundleDir, ['--stack-size=901'], undefined));
+    // The newest of the others stay.
+    for (let i = 0; i < 6; i++) expect(packs).toContain(`shopdb-${process.version}-${process.arch}-${String(i).padStart(16, '0')}.v8pack`);
+  });
+
+  it('a run stopped by a signal writes nothing, and says so', async () => {
+    const at = install();
+    const child = execa(process.execPath, [at.bin, 'order', 'import', '-'], {
+      reject: false,
+      env: testEnv(prefix, { SHOPDB_CODE_CACHE_DEBUG: '1', NODE_OPTIONS: undefined }),
+      stdin: 'pipe',
+    });
+    child.stdin?.write('{"orderId":"cc-signal","userId":"u1","totalAmount":"1.00","status":"PENDING"}\n');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode).toBe(143);
+    expect(String(result.stderr)).toMatch(/shopdb: code cache: not written: stopped by a signal \(exit 143\)/);
+    expect(existsSync(at.pack)).toBe(false);
+  });
+
+  it('a build with a chunk missing says so in one line, exit 1, cached or not', async () => {
+    const at = install();
+    await run(at, ['--help']);
+    const entry = readFileSync(join(at.bundleDir, 'shopdb.cjs'), 'utf8');
+    const atStart = /require\("\.\/(chunk-[A-Z0-9]+\.cjs)"\)/.exec(entry)?.[1] ?? '';
+    expect(atStart).not.toBe('');
+    const lazy = readdirSync(at.bundleDir).find((file) => file.startsWith('order-get-')) ?? '';
+    rmSync(join(at.bundleDir, lazy));
+    for (const env of [{}, { SHOPDB_NO_CODE_CACHE: '1' }]) {
+      const ran = await run(at, ['order', 'get', 'cc-1'], { env });
+      expect(ran.exitCode).toBe(1);
+      expect(ran.stderr.split('\n')).toHaveLength(1);
+      expect(ran.stderr).toContain(lazy);
+      expect(ran.stderr).not.toMatch(/^\s+at /m);
+    }
+    rmSync(join(at.bundleDir, atStart));
+    for (const env of [{}, { SHOPDB_NO_CODE_CACHE: '1' }]) {
+      const ran = await run(at, ['--help'], { env });
+      expect({ exitCode: ran.exitCode, stderr: ran.stderr }).toEqual({ exitCode: 1, stderr: `shopdb: the build is incomplete (${join(at.bundleDir, atStart)} is missing); run: npm run build` });
+    }
+  });
+
   it('removes temporary files that a killed writer left behind, once they are old', async () => {
     const at = install();
     const name = packName(at.bundleDir, [], undefined);
@@ -307,6 +365,26 @@ describe('code cache', () => {
     expect(open.debug).toContain(`${at.pack}: writable by other users; compiling from source`);
     expect(statSync(at.pack).mode & 0o777).toBe(0o644);
     expect(counts(await run(at, ['--help']))).toMatchObject({ compiled: 0 });
+  });
+
+  it.runIf(asRoot)('uses no cache directory that another user owns or anyone can write to', async () => {
+    const at = install();
+    chmodSync(at.bundleDir, 0o777);
+    const open = await run(at, ['--help']);
+    expect(open.stdout).toBe(reference.help?.stdout);
+    expect(open.debug).toContain(`${at.bundleDir}: writable by other users; not used`);
+    expect(existsSync(at.pack)).toBe(false);
+    chmodSync(at.bundleDir, 0o755);
+    // A planted $XDG_CACHE_HOME/shopdb of someone else's, used by a user whose package directory is read-only.
+    const xdg = join(work, 'xdg-planted');
+    mkdirSync(join(xdg, 'shopdb'), { recursive: true, mode: 0o777 });
+    chmodSync(xdg, 0o777);
+    chmodSync(join(xdg, 'shopdb'), 0o777);
+    chownSync(join(xdg, 'shopdb'), 1234, 1234);
+    const planted = await run(at, ['--help'], { uid: NOBODY, env: { XDG_CACHE_HOME: xdg } });
+    expect(planted.stdout).toBe(reference.help?.stdout);
+    expect(planted.debug).toContain(`${join(xdg, 'shopdb')}: owned by another user; not used`);
+    expect(readdirSync(join(xdg, 'shopdb'))).toEqual([]);
   });
 
   describe('when the package directory is read-only', () => {
@@ -346,6 +424,23 @@ describe('code cache', () => {
       const packs = readdirSync(join(home, '.cache', 'shopdb'));
       expect(packs).toEqual([packName(at.bundleDir, [], undefined)]);
       expect(counts(await run(at, ['order', 'get', 'cc-1'], options({ HOME: home })))).toMatchObject({ compiled: 0 });
+    });
+
+    it("reads both the package's pack and the user's own: what the first lacks is compiled once", async () => {
+      const home = join(work, 'home-shared');
+      mkdirSync(home, { mode: 0o755 });
+      if (asRoot) chownSync(home, NOBODY, NOBODY);
+      // The package's pack, written by its owner, holds only what --help needs.
+      const owner = await run(at, ['--help'], asRoot ? {} : { env: {} });
+      if (asRoot) expect(existsSync(at.pack)).toBe(true);
+      expect(owner.exitCode).toBe(0);
+      const first = await run(at, ['order', 'get', 'cc-1'], options({ HOME: home }));
+      expect(first.stdout).toBe(reference.found?.stdout);
+      const second = await run(at, ['order', 'get', 'cc-1'], options({ HOME: home }));
+      expect(second.stdout).toBe(reference.found?.stdout);
+      expect(counts(second)).toMatchObject({ compiled: 0, corrupted: 0 });
+      expect(second.debug.some((line) => line.startsWith('wrote '))).toBe(false);
+      if (asRoot) expect(second.debug.filter((line) => line.startsWith('read '))).toHaveLength(2);
     });
 
     it('and with nowhere to write, still runs every command as without a cache', async () => {
