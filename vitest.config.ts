@@ -8,6 +8,10 @@ export default defineConfig({
     // and creating tables with their indexes takes longer while another file uses the same engine.
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // One file at a time (vitest's choice on 2 cores); see BENCHMARKS.md "The test suite's time".
+    // Two files at a time on this 2-core machine (vitest's default would be one): most of a file's time is
+    // spent waiting for DynamoDB Local and the binaries it runs. Every file uses its own table prefix, and
+    // the files that add indexes to existing tables run a DynamoDB Local of their own. See BENCHMARKS.md
+    // "The test suite's time".
+    maxWorkers: 2,
   },
 });

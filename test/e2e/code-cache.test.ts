@@ -202,11 +202,13 @@ describe('code cache', () => {
   it('a truncated or emptied pack, or something else under its name, gives the same output and is replaced', async () => {
     const at = install();
     await allMatch(at);
-    const size = statSync(at.pack).size;
-    for (const length of [0, 10, 40, Math.floor(size / 2), size - 1]) {
+    for (const part of [0, 10, 40, 'half', 'all but one byte'] as const) {
+      // Each round's rewrite may change the pack's size: cut what is there now.
+      const size = statSync(at.pack).size;
+      const length = part === 'half' ? Math.floor(size / 2) : part === 'all but one byte' ? size - 1 : part;
       truncateSync(at.pack, length);
       const cut = await allMatch(at);
-      if (length >= Math.floor(size / 2)) expect(cut[0]?.debug.some((line) => /more cut off: truncated\)$/.test(line)), `${length}`).toBe(true);
+      if (typeof part === 'string') expect(cut[0]?.debug.some((line) => /more cut off: truncated\)$/.test(line)), `${part}: ${cut[0]?.debug.join(' | ')}`).toBe(true);
       for (const ran of await allMatch(at)) expect(counts(ran)).toMatchObject({ compiled: 0 });
     }
     rmSync(at.pack);
