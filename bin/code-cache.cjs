@@ -13,14 +13,16 @@
  * cache's source length and flags, and on Node 20 it accepts a corrupted or truncated payload without
  * a word (measured: a flipped byte is not rejected), so every payload also carries its own SHA-256,
  * checked before V8 sees it. Anything wrong with the pack (missing, truncated, corrupted, written for
- * another bundle, Node or flags, unreadable, not owned by this user or root, writable by others) only
- * means compiling from source: the output and exit code never depend on the cache.
+ * another bundle, Node or flags, unreadable, a symbolic link or not a regular file, not owned by this
+ * user or root, writable by others, in a directory someone else can write) only means compiling from
+ * source: the output and exit code never depend on the cache.
  *
  * Chunks compiled from source in a run are added to the pack when the process exits, so the
  * functions that run compiled lazily are in it. The pack is written to a temporary file and renamed
  * over the old one: two processes writing at once each leave a whole pack (the last one wins, and
  * a chunk the other added is added again by a later run). It lives beside the bundle, or when that
- * directory is not writable under $XDG_CACHE_HOME/shopdb (else ~/.cache/shopdb).
+ * directory is not writable under $XDG_CACHE_HOME/shopdb (else ~/.cache/shopdb); both are read, so on
+ * a shared install a user's own pack holds what the owner's lacks.
  *
  * SHOPDB_NO_CODE_CACHE=1 runs the bundle through Node's own loader instead; SHOPDB_CODE_CACHE_DEBUG=1
  * reports on stderr which pack was read and what each run used, compiled and wrote.
