@@ -25,6 +25,8 @@ const commanderWithoutEagerChildProcess = {
       const source = readFileSync(args.path, 'utf8');
       const eager = "const childProcess = require('node:child_process');";
       if (!source.includes(eager)) throw new Error(`${args.path} no longer starts with ${eager}: review scripts/bundle.mjs`);
+      const uses = source.split('childProcess.').length - 1;
+      if (uses !== source.split('childProcess.spawn(').length - 1) throw new Error(`${args.path} uses more of child_process than spawn: review scripts/bundle.mjs`);
       const lazy = "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };";
       return { contents: source.replace(eager, lazy), loader: 'js' };
     });
