@@ -24,8 +24,9 @@
  * directory is not writable under $XDG_CACHE_HOME/shopdb (else ~/.cache/shopdb); both are read, so on
  * a shared install a user's own pack holds what the owner's lacks.
  *
- * SHOPDB_NO_CODE_CACHE=1 runs the bundle through Node's own loader instead; SHOPDB_CODE_CACHE_DEBUG=1
- * reports on stderr which pack was read and what each run used, compiled and wrote.
+ * SHOPDB_NO_CODE_CACHE=1 compiles every chunk from source and touches no pack (the same loader, so a
+ * damaged build reads the same either way); SHOPDB_CODE_CACHE_DEBUG=1 reports on stderr which pack was
+ * read and what each run used, compiled and wrote.
  */
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -97,7 +98,9 @@ function encodePack(entries) {
  * @returns {{chunks: Map<string, {source: string, data: string, offset: number, length: number}>} | {invalid: string}}
  */
 function decodeIndex(head, size) {
-  if (head.length < HEADER_BYTES || !head.subarray(0, MAGIC.length).equals(MAGIC)) return { invalid: 'not a shopdb code cache' };
+  const magic = head.subarray(0, MAGIC.length);
+  if (!magic.equals(MAGIC.subarray(0, magic.length)) || head.length === 0) return { invalid: 'not a shopdb code cache' };
+  if (head.length < HEADER_BYTES) return { invalid: 'truncated' };
   const indexEnd = HEADER_BYTES + head.readUInt32LE(MAGIC.length);
   if (indexEnd > head.length) return { invalid: 'truncated' };
   const index = head.subarray(HEADER_BYTES, indexEnd);
@@ -236,13 +239,15 @@ function makeDir(dir) {
  * Why a directory may not hold packs this user runs: one that someone else can write to could be made
  * to hold anything. Only a directory of this user or root, writable by no one else, is used.
  */
-function dirProblem(dir) {
+function dirProblem(dir, { followLink = true } = {}) {
   let stat;
   try {
-    stat = fs.statSync(dir);
+    stat = followLink ? fs.statSync(dir) : fs.lstatSync(dir);
   } catch (error) {
     return error.code === 'ENOENT' ? undefined : `unusable (${error.code})`;
   }
+  // The user's own cache directory is made by shopdb, never a link (one could lead anywhere).
+  if (stat.isSymbolicLink()) return 'a symbolic link';
   if (!stat.isDirectory()) return 'not a directory';
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   if (uid !== undefined && stat.uid !== uid && stat.uid !== 0) return 'owned by another user';
@@ -252,13 +257,15 @@ function dirProblem(dir) {
 
 // Packs kept per directory: each V8 flag set (NODE_OPTIONS=--max-old-space-size=… too) makes its own.
 const MAX_PACKS = 8;
+// What packName makes; nothing else in a directory is ever removed.
+const PACK_NAME = /^shopdb-v\d+\.\d+\.\d+-[a-z0-9]+-[0-9a-f]{16}\.v8pack$/;
 
 /** Removes the least recently written packs past MAX_PACKS (never `keep`, the one just written). */
 function prunePacks(dir, keep) {
   try {
     const packs = fs
       .readdirSync(dir)
-      .filter((entry) => entry.startsWith('shopdb-') && entry.endsWith('.v8pack') && entry !== keep)
+      .filter((entry) => PACK_NAME.test(entry) && entry !== keep)
       .map((entry) => ({ file: path.join(dir, entry), mtime: fs.statSync(path.join(dir, entry)).mtimeMs }))
       .sort((a, b) => b.mtime - a.mtime);
     for (const { file } of packs.slice(MAX_PACKS - 1)) fs.unlinkSync(file);
@@ -288,16 +295,9 @@ function removeStaleTemps(dir, name) {
 function runBundle({ bundleDir, entry, env, stderr }) {
   const debug = isOn(env.SHOPDB_CODE_CACHE_DEBUG) ? (line) => stderr.write(`shopdb: code cache: ${line}\n`) : undefined;
   const entryFile = path.join(bundleDir, entry);
-  if (isOn(env.SHOPDB_NO_CODE_CACHE)) {
-    debug?.('off (SHOPDB_NO_CODE_CACHE)');
-    try {
-      require(entryFile);
-    } catch (error) {
-      const chunk = error.code === 'MODULE_NOT_FOUND' && /^Cannot find module '\.\/([^'/]+\.cjs)'/.exec(error.message)?.[1];
-      throw chunk ? incompleteBuild(path.join(bundleDir, chunk)) : error;
-    }
-    return;
-  }
+  // Off: the same loader, compiling every chunk from source, reading and writing no pack.
+  const off = isOn(env.SHOPDB_NO_CODE_CACHE);
+  if (off) debug?.('off (SHOPDB_NO_CODE_CACHE)');
 
   // Timings for the debug report only (ms since the process started).
   const clock = debug ? () => performance.now() : () => 0;
@@ -308,8 +308,8 @@ function runBundle({ bundleDir, entry, env, stderr }) {
   // pack lacks). A chunk's code comes from the first that has it, valid.
   const packs = [];
   let found = false;
-  for (const dir of dirs) {
-    const problem = dirProblem(dir);
+  for (const dir of off ? [] : dirs) {
+    const problem = dirProblem(dir, { followLink: dir === bundleDir });
     if (problem) {
       debug?.(`${dir}: ${problem}; not used`);
       continue;
@@ -325,7 +325,7 @@ function runBundle({ bundleDir, entry, env, stderr }) {
     debug?.(`read ${file} (${pack.chunks.size} chunks${pack.cut ? `; ${pack.cut} more cut off: truncated` : ''})`);
   }
   times.pack = clock() - times.start;
-  if (packs.length === 0) debug?.(found ? 'no usable pack' : 'no pack yet');
+  if (packs.length === 0 && !off) debug?.(found ? 'no usable pack' : 'no pack yet');
 
   const nodeRequire = createRequire(entryFile);
   const modules = new Map();
@@ -349,11 +349,11 @@ function runBundle({ bundleDir, entry, env, stderr }) {
     try {
       bytes = fs.readFileSync(file);
     } catch (error) {
-      throw error.code === 'ENOENT' ? incompleteBuild(file) : error;
+      throw incompleteBuild(file, error.code === 'ENOENT' ? undefined : error.code ?? error.message);
     }
     times.read += clock() - mark;
     mark = clock();
-    const source = sha256(bytes).toString('base64');
+    const source = off ? '' : sha256(bytes).toString('base64');
     let cachedData;
     for (const pack of packs) {
       const entry = pack.chunks.get(chunk);
@@ -372,7 +372,14 @@ function runBundle({ bundleDir, entry, env, stderr }) {
     }
     times.hash += clock() - mark;
     mark = clock();
-    const script = new vm.Script(WRAPPER_START + bytes.toString('utf8') + WRAPPER_END, { filename: file, cachedData });
+    let script;
+    try {
+      script = new vm.Script(WRAPPER_START + bytes.toString('utf8') + WRAPPER_END, { filename: file, cachedData });
+    } catch (error) {
+      // A chunk cut short (a build writing it right now) or edited by hand.
+      if (error instanceof SyntaxError) throw incompleteBuild(file, error.message);
+      throw error;
+    }
     times.compile += clock() - mark;
     if (cachedData && !script.cachedDataRejected) counts.used++;
     else {
@@ -402,7 +409,7 @@ function runBundle({ bundleDir, entry, env, stderr }) {
         // Closed with the process anyway.
       }
     }
-    if (compiled.size === 0) return;
+    if (compiled.size === 0 || off) return;
     // A stopped run ends at once (a second signal must not wait for this).
     if (code >= 128) {
       debug?.(`not written: stopped by a signal (exit ${code})`);
@@ -425,9 +432,9 @@ function runBundle({ bundleDir, entry, env, stderr }) {
       const file = path.join(dir, name);
       try {
         if (dir !== bundleDir) makeDir(dir);
-        const problem = dirProblem(dir);
+        const problem = dirProblem(dir, { followLink: dir === bundleDir });
         if (problem) {
-          debug?.(`could not write ${file} (the directory is ${problem})`);
+          debug?.(`could not write ${file} (${dir}: ${problem})`);
           continue;
         }
         // What another process may have added since this one started, for chunks of this bundle.
@@ -457,9 +464,13 @@ function runBundle({ bundleDir, entry, env, stderr }) {
   loadChunk(entry);
 }
 
-/** A chunk of the bundle is missing: a build half done (or running now), or files removed by hand. */
-function incompleteBuild(file) {
-  const error = new Error(`the build is incomplete (${file} is missing); run: npm run build`);
+/**
+ * A chunk of the bundle is missing or cannot be compiled: a build half done (or running now), or files
+ * removed or edited by hand. The fix is a build, not a bug report: bin/shopdb and the CLI say so in a line.
+ */
+function incompleteBuild(file, reason) {
+  const what = reason === undefined ? `${file} is missing` : `${file}: ${reason}`;
+  const error = new Error(`the build is incomplete (${what}); run: npm run build`);
   error.code = 'SHOPDB_INCOMPLETE_BUILD';
   return error;
 }

@@ -134,6 +134,11 @@ function report(error: unknown, out: Output, given: { flags: GlobalOptions; env:
     out.error({ code: error.code, message }, exitCode === EXIT.unexpected ? stackOf(error.cause ?? error) : undefined);
     return exitCode;
   }
+  // A chunk of the build missing or cut short (bin/code-cache.cjs names it): the fix is a build, not a report.
+  if (error instanceof Error && (error as { code?: unknown }).code === 'SHOPDB_INCOMPLETE_BUILD') {
+    out.error({ code: 'INTERNAL', message: error.message });
+    return EXIT.unexpected;
+  }
   const message = error instanceof Error ? error.message : String(error);
   const details = out.verbose ? '' : 'run with --verbose for details; ';
   out.error({ code: 'INTERNAL', message: `unexpected error: ${message.split('\n')[0]} (${details}please report it)` }, stackOf(error));

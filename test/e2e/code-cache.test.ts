@@ -162,7 +162,9 @@ describe('code cache', () => {
     const at = install();
     for (const value of ['1', 'true', 'yes']) {
       const ran = await run(at, ['order', 'get', 'cc-1'], { env: { SHOPDB_NO_CODE_CACHE: value } });
-      expect(ran.debug).toEqual(['off (SHOPDB_NO_CODE_CACHE)']);
+      expect(ran.debug[0]).toBe('off (SHOPDB_NO_CODE_CACHE)');
+      expect(ran.debug.filter((line) => /^(read|wrote|no pack|no usable)/.test(line))).toEqual([]);
+      expect(counts(ran)).toMatchObject({ used: 0, rejected: 0, corrupted: 0 });
       expect(ran.stdout).toBe(reference.found?.stdout);
     }
     expect(readdirSync(at.bundleDir).filter((file) => !file.endsWith('.cjs'))).toEqual([]);
@@ -292,10 +294,14 @@ describe('code cache', () => {
       const when = new Date(Date.now() - (i + 1) * 60_000);
       utimesSync(other, when, when);
     }
+    // Not a pack shopdb names: never removed.
+    writeFileSync(join(at.bundleDir, 'shopdb-notes.v8pack'), 'mine');
+    utimesSync(join(at.bundleDir, 'shopdb-notes.v8pack'), new Date(0), new Date(0));
     // A run under other flags writes its own pack, and tidies.
     await run(at, ['--help'], { nodeArgs: ['--stack-size=901'] });
-    const packs = readdirSync(at.bundleDir).filter((file) => file.endsWith('.v8pack'));
+    const packs = readdirSync(at.bundleDir).filter((file) => file.endsWith('.v8pack') && file !== 'shopdb-notes.v8pack');
     expect(packs).toHaveLength(8);
+    expect(existsSync(join(at.bundleDir, 'shopdb-notes.v8pack'))).toBe(true);
     expect(packs).toContain(packName(at.bundleDir, ['--stack-size=901'], undefined));
     // The newest of the others stay.
     for (let i = 0; i < 6; i++) expect(packs).toContain(`shopdb-${process.version}-${process.arch}-${String(i).padStart(16, '0')}.v8pack`);
@@ -327,11 +333,25 @@ describe('code cache', () => {
     rmSync(join(at.bundleDir, lazy));
     for (const env of [{}, { SHOPDB_NO_CODE_CACHE: '1' }]) {
       const ran = await run(at, ['order', 'get', 'cc-1'], { env });
-      expect(ran.exitCode).toBe(1);
-      expect(ran.stderr.split('\n')).toHaveLength(1);
-      expect(ran.stderr).toContain(lazy);
-      expect(ran.stderr).not.toMatch(/^\s+at /m);
+      expect({ exitCode: ran.exitCode, stderr: ran.stderr }).toEqual({
+        exitCode: 1,
+        stderr: JSON.stringify({ error: { code: 'INTERNAL', message: `the build is incomplete (${join(at.bundleDir, lazy)} is missing); run: npm run build` } }),
+      });
     }
+    // Cut short (a build writing it at that moment), or a directory in its place.
+    const cart = readdirSync(at.bundleDir).find((file) => file.startsWith('cart-get-')) ?? '';
+    const cartSource = readFileSync(join(at.bundleDir, cart));
+    writeFileSync(join(at.bundleDir, cart), cartSource.subarray(0, Math.floor(cartSource.length / 2)));
+    const cut = await Promise.all([{}, { SHOPDB_NO_CODE_CACHE: '1' }].map((env) => run(at, ['cart', 'get', 'c-1'], { env })));
+    for (const ran of cut) {
+      expect(ran.exitCode).toBe(1);
+      expect(ran.stderr).toMatch(new RegExp(`^\\{"error":\\{"code":"INTERNAL","message":"the build is incomplete \\(${join(at.bundleDir, cart).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .+\\); run: npm run build"\\}\\}$`));
+    }
+    expect(cut[0]?.stderr).toBe(cut[1]?.stderr);
+    rmSync(join(at.bundleDir, cart));
+    mkdirSync(join(at.bundleDir, cart));
+    const directory = await Promise.all([{}, { SHOPDB_NO_CODE_CACHE: '1' }].map((env) => run(at, ['cart', 'get', 'c-1'], { env })));
+    for (const ran of directory) expect(ran.stderr).toContain(`the build is incomplete (${join(at.bundleDir, cart)}: EISDIR); run: npm run build`);
     rmSync(join(at.bundleDir, atStart));
     for (const env of [{}, { SHOPDB_NO_CODE_CACHE: '1' }]) {
       const ran = await run(at, ['--help'], { env });

@@ -69,6 +69,9 @@ describe('code cache pack', () => {
     expect(decodePack(Buffer.alloc(0)).invalid).toBe('not a shopdb code cache');
     expect(decodePack(Buffer.from('something else entirely, long enough to pass the header')).invalid).toBe('not a shopdb code cache');
     expect(decodePack(good.subarray(0, 60)).invalid).toBe('truncated');
+    // Cut inside the header: still recognisably a pack, cut short.
+    expect(decodePack(good.subarray(0, 30)).invalid).toBe('truncated');
+    expect(decodePack(good.subarray(0, 5)).invalid).toBe('truncated');
     const index = Buffer.from(good);
     index[60] = (index[60] ?? 0) ^ 1;
     expect(decodePack(index).invalid).toBe('corrupted index');
