@@ -6,6 +6,7 @@
  */
 
 const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]/g;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 /** One escape sequence or one code point. */
 const TOKENS = /\x1b\[[0-?]*[ -/]*[@-~]|[\s\S]/gu;
 
@@ -14,6 +15,8 @@ export function stripAnsi(text: string): string {
 }
 
 function charWidth(codePoint: number): number {
+  // Printable ASCII, nearly all of shopdb's own text: one column each.
+  if (codePoint >= 0x20 && codePoint < 0x7f) return 1;
   if (codePoint < 0x20 || (codePoint >= 0x7f && codePoint < 0xa0)) return 0;
   // Combining marks, format characters (zero-width joiner) and variation selectors take no column.
   if (/[\p{Mn}\p{Me}\p{Cf}]/u.test(String.fromCodePoint(codePoint)) || (codePoint >= 0xfe00 && codePoint <= 0xfe0f)) return 0;
@@ -41,6 +44,9 @@ function isWide(cp: number): boolean {
 
 /** Columns `text` takes on a terminal. */
 export function displayWidth(text: string): number {
+  // All printable ASCII (no escape sequence, no control, nothing wide): its length, without the walk
+  // (help text and tables measure hundreds of lines on every run).
+  if (PRINTABLE_ASCII.test(text)) return text.length;
   let width = 0;
   for (const char of stripAnsi(text)) width += charWidth(char.codePointAt(0) ?? 0);
   return width;

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/cli/config.js';
 import { cut, displayWidth, usableColumns, wrap } from '../../src/cli/layout.js';
@@ -16,6 +17,18 @@ describe('layout', () => {
     expect(displayWidth('\x1b[1mabc\x1b[22m')).toBe(3);
     expect(displayWidth('茶碗🍵')).toBe(6);
     expect(displayWidth('e\u0301')).toBe(1);
+  });
+
+  it('measures printable ASCII by its length, and any text as the sum of its characters', () => {
+    fc.assert(fc.property(fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) }), (ascii) => {
+      expect(displayWidth(ascii)).toBe(ascii.length);
+    }));
+    // No ESC: a sequence split across characters would not be one any more.
+    const char = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0x7f, max: 0x10ffff })).filter((cp) => cp < 0xd800 || cp > 0xdfff).map((cp) => String.fromCodePoint(cp));
+    fc.assert(fc.property(fc.array(char, { maxLength: 30 }), (chars) => {
+      expect(displayWidth(chars.join(''))).toBe(chars.reduce((sum, c) => sum + displayWidth(c), 0));
+    }));
+    expect(displayWidth('tab\there')).toBe(7);
   });
 
   it('cuts with … inside the width, never splitting a wide character past it', () => {
