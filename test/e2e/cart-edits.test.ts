@@ -11,7 +11,7 @@ import { openShop, type Shop } from '../../src/app/shop.js';
 import type { Cart } from '../../src/core/model.js';
 import { boto3, boto3Get, type DynamoJson } from '../support/boto3.js';
 import { createTables, jsonError as error, shopdb, uniquePrefix, withPrefix } from '../support/cli.js';
-import { rawClient } from '../support/dynamo.js';
+import { rawClient, shopSettings } from '../support/dynamo.js';
 import { requestToken, startFaultProxy, type Fault, type SeenRequest } from '../support/fault-proxy.js';
 import { pty, SGR, STACK_LINE, stripAnsi, type PtyRun } from '../support/pty.js';
 
@@ -400,18 +400,7 @@ describe('bad input: exit 2 naming the field, nothing written, no stack trace', 
 describe('property: random edits equal a model, the total always the sum of the lines', () => {
   let shop: Shop;
   beforeAll(async () => {
-    shop = await openShop(
-      {
-        endpoint: inject('dynamoEndpoint'),
-        region: 'us-east-1',
-        staticCredentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-        timeoutMs: 10_000,
-        location: inject('dynamoEndpoint'),
-        tablePrefix: prefix,
-        cache: undefined,
-      },
-      { debug: () => {}, warn: () => {} },
-    );
+    shop = await openShop(shopSettings(prefix), { debug: () => {}, warn: () => {} });
   });
   afterAll(() => shop?.close());
 

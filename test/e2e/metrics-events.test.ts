@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { openShop, type DynamoCall, type Shop, type ShopEvents, type ShopSettings } from '../../src/app/shop.js';
 import { freePort } from '../../src/local/engine.js';
 import { createTables, uniquePrefix } from '../support/cli.js';
+import { shopSettings } from '../support/dynamo.js';
 import { startFaultProxy, type Fault, type FaultProxy, type SeenRequest } from '../support/fault-proxy.js';
 
 /*
@@ -17,18 +18,7 @@ const CARTS = `${prefix}EcommerceCarts`;
 
 beforeAll(() => createTables(prefix));
 
-function settings(overrides: Partial<ShopSettings> = {}): ShopSettings {
-  return {
-    endpoint: inject('dynamoEndpoint'),
-    region: 'us-east-1',
-    staticCredentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    timeoutMs: 10_000,
-    location: inject('dynamoEndpoint'),
-    tablePrefix: prefix,
-    cache: undefined,
-    ...overrides,
-  };
-}
+const settings = (overrides: Partial<ShopSettings> = {}): ShopSettings => shopSettings(prefix, overrides);
 
 /** A shop whose DynamoDB calls and cache errors are recorded. */
 async function recordingShop(overrides: Partial<ShopSettings> = {}, extra: Partial<ShopEvents> = {}) {

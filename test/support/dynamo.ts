@@ -1,4 +1,5 @@
 import { DynamoDBClient, PutItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { ShopSettings } from '../../src/app/shop.js';
 import { dynamoEndpoint } from './endpoint.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -10,6 +11,20 @@ export function rawClient(): DynamoDBClient {
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
+}
+
+/** Settings for openShop on the test DynamoDB Local under `prefix`, without a cache unless overridden. */
+export function shopSettings(prefix: string, overrides: Partial<ShopSettings> = {}): ShopSettings {
+  return {
+    endpoint: dynamoEndpoint(),
+    region: 'us-east-1',
+    staticCredentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    timeoutMs: 10_000,
+    location: dynamoEndpoint(),
+    tablePrefix: prefix,
+    cache: undefined,
+    ...overrides,
+  };
 }
 
 export async function scanAll(client: DynamoDBClient, table: string): Promise<Array<Record<string, AttributeValue>>> {
