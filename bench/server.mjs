@@ -198,23 +198,37 @@ function cpuNote(label, side, name) {
   notes.push(`${label}: ${name} ${side.rpsRange} req/s over ${side.runs} runs; it used ${(side.serverCpu * 100).toFixed(0)} % of a core, autocannon ${(side.clientCpu * 100).toFixed(0)} % (medians)`);
 }
 
+/** serve against a baseline, alternately: req/s (against `target`), p99, and the CPU each side used. */
+async function compare(served, baseline, { label, rpsName, p99Name, baselineName, target, warmupSeconds }) {
+  const measured = await pair(served, baseline, warmupSeconds);
+  report(rpsName, measured.ours.rps, measured.theirs.rps, target);
+  report(p99Name, measured.ours.p99, measured.theirs.p99, undefined, { unit: 'ms', higherIsBetter: false });
+  cpuNote(label, measured.ours, 'serve');
+  cpuNote(label, measured.theirs, baselineName);
+}
+
+/** A baseline measured alone (a checkout without serve). */
+const aloneNote = (alone) =>
+  `${Math.round(alone.rps)} req/s, p99 ${alone.p99} ms, server CPU ${(alone.serverCpu * 100).toFixed(0)} %, autocannon ${(alone.clientCpu * 100).toFixed(0)} %`;
+
 // --- cached reads vs a constant route ----------------------------------------
 const constant = await startConstant();
-let cached;
 if (serveAvailable) {
-  cached = await startServe(true);
+  const cached = await startServe(true);
   await xCache(cached);
   const answered = await xCache(cached);
   if (answered !== 'hit') throw new Error(`serve (cached) answered X-Cache: ${answered} on a repeated GET; expected hit`);
-  const cachedPair = await pair(cached, constant);
-  report('cached `GET /v1/orders/{id}` vs constant route (req/s)', cachedPair.ours.rps, cachedPair.theirs.rps, 0.5);
-  report('p99 latency, cached GET vs constant route (ms)', cachedPair.ours.p99, cachedPair.theirs.p99, undefined, { unit: 'ms', higherIsBetter: false });
-  cpuNote('cached', cachedPair.ours, 'serve');
-  cpuNote('cached', cachedPair.theirs, 'the constant route');
+  await compare(cached, constant, {
+    label: 'cached',
+    rpsName: 'cached `GET /v1/orders/{id}` vs constant route (req/s)',
+    p99Name: 'p99 latency, cached GET vs constant route (ms)',
+    baselineName: 'the constant route',
+    target: 0.5,
+  });
   await cached.stop();
 } else {
   const alone = await load(constant, RUN_SECONDS);
-  notes.push(`shopdb serve is not built into this checkout (\`shopdb serve --help\` shows no --port): baselines only. constant route: ${Math.round(alone.rps)} req/s, p99 ${alone.p99} ms, server CPU ${(alone.serverCpu * 100).toFixed(0)} %, autocannon ${(alone.clientCpu * 100).toFixed(0)} %`);
+  notes.push(`shopdb serve is not built into this checkout (\`shopdb serve --help\` shows no --port): baselines only. constant route: ${aloneNote(alone)}`);
 }
 await constant.stop();
 
@@ -224,16 +238,18 @@ if (serveAvailable) {
   const uncached = await startServe(false);
   const answered = await xCache(uncached);
   if (answered !== 'off') throw new Error(`serve without a cache answered X-Cache: ${answered}; expected off`);
-  const uncachedPair = await pair(uncached, rawGet, ENGINE_WARMUP_SECONDS);
-  report('uncached `GET /v1/orders/{id}` vs raw-SDK GetItem route (req/s)', uncachedPair.ours.rps, uncachedPair.theirs.rps, 0.9);
-  report('p99 latency, uncached GET vs raw-SDK route (ms)', uncachedPair.ours.p99, uncachedPair.theirs.p99, undefined, { unit: 'ms', higherIsBetter: false });
-  cpuNote('uncached', uncachedPair.ours, 'serve');
-  cpuNote('uncached', uncachedPair.theirs, 'the raw GetItem route');
+  await compare(uncached, rawGet, {
+    label: 'uncached',
+    rpsName: 'uncached `GET /v1/orders/{id}` vs raw-SDK GetItem route (req/s)',
+    p99Name: 'p99 latency, uncached GET vs raw-SDK route (ms)',
+    baselineName: 'the raw GetItem route',
+    target: 0.9,
+    warmupSeconds: ENGINE_WARMUP_SECONDS,
+  });
   await uncached.stop();
 } else {
   await load(rawGet, ENGINE_WARMUP_SECONDS);
-  const alone = await load(rawGet, RUN_SECONDS);
-  notes.push(`raw GetItem route: ${Math.round(alone.rps)} req/s, p99 ${alone.p99} ms, server CPU ${(alone.serverCpu * 100).toFixed(0)} %, autocannon ${(alone.clientCpu * 100).toFixed(0)} %`);
+  notes.push(`raw GetItem route: ${aloneNote(await load(rawGet, RUN_SECONDS))}`);
 }
 await rawGet.stop();
 
