@@ -18,7 +18,6 @@ export interface DynamoSettings {
   onCall?: ((call: DynamoCall) => void) | undefined;
 }
 
-
 export interface Dynamo {
   client: DynamoDBClient;
   documents: DynamoDBDocumentClient;
@@ -26,8 +25,6 @@ export interface Dynamo {
   /** The capacity every call of this client consumed, by table. */
   capacity: CapacityMeter;
 }
-
-/** Read and write capacity units consumed, per table (its indexes included), as DynamoDB reported them. */
 
 const READ_OPERATIONS = new Set(['GetItem', 'Get', 'Query', 'Scan', 'BatchGetItem', 'BatchGet', 'TransactGetItems', 'TransactGet']);
 const WRITE_OPERATIONS = new Set(['PutItem', 'Put', 'UpdateItem', 'Update', 'DeleteItem', 'Delete', 'BatchWriteItem', 'BatchWrite', 'TransactWriteItems', 'TransactWrite']);
