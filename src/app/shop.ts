@@ -115,13 +115,18 @@ async function openCache(settings: ShopSettings, config: NonNullable<ShopSetting
     scope,
     ttlSeconds: config.ttlSeconds,
     readThrough: config.readThrough,
-    leaseSeconds: Math.max(MIN_LEASE_SECONDS, Math.ceil((3 * settings.timeoutMs) / 1000)),
+    leaseSeconds: readerLeaseSeconds(settings.timeoutMs),
     breaker: new CacheBreaker(config.retryAfterMs),
   };
   sink.debug(
     `cache: Redis at ${redis.location}, scope ${scope} (${identity}), ttl ${config.ttlSeconds} s${config.readThrough ? '' : ' (refreshed on writes only)'}`,
   );
   return { redis, settings: cache };
+}
+
+/** How long a reader's lease lives, for the DynamoDB timeout in use (the follower's horizon counts on it too). */
+export function readerLeaseSeconds(timeoutMs: number): number {
+  return Math.max(MIN_LEASE_SECONDS, Math.ceil((3 * timeoutMs) / 1000));
 }
 
 /**
@@ -137,7 +142,10 @@ function units(value: number): string {
   return String(Math.round(value * 100) / 100);
 }
 
-function describeRead({ table, id, source, consistency, capacityUnits }: ReadReport): string {
-  const from = consistency === undefined ? 'answered from Redis' : `DynamoDB ${consistency} read`;
+/** Who stored a cached entry, as --verbose names it. */
+const ENTRY_WORDS = { write: 'a shopdb write', delete: 'a shopdb delete (tombstone)', stream: 'the stream follower', fill: "a reader's fill after a miss" } as const;
+
+function describeRead({ table, id, source, consistency, capacityUnits, entry }: ReadReport): string {
+  const from = consistency !== undefined ? `DynamoDB ${consistency} read` : `answered from Redis${entry ? ` (stored by ${ENTRY_WORDS[entry]})` : ''}`;
   return `read ${table} ${id}: ${source}, ${from}, ${capacityUnits ?? 'unknown'} capacity units`;
 }

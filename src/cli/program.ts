@@ -245,7 +245,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
   const cache = program
     .command('cache')
     .description('manage the Redis cache')
-    .addHelpText('after', examples('shopdb cache flush --yes'));
+    .addHelpText('after', examples('shopdb cache flush --yes', 'shopdb cache follow'));
   cache
     .command('flush')
     .description("remove shopdb's cached items of these tables and this endpoint/region from Redis, and nothing else")
@@ -256,6 +256,19 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
       command.setOptionValue('cache', true);
       const { cacheFlush } = await import('./commands/cache-flush.js');
       await withContext(command, (ctx) => cacheFlush(ctx, { yes: options.yes === true }));
+    });
+
+  cache
+    .command('follow')
+    .description("keep the cache in line with every change to the tables, whoever makes it, by following their DynamoDB streams, until stopped")
+    .option('--lease-seconds <s>', 'a shard whose follower stops renewing for this long is taken over by another (default 10)')
+    .option('--report-seconds <s>', 'how often to log the records applied and the lag (default 10)')
+    .addHelpText('after', examples('shopdb cache follow', 'shopdb --redis-url redis://cache.internal:6379 cache follow --verbose'))
+    .action(async (options: { leaseSeconds?: string; reportSeconds?: string }, command: Command) => {
+      // Like flush, it always talks to Redis: the configured URL, else the default one.
+      command.setOptionValue('cache', true);
+      const { cacheFollow } = await import('./commands/cache-follow.js');
+      await withContext(command, (ctx) => cacheFollow(ctx, options));
     });
 
   program

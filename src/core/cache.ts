@@ -40,11 +40,38 @@
 
 export type Version = number | bigint;
 
+/**
+ * Who stored a cache entry, for `--verbose` reads: a shopdb write (`write`),
+ * a shopdb delete's tombstone (`delete`), the stream follower (`stream`) or a
+ * reader after a miss (`fill`).
+ */
+export type EntrySource = 'write' | 'delete' | 'stream' | 'fill';
+
 /** `item: null` records that the item did not exist (version 0). */
 export interface CachedEntry {
   version: Version;
   item: unknown;
+  /** Absent on entries written before shopdb recorded it. */
+  by?: EntrySource;
 }
+
+/**
+ * One change read from a table's stream, for the cache: `store` an item image
+ * (INSERT or MODIFY with a new image shopdb can read), or `drop` the entry
+ * (REMOVE, or an image that cannot be cached). `shard` and `sequence` order
+ * the changes of one item: see VersionedCache.applyChange.
+ */
+export interface StreamChange {
+  shard: string;
+  /** The record's SequenceNumber: decimal digits, increasing within a shard. */
+  sequence: string;
+  action: 'store' | 'drop';
+  /** With `store`: the item at its version (a missing version counts as 0, as for a fill). */
+  entry?: CachedEntry;
+}
+
+/** What applyChange did: stored the image, dropped the entry, or nothing (a record already applied, or older). */
+export type ChangeOutcome = 'stored' | 'dropped' | 'seen';
 
 /** Which item a cache operation is about. */
 export interface CacheRef {
@@ -93,6 +120,25 @@ export interface VersionedCache {
    */
   remove(ref: CacheRef, deletedVersion: Version | null, ttlSeconds: number, leaseSeconds: number): Promise<boolean>;
   /**
+   * Applies one stream record, atomically. The stream orders the changes of
+   * an item, whoever wrote them (foreign writes do not bump `version`), so a
+   * record is applied only when it is newer than the last one applied to this
+   * item (same shard, higher sequence number; a record of another shard comes
+   * after its parent's, which the follower finishes first): a replay after a
+   * restart changes nothing. Applying revokes every reader's token (no fill
+   * of a read made before it can land) and then:
+   * - `store`: stores the image unless the floor or the cached entry is at a
+   *   higher version: then the record is either older than a shopdb write
+   *   already cached, or a foreign write that moved the version backwards;
+   *   versions cannot tell which, so the entry is dropped (never replaced by
+   *   an older one, never left stale) and the item marked mixed;
+   * - `drop`: drops the entry (a REMOVE stores no tombstone: a later life of
+   *   the id may already be cached, and a tombstone could hide it).
+   * The item's sequence guard lives `guardSeconds` (the follower skips
+   * records older than that: no entry in the cache can predate them).
+   */
+  applyChange(ref: CacheRef, change: StreamChange, ttlSeconds: number, guardSeconds: number): Promise<ChangeOutcome>;
+  /**
    * Removes every key of these tables in this scope (entries, tombstones,
    * leases and floors), and nothing else; returns how many keys were removed.
    * Not atomic: keys written meanwhile may survive. Rejects when the cache
@@ -140,6 +186,8 @@ export interface ReadReport {
   consistency?: 'eventual' | 'strong';
   /** Read capacity DynamoDB reported for this read; 0 for a cache hit. */
   capacityUnits: number | undefined;
+  /** For a cache hit: who stored the entry (absent: an entry older than this record). */
+  entry?: EntrySource;
 }
 
 /** How the core tells its front end what happened, without printing. */
@@ -244,7 +292,7 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     } else {
       const lookup = await this.attempt(() => settings.cache.read(ref, this.leaseSeconds, (entry) => this.usable(entry, id)), unreadable);
       if (lookup?.hit) {
-        this.events.read?.({ table: this.table, id, source: 'cache hit', capacityUnits: 0 });
+        this.events.read?.({ table: this.table, id, source: 'cache hit', capacityUnits: 0, ...(lookup.entry.by ? { entry: lookup.entry.by } : {}) });
         return { item: (lookup.entry.item ?? undefined) as T | undefined, cache: 'hit' };
       }
       if (lookup === undefined) outcome = 'off';
@@ -254,7 +302,7 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     const read = await this.loadAndReport(id, strong, bypassing);
     if (token !== undefined && this.breaker.closed) {
       const fill = token;
-      const { entry, ttl } = this.entry(read.item);
+      const { entry, ttl } = this.entry(read.item, 'fill');
       await this.attempt(() => settings.cache.fill(ref, entry, fill, ttl), (reason) => `cache could not be updated (${reason})`);
     }
     return { item: read.item, cache: outcome };
@@ -292,7 +340,7 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
       await this.attempt(() => settings.cache.forget(this.ref(id), this.leaseSeconds), warning);
       return;
     }
-    const { entry, ttl } = this.entry(item);
+    const { entry, ttl } = this.entry(item, 'write');
     await this.attempt(() => settings.cache.put(this.ref(id), entry, ttl, this.leaseSeconds), warning);
   }
 
@@ -300,10 +348,10 @@ export class ReadThrough<T extends { version: number | bigint | null }> {
     return this.settings?.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
   }
 
-  private entry(item: T | undefined): { entry: CachedEntry; ttl: number } {
+  private entry(item: T | undefined, by: EntrySource): { entry: CachedEntry; ttl: number } {
     const ttlSeconds = this.settings?.ttlSeconds ?? NOT_FOUND_TTL_SECONDS;
     return {
-      entry: { version: item?.version ?? 0, item: item ?? null },
+      entry: { version: item?.version ?? 0, item: item ?? null, by },
       ttl: item ? ttlSeconds : Math.min(NOT_FOUND_TTL_SECONDS, ttlSeconds),
     };
   }

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { createHash, randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
-import type { CachedEntry, CacheLookup, CacheRef, Version, VersionedCache } from '../core/cache.js';
+import type { CachedEntry, CacheLookup, CacheRef, ChangeOutcome, EntrySource, StreamChange, Version, VersionedCache } from '../core/cache.js';
 import { ShopError } from '../core/errors.js';
 
 /*
@@ -10,7 +10,10 @@ import { ShopError } from '../core/errors.js';
  *   shopdb:v2:{<scope>:<table>:<id>}         the entry: {"v":"<version>","item":<item>|null}
  *   shopdb:v2:{<scope>:<table>:<id>}:lease   a hash: token (readers' lease), floor (highest version written),
  *                                            mixed (set: a write below the floor or the entry was seen)
+ *                                            shard, seq (the last stream record applied to the item)
  * A delete leaves a tombstone entry {"v":"<last version + 1>","item":null}.
+ * An entry may end with ,"by":"write|delete|stream|fill" (who stored it, for
+ * --verbose reads); entries without it (older shopdb) are read alike.
  * In scope and table '%', '{', '}' and ':' are written %XX, in the id '%', '{'
  * and '}': the tag ends at the only '}' and two items never share a key.
  * Versions travel as decimal digit strings and are compared as such, because
@@ -47,9 +50,12 @@ local function cached_version(key)
   if readable(version) and pcall(cjson.decode, raw) then return version end
   return nil
 end
+local function tombstone_version(raw)
+  return string.match(raw, '^{"v":"(%d+)","item":null}$') or string.match(raw, '^{"v":"(%d+)","item":null,"by":"%l+"}$')
+end
 local function is_tombstone(key)
   local raw = redis.pcall('GET', key)
-  return type(raw) == 'string' and string.match(raw, '^{"v":"%d+","item":null}$') ~= nil
+  return type(raw) == 'string' and tombstone_version(raw) ~= nil
 end
 local function extend(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
@@ -88,7 +94,7 @@ if kind == 'none' then return {0, lease_token(KEYS[2], ARGV[1], tonumber(ARGV[2]
 if kind == 'string' and redis.call('STRLEN', KEYS[1]) <= tonumber(ARGV[3]) then
   local raw = redis.call('GET', KEYS[1])
   if string.sub(raw, 1, 6) == '{"v":"' then
-    local dead = string.match(raw, '^{"v":"(%d+)","item":null}$')
+    local dead = tombstone_version(raw)
     if dead == nil or dead == '0' then return {1, raw} end
     local floor = redis.pcall('HGET', KEYS[2], 'floor')
     if readable(dead) and readable(floor) and not newer(dead, floor) then return {1, raw} end
@@ -224,6 +230,46 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 `;
 
+/**
+ * The stream follower's change (see VersionedCache.applyChange): applied only
+ * when newer than the item's last applied record (same shard and a higher
+ * sequence number; another shard's record comes after its parent's, which the
+ * follower finishes first), so a replay is a no-op. It revokes every reader's
+ * token and records the sequence number, then stores the image, or drops the
+ * entry: for a REMOVE, an image shopdb cannot cache (ARGV[5] empty), or an
+ * image whose version is below the floor or the cached entry (an older record
+ * than a shopdb write already cached, or a foreign write that moved the
+ * version back: versions cannot tell, so neither is kept; the item is marked
+ * mixed, as a write below the floor does). A stored image raises the floor to
+ * its version. The lease key lives at least ARGV[7] ms, the follower's horizon.
+ * Returns 1 stored, 2 dropped, 0 already applied.
+ * KEYS: entry, lease. ARGV: shard, sequence, action, version, payload, ttl s, guard ms.
+ */
+const STREAM_SCRIPT = `${LUA_HELPERS}
+usable_lease(KEYS[2])
+local floor = redis.call('HGET', KEYS[2], 'floor')
+if floor and not readable(floor) then
+  redis.call('HDEL', KEYS[2], 'floor')
+  floor = nil
+end
+local seen = redis.call('HGET', KEYS[2], 'seq')
+if redis.call('HGET', KEYS[2], 'shard') == ARGV[1] and readable(seen) and not newer(ARGV[2], seen) then return 0 end
+redis.call('HDEL', KEYS[2], 'token')
+redis.call('HSET', KEYS[2], 'shard', ARGV[1], 'seq', ARGV[2])
+extend(KEYS[2], tonumber(ARGV[7]))
+if ARGV[3] == 'store' and ARGV[5] ~= '' then
+  local current = cached_version(KEYS[1])
+  if not ((floor and newer(floor, ARGV[4])) or (current and newer(current, ARGV[4]))) then
+    if not floor or newer(ARGV[4], floor) then redis.call('HSET', KEYS[2], 'floor', ARGV[4]) end
+    redis.call('SET', KEYS[1], ARGV[5], 'EX', ARGV[6])
+    return 1
+  end
+  redis.call('HSET', KEYS[2], 'mixed', '1')
+end
+redis.call('DEL', KEYS[1])
+return 2
+`;
+
 /** SCAN's batch size for `flush`, and so the most keys one UNLINK removes. */
 const FLUSH_BATCH = 500;
 
@@ -327,11 +373,23 @@ export class RedisCache implements VersionedCache {
   async remove(ref: CacheRef, deletedVersion: Version | null, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
     const keys = cacheKeys(ref);
     const tombstone = deletedVersion === null ? '' : (BigInt(versionText(deletedVersion)) + 1n).toString();
-    const payload = tombstone === '' ? '' : encode({ version: BigInt(tombstone), item: null });
+    const payload = tombstone === '' ? '' : encode({ version: BigInt(tombstone), item: null, by: 'delete' });
     const stored = await this.run((redis) =>
       evalScript(redis, REMOVE_SCRIPT, 2, keys.entry, keys.lease, tombstone, payload, String(ttlSeconds), String(leaseSeconds * 1000)),
     );
     return stored === 1;
+  }
+
+  async applyChange(ref: CacheRef, change: StreamChange, ttlSeconds: number, guardSeconds: number): Promise<ChangeOutcome> {
+    const keys = cacheKeys(ref);
+    const sequence = canonicalDigits(change.sequence, 'sequence number');
+    const store = change.action === 'store' && change.entry !== undefined;
+    const version = store && change.entry ? versionText(change.entry.version) : '0';
+    const payload = store && change.entry ? encode({ ...change.entry, by: 'stream' }) : '';
+    const outcome = await this.run((redis) =>
+      evalScript(redis, STREAM_SCRIPT, 2, keys.entry, keys.lease, change.shard, sequence, store ? 'store' : 'drop', version, payload, String(ttlSeconds), String(guardSeconds * 1000)),
+    );
+    return outcome === 1 ? 'stored' : outcome === 2 ? 'dropped' : 'seen';
   }
 
   /**
@@ -475,6 +533,12 @@ function newToken(): string {
   return randomBytes(12).toString('base64url');
 }
 
+/** A stream sequence number without its leading zeros (DynamoDB Local pads them to 21 digits), as the scripts compare them. */
+function canonicalDigits(text: string, what: string): string {
+  if (!/^\d{1,64}$/.test(text)) throw new ShopError('INTERNAL', `a stream record's ${what} is not a decimal number: ${text.slice(0, 70)}`);
+  return BigInt(text).toString();
+}
+
 function versionText(version: Version): string {
   return typeof version === 'bigint' ? version.toString() : BigInt(Math.trunc(version)).toString();
 }
@@ -513,17 +577,23 @@ function fromJson(value: unknown): unknown {
 
 /** The stored form; empty when over MAX_ENTRY_BYTES (such an entry is not cached). */
 function encode(entry: CachedEntry): string {
-  const text = JSON.stringify({ v: versionText(entry.version), item: toJson(entry.item) });
+  const text = JSON.stringify({ v: versionText(entry.version), item: toJson(entry.item), ...(entry.by ? { by: entry.by } : {}) });
   return Buffer.byteLength(text) > MAX_ENTRY_BYTES ? '' : text;
+}
+
+const ENTRY_SOURCES: readonly unknown[] = ['write', 'delete', 'stream', 'fill'] satisfies EntrySource[];
+
+function isEntrySource(value: unknown): value is EntrySource {
+  return ENTRY_SOURCES.includes(value);
 }
 
 function decode(raw: string): CachedEntry | undefined {
   try {
     const value: unknown = JSON.parse(raw);
     if (typeof value !== 'object' || value === null) return undefined;
-    const { v, item } = value as { v?: unknown; item?: unknown };
+    const { v, item, by } = value as { v?: unknown; item?: unknown; by?: unknown };
     if (typeof v !== 'string' || !/^(0|[1-9]\d*)$/.test(v) || typeof item !== 'object' || Array.isArray(item)) return undefined;
-    return { version: parseVersion(v), item: fromJson(item) };
+    return { version: parseVersion(v), item: fromJson(item), ...(isEntrySource(by) ? { by } : {}) };
   } catch {
     return undefined;
   }

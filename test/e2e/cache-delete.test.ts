@@ -157,7 +157,7 @@ async function lateFillAfterDelete(id: string, url: string, client: Redis, after
   const deleted = source.item;
   source.item = undefined;
   await reads(cache, source, options).through.deleted(id, deleted);
-  expect(await entryOf(client, id)).toEqual({ v: '4', item: null });
+  expect(await entryOf(client, id)).toEqual({ v: '4', item: null, by: 'delete' });
   expect(await client.hget(keys(id).lease, 'floor')).toBe('4');
   expect(await client.hget(keys(id).lease, 'token')).toBeNull();
 
@@ -206,7 +206,7 @@ describe('a delete leaves a tombstone that outranks older fills', () => {
     expect(sources()).toEqual(['cache miss', 'cache hit', 'cache hit']);
     // A resend of the delete (a retry after a lost answer) changes nothing.
     await through.deleted(id, last);
-    expect(await entryOf(shared, id)).toEqual({ v: '3', item: null });
+    expect(await entryOf(shared, id)).toEqual({ v: '3', item: null, by: 'delete' });
   });
 
   it('expired: the tombstone is gone (--cache-ttl 1), the floor still refuses the late fill and a lagging read', async () => {
@@ -254,7 +254,7 @@ describe('a delete leaves a tombstone that outranks older fills', () => {
     const deleted = source.item;
     source.item = undefined;
     await reads(cache, source).through.deleted(id, deleted);
-    expect(await shared.get(keys(id).entry)).toBe('{"v":"9007199254740994","item":null}');
+    expect(await shared.get(keys(id).entry)).toBe('{"v":"9007199254740994","item":null,"by":"delete"}');
     expect(await shared.hget(keys(id).lease, 'floor')).toBe('9007199254740994');
     await shared.del(keys(id).entry);
     slow.release();
@@ -411,7 +411,7 @@ describe('through the built binary', () => {
     expect(after.exitCode, after.stderr).toBe(3);
     expect(after.stderr).toContain('cache hit');
     expect(after.stderr).not.toContain('warning');
-    expect(await shared.get(cacheKeys({ scope: realScope, table: names.orders, id: 'ord-del-1' }).entry)).toBe(`{"v":"${Number(order.version) + 1}","item":null}`);
+    expect(await shared.get(cacheKeys({ scope: realScope, table: names.orders, id: 'ord-del-1' }).entry)).toBe(`{"v":"${Number(order.version) + 1}","item":null,"by":"delete"}`);
   });
 });
 

@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
-import type { CachedEntry, CacheLookup, CacheRef, CacheSettings, ReadReport, StoredRead, VersionedCache } from '../../src/core/cache.js';
+import type { CachedEntry, CacheLookup, CacheRef, CacheSettings, ChangeOutcome, ReadReport, StoredRead, StreamChange, VersionedCache } from '../../src/core/cache.js';
 import type { Order } from '../../src/core/model.js';
 import { OrderService, type MoveOutcome, type OrderStore } from '../../src/core/orders.js';
 import { tableNames } from '../../src/core/tables.js';
@@ -137,6 +137,10 @@ class OfferLog implements VersionedCache {
 
   remove(ref: CacheRef, deletedVersion: number | bigint | null, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
     return this.inner.remove(ref, deletedVersion, ttlSeconds, leaseSeconds);
+  }
+
+  applyChange(ref: CacheRef, change: StreamChange, ttlSeconds: number, guardSeconds: number): Promise<ChangeOutcome> {
+    return this.inner.applyChange(ref, change, ttlSeconds, guardSeconds);
   }
 
   flush(scope: string, tables: readonly string[]): Promise<number> {

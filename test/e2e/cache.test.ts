@@ -137,7 +137,7 @@ describe('read-through', () => {
     const hit = await cachedGet('order', 'o-hit');
     expect(hit.exitCode).toBe(0);
     expect(hit.json<OrderJson>()).toEqual(miss.json<OrderJson>());
-    expect(readLine(hit.stderr)).toEqual({ source: 'cache hit', from: 'answered from Redis', units: '0' });
+    expect(readLine(hit.stderr)).toEqual({ source: 'cache hit', from: "answered from Redis (stored by a reader's fill after a miss)", units: '0' });
     expect(hit.stderr).toContain('0 capacity units');
     expect(hit.stderr).not.toContain('DynamoDB eventual read');
   });

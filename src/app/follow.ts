@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { isCart, isOrder } from '../core/contract.js';
+import { ShopError } from '../core/errors.js';
+import { Follower, type FollowerEvents, type FollowerStats } from '../core/follower.js';
+import { tableNames } from '../core/tables.js';
+import { dynamoIdentity } from '../store/cache-scope.js';
+import { cacheScope, readerLeaseSeconds, type ShopSettings } from './shop.js';
+
+/*
+ * The wiring of the cache follower (core/follower.ts) for any front end:
+ * `shopdb cache follow` and `shopdb serve --follow`.
+ */
+
+export interface FollowOptions {
+  /** A lease not renewed for this long is taken over by another follower. */
+  leaseSeconds: number;
+}
+
+export interface RunningFollower {
+  /** Resolves once started (streams checked, leases taken); throws with nothing left running when a table has no stream. */
+  readonly worker: string;
+  stats(): FollowerStats;
+  horizonSeconds: number;
+  /** Stops, checkpoints and releases the leases, closes the clients. */
+  stop(): Promise<void>;
+}
+
+/** The lease table of the followers of one set of tables. */
+export function leaseTableName(prefix: string): string {
+  return `${prefix}EcommerceCacheFollowerLeases`;
+}
+
+export async function startFollower(settings: ShopSettings, options: FollowOptions, events: FollowerEvents): Promise<RunningFollower> {
+  const config = settings.cache;
+  if (config === undefined) throw new ShopError('BAD_INPUT', 'cache: no Redis is configured, and the follower has no cache to keep up to date');
+  const identity = await dynamoIdentity(settings);
+  if (identity === undefined) throw new ShopError('BAD_INPUT', 'region: no AWS region is configured', { hint: { kind: 'set-region' } });
+  const names = tableNames(settings.tablePrefix);
+  const [{ RedisCache }, { openStreamStore }] = await Promise.all([import('../store/redis-cache.js'), import('../store/stream-store.js')]);
+  const redis = new RedisCache(config.url);
+  const store = openStreamStore(
+    { endpoint: settings.endpoint, region: settings.region, staticCredentials: settings.staticCredentials, timeoutMs: settings.timeoutMs, location: settings.location },
+    {
+      tables: { [names.orders]: { key: 'orderId', kind: 'order' }, [names.carts]: { key: 'cartId', kind: 'cart' } },
+      leases: leaseTableName(settings.tablePrefix),
+    },
+  );
+  const worker = `${hostname()}-${randomBytes(4).toString('hex')}`;
+  const follower = new Follower(
+    {
+      cache: redis,
+      scope: cacheScope(identity),
+      ttlSeconds: config.ttlSeconds,
+      cacheLeaseSeconds: readerLeaseSeconds(settings.timeoutMs),
+      tables: [
+        { name: names.orders, idField: 'orderId', isItem: isOrder },
+        { name: names.carts, idField: 'cartId', isItem: isCart },
+      ],
+      worker,
+      leaseMs: options.leaseSeconds * 1000,
+    },
+    store.reader,
+    store.leases,
+    events,
+  );
+  const close = async () => {
+    store.close();
+    await redis.close();
+  };
+  try {
+    await follower.start();
+  } catch (error) {
+    await follower.stop().catch(() => undefined);
+    await close();
+    throw error;
+  }
+  return {
+    worker,
+    horizonSeconds: follower.horizonSeconds,
+    stats: () => follower.stats(),
+    stop: async () => {
+      await follower.stop();
+      await close();
+    },
+  };
+}

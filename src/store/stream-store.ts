@@ -1,0 +1,286 @@
+import { CreateTableCommand, DescribeTableCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as RawRecord,
+} from '@aws-sdk/client-dynamodb-streams';
+import { DeleteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { noStream, type LeaseStore, type ShardLease, type StreamPage, type StreamReader, type StreamRecord, type StreamShard, type TableStream } from '../core/follower.js';
+import { ShopError } from '../core/errors.js';
+import { connectDynamo, serviceError, type Dynamo, type DynamoSettings } from './dynamo-client.js';
+import { attributeValuesToCart, attributeValuesToOrder } from './items.js';
+
+/*
+ * What the cache follower (core/follower.ts) reads and keeps in DynamoDB:
+ * the tables' streams (DynamoDB Streams, a client of its own on the same
+ * endpoint, region and credentials) and the lease table.
+ */
+
+export interface FollowedTableNames {
+  /** Table name → its key attribute and how an image becomes an item of the contract. */
+  tables: Record<string, { key: string; kind: 'order' | 'cart' }>;
+  leases: string;
+}
+
+const MAX_ATTEMPTS = 3;
+
+export function openStreamStore(settings: DynamoSettings, names: FollowedTableNames) {
+  const dynamo = connectDynamo(settings);
+  const attemptMs = Math.max(250, Math.floor(settings.timeoutMs / MAX_ATTEMPTS));
+  const streams = new DynamoDBStreamsClient({
+    endpoint: settings.endpoint,
+    region: settings.region,
+    credentials: settings.staticCredentials,
+    maxAttempts: MAX_ATTEMPTS,
+    requestHandler: { connectionTimeout: attemptMs, requestTimeout: attemptMs, throwOnRequestTimeout: true },
+  });
+  return {
+    reader: new DynamoStreamReader(dynamo, streams, names),
+    leases: new DynamoLeaseStore(dynamo, names.leases),
+    close: () => {
+      streams.destroy();
+      dynamo.client.destroy();
+    },
+  };
+}
+
+class DynamoStreamReader implements StreamReader {
+  constructor(
+    private readonly dynamo: Dynamo,
+    private readonly client: DynamoDBStreamsClient,
+    private readonly names: FollowedTableNames,
+  ) {}
+
+  async stream(table: string): Promise<TableStream> {
+    let description;
+    try {
+      ({ Table: description } = await this.dynamo.client.send(new DescribeTableCommand({ TableName: table })));
+    } catch (error) {
+      throw serviceError(error, this.dynamo.location, table);
+    }
+    const spec = description?.StreamSpecification;
+    const arn = description?.LatestStreamArn;
+    if (!spec?.StreamEnabled || arn === undefined) {
+      throw noStream(table, spec?.StreamEnabled === false ? 'has its stream disabled' : 'has no stream', this.dynamo.location);
+    }
+    return { table, arn, viewType: spec.StreamViewType ?? 'unknown' };
+  }
+
+  async shards(stream: TableStream): Promise<StreamShard[]> {
+    const shards: StreamShard[] = [];
+    let start: string | undefined;
+    do {
+      const answer = await this.call(stream, () => this.client.send(new DescribeStreamCommand({ StreamArn: stream.arn, ExclusiveStartShardId: start })));
+      for (const shard of answer.StreamDescription?.Shards ?? []) {
+        if (shard.ShardId !== undefined) shards.push({ id: shard.ShardId, parentId: shard.ParentShardId || undefined });
+      }
+      start = answer.StreamDescription?.LastEvaluatedShardId;
+    } while (start !== undefined);
+    return shards;
+  }
+
+  async iterator(stream: TableStream, shard: string, after: string | undefined): Promise<string> {
+    const answer = await this.call(stream, () =>
+      this.client.send(
+        new GetShardIteratorCommand({
+          StreamArn: stream.arn,
+          ShardId: shard,
+          ShardIteratorType: after === undefined ? 'TRIM_HORIZON' : 'AFTER_SEQUENCE_NUMBER',
+          SequenceNumber: after,
+        }),
+      ),
+    );
+    if (answer.ShardIterator === undefined) throw new ShopError('NOT_FOUND', `${stream.table}: no iterator for shard ${shard}`);
+    return answer.ShardIterator;
+  }
+
+  async read(stream: TableStream, iterator: string, limit: number): Promise<StreamPage> {
+    const answer = await this.call(stream, () => this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit })));
+    const followed = this.names.tables[stream.table];
+    const records = (answer.Records ?? []).map((record) => toRecord(record, followed));
+    return { records, next: answer.NextShardIterator ?? undefined };
+  }
+
+  private async call<R>(stream: TableStream, send: () => Promise<R>): Promise<R> {
+    try {
+      return await send();
+    } catch (error) {
+      const name = (error as { name?: unknown }).name;
+      if (name === 'TrimmedDataAccessException') throw new ShopError('NOT_FOUND', `${stream.table}'s stream no longer holds the records asked for (past its 24 h retention)`, { cause: error });
+      if (name === 'ExpiredIteratorException') throw new ShopError('TIMEOUT', `${stream.table}'s stream iterator expired`, { cause: error });
+      if (name === 'ResourceNotFoundException') throw new ShopError('NOT_FOUND', `${stream.table}'s stream ${stream.arn} is gone`, { cause: error });
+      throw serviceError(error, this.dynamo.location);
+    }
+  }
+}
+
+function toRecord(raw: RawRecord, followed: { key: string; kind: 'order' | 'cart' } | undefined): StreamRecord {
+  const data = raw.dynamodb ?? {};
+  const created = data.ApproximateCreationDateTime;
+  const key = followed ? data.Keys?.[followed.key] : undefined;
+  const record: StreamRecord = {
+    event: raw.eventName === 'INSERT' || raw.eventName === 'MODIFY' ? raw.eventName : 'REMOVE',
+    sequence: data.SequenceNumber ?? '',
+    writtenAtMs: created instanceof Date ? created.getTime() : Date.now(),
+    id: key !== undefined && 'S' in key && typeof key.S === 'string' ? key.S : undefined,
+    image: undefined,
+  };
+  if (raw.eventName !== 'REMOVE' && data.NewImage !== undefined && followed !== undefined) {
+    try {
+      const image = data.NewImage as Record<string, AttributeValue>;
+      record.image = followed.kind === 'order' ? attributeValuesToOrder(image) : attributeValuesToCart(image);
+    } catch (error) {
+      record.imageProblem = `its new image cannot be read (${error instanceof Error ? error.message : String(error)})`;
+    }
+  }
+  return record;
+}
+
+/** How long the lease table may take to become ACTIVE (AWS takes seconds). */
+const CREATE_WAIT_MS = 120_000;
+
+class DynamoLeaseStore implements LeaseStore {
+  constructor(
+    private readonly dynamo: Dynamo,
+    private readonly table: string,
+  ) {}
+
+  async prepare(): Promise<void> {
+    let status = await this.status();
+    if (status === undefined) {
+      try {
+        await this.dynamo.client.send(
+          new CreateTableCommand({
+            TableName: this.table,
+            AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
+            KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
+            BillingMode: 'PAY_PER_REQUEST',
+          }),
+        );
+      } catch (error) {
+        // Another follower created it meanwhile.
+        if ((error as { name?: unknown }).name !== 'ResourceInUseException') throw serviceError(error, this.dynamo.location, this.table);
+      }
+      status = await this.status();
+    }
+    const deadline = Date.now() + CREATE_WAIT_MS;
+    while (status !== 'ACTIVE') {
+      if (Date.now() > deadline) throw new ShopError('TIMEOUT', `the lease table ${this.table} at ${this.dynamo.location} did not become ACTIVE in time (${status ?? 'missing'})`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      status = await this.status();
+    }
+  }
+
+  private async status(): Promise<string | undefined> {
+    try {
+      const { Table } = await this.dynamo.client.send(new DescribeTableCommand({ TableName: this.table }));
+      return Table?.TableStatus ?? 'unknown';
+    } catch (error) {
+      if ((error as { name?: unknown }).name === 'ResourceNotFoundException') return undefined;
+      throw serviceError(error, this.dynamo.location, this.table);
+    }
+  }
+
+  async list(): Promise<ShardLease[]> {
+    const leases: ShardLease[] = [];
+    let start: Record<string, unknown> | undefined;
+    try {
+      do {
+        const page = await this.dynamo.documents.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start }));
+        for (const item of page.Items ?? []) {
+          const lease = toLease(item);
+          if (lease) leases.push(lease);
+        }
+        start = page.LastEvaluatedKey;
+      } while (start !== undefined);
+    } catch (error) {
+      throw serviceError(error, this.dynamo.location, this.table);
+    }
+    return leases;
+  }
+
+  async create(lease: ShardLease): Promise<void> {
+    await this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          leaseKey: lease.key,
+          tableName: lease.table,
+          streamArn: lease.stream,
+          shardId: lease.shard,
+          parentShardIds: lease.parents,
+          counter: 0,
+          checkpoint: lease.checkpoint,
+          updatedAt: new Date().toISOString(),
+        },
+        ConditionExpression: 'attribute_not_exists(leaseKey)',
+      }),
+    );
+  }
+
+  renew(lease: ShardLease, owner: string): Promise<boolean> {
+    return this.update(lease, 'SET #counter = #counter + :one, updatedAt = :now', '#owner = :me', { ':me': owner });
+  }
+
+  take(lease: ShardLease, owner: string): Promise<boolean> {
+    return this.update(lease, 'SET #owner = :me, #counter = #counter + :one, updatedAt = :now', '#counter = :seen', { ':me': owner, ':seen': lease.counter });
+  }
+
+  checkpoint(lease: ShardLease, owner: string, checkpoint: string): Promise<boolean> {
+    return this.update(lease, 'SET #checkpoint = :checkpoint, updatedAt = :now', '#owner = :me', { ':me': owner, ':checkpoint': checkpoint });
+  }
+
+  async release(lease: ShardLease, owner: string): Promise<void> {
+    await this.update(lease, 'REMOVE #owner SET #counter = #counter + :one, updatedAt = :now', '#owner = :me', { ':me': owner });
+  }
+
+  /** Removes a lease (a shard read to its end and gone from the stream). */
+  async remove(lease: ShardLease): Promise<void> {
+    await this.conditional(new DeleteCommand({ TableName: this.table, Key: { leaseKey: lease.key } }));
+  }
+
+  private update(lease: ShardLease, expression: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
+    const names: Record<string, string> = {};
+    for (const name of ['owner', 'counter', 'checkpoint']) if (expression.includes(`#${name}`) || condition.includes(`#${name}`)) names[`#${name}`] = name;
+    const all: Record<string, unknown> = { ...values };
+    if (expression.includes(':one')) all[':one'] = 1;
+    if (expression.includes(':now')) all[':now'] = new Date().toISOString();
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { leaseKey: lease.key },
+        UpdateExpression: expression,
+        ConditionExpression: `attribute_exists(leaseKey) AND ${condition}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: all,
+      }),
+    );
+  }
+
+  /** True when written; false when the condition failed. */
+  private async conditional(command: PutCommand | UpdateCommand | DeleteCommand): Promise<boolean> {
+    try {
+      await this.dynamo.documents.send(command as never);
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown }).name === 'ConditionalCheckFailedException') return false;
+      throw serviceError(error, this.dynamo.location, this.table);
+    }
+  }
+}
+
+function toLease(item: Record<string, unknown>): ShardLease | undefined {
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const key = text(item.leaseKey);
+  const table = text(item.tableName);
+  const stream = text(item.streamArn);
+  const shard = text(item.shardId);
+  const checkpoint = text(item.checkpoint);
+  const counter = Number(String(item.counter));
+  if (key === undefined || table === undefined || stream === undefined || shard === undefined || checkpoint === undefined || !Number.isSafeInteger(counter)) return undefined;
+  const parents = Array.isArray(item.parentShardIds) ? item.parentShardIds.filter((parent): parent is string => typeof parent === 'string') : [];
+  return { key, table, stream, shard, parents, owner: text(item.owner), counter, checkpoint };
+}
