@@ -13,6 +13,7 @@ import { indexesOf, indexKeyAttributes } from '../../src/core/indexes.js';
 import { boto3, boto3Get } from '../support/boto3.js';
 import { shopdb, uniquePrefix, type Run } from '../support/cli.js';
 import { dynamoEndpoint, privateEngine } from '../support/endpoint.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { pty, STACK_LINE, type PtyRun } from '../support/pty.js';
 
 // Adds indexes to the original design's tables: see privateEngine().
@@ -284,6 +285,29 @@ describe('existing tables', () => {
     expect(change?.dynamodb?.StreamViewType).toBe('NEW_AND_OLD_IMAGES');
     expect(change?.dynamodb?.OldImage?.status).toEqual({ S: 'PENDING' });
     expect(change?.dynamodb?.NewImage?.status).toEqual({ S: 'PAID' });
+  });
+
+  it('a table being updated (ResourceInUseException, as AWS answers while an index is added) is waited for, then gets its stream', async () => {
+    const prefix = uniquePrefix('st-busy');
+    await createAsShopdb(prefix);
+    // The first two stream changes are refused as AWS refuses them on a table being updated; the rest reach DynamoDB Local.
+    let streamUpdates = 0;
+    const proxy = await startFaultProxy(dynamoEndpoint(), (request) =>
+      request.operation === 'UpdateTable' && request.body.includes('StreamSpecification') && ++streamUpdates <= 2 ? 'resource-in-use' : 'forward',
+    );
+    try {
+      const run = await shopdb(['tables', 'create', '--verbose'], { prefix, env: { SHOPDB_ENDPOINT: proxy.endpoint } });
+      const created = tables(run);
+      // Orders: refused twice, then enabled; carts: enabled at once.
+      expect(streamUpdates).toBe(4);
+      expect(created.map((table) => table.result)).toEqual(['updated', 'updated', 'created']);
+      expect(created[0]!.stream).toEqual({ ...ENABLED, change: 'enabled' });
+      expect(run.stderr).toContain(`waiting for ${prefix}EcommerceOrders to finish UPDATING before using it`);
+      expect(proxy.seen.filter((request) => request.operation === 'UpdateTable' && request.body.includes(`"${prefix}EcommerceOrders"`))).toHaveLength(3);
+    } finally {
+      await proxy.close();
+    }
+    expect((await described(`${prefix}EcommerceOrders`)).spec).toEqual({ StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' });
   });
 
   it('two tables create at once over tables without streams: both succeed, one stream each', async () => {
