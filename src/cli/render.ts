@@ -206,6 +206,18 @@ export class Renderer {
     );
   }
 
+  /** The stream of the tables whose changes the cache follows (orders, carts): its view type and state. */
+  tableStreams(reports: TableReport[]): string {
+    return this.grid(
+      [
+        { title: 'Table', kind: 'text' },
+        { title: 'Stream', kind: 'key' },
+        { title: 'Status', kind: 'key' },
+      ],
+      reports.flatMap((report) => (report.stream ? [[report.kind, show(report.stream.viewType), this.tableStatus(report.stream.change === 're-enabled' ? 'ENABLED again' : report.stream.status)]] : [])),
+    );
+  }
+
   /** One line confirming a write, wrapped under its tick when the terminal is narrow. */
   done(message: string): string {
     return this.prose(`${this.chalk.green('✓')} ${message}`, 2);

@@ -11,14 +11,23 @@ import { parsePositiveInteger } from './validate.js';
 export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiresAt';
 
 /**
+ * The DynamoDB stream view type shopdb's tables get: every change carries the
+ * item before and after it, so the cache follower can refresh an entry (new
+ * image) and tell what changed (old image).
+ */
+export const STREAM_VIEW_TYPE = 'NEW_AND_OLD_IMAGES';
+
+/**
  * The tables and keys of the original design, and the idempotency keys of
  * `shopdb serve` (core/idempotency.ts), whose records expire by Time to Live;
- * `--table-prefix` only prepends to the names.
+ * `--table-prefix` only prepends to the names. `stream`: the table's changes
+ * are followed into the cache, so it needs a stream (the idempotency keys are
+ * never cached).
  */
 export const TABLES = [
-  { kind: 'orders', baseName: 'EcommerceOrders', hashKey: 'orderId', timeToLive: undefined },
-  { kind: 'carts', baseName: 'EcommerceCarts', hashKey: 'cartId', timeToLive: undefined },
-  { kind: 'idempotency', baseName: 'EcommerceIdempotencyKeys', hashKey: 'idempotencyKey', timeToLive: IDEMPOTENCY_TTL_ATTRIBUTE },
+  { kind: 'orders', baseName: 'EcommerceOrders', hashKey: 'orderId', timeToLive: undefined, stream: true },
+  { kind: 'carts', baseName: 'EcommerceCarts', hashKey: 'cartId', timeToLive: undefined, stream: true },
+  { kind: 'idempotency', baseName: 'EcommerceIdempotencyKeys', hashKey: 'idempotencyKey', timeToLive: IDEMPOTENCY_TTL_ATTRIBUTE, stream: false },
 ] as const;
 
 export type TableKind = (typeof TABLES)[number]['kind'];
@@ -63,6 +72,29 @@ export interface TableDescription {
   /** Types of the attributes defined (keys of the table and its indexes), by name. */
   attributeTypes: Record<string, string>;
   indexes: IndexDescription[];
+  stream: StreamDescription;
+}
+
+/**
+ * A table's DynamoDB stream as DescribeTable tells it. A stream turned off
+ * keeps its ARN (its records stay readable for 24 hours): `enabled` false with
+ * a `latestArn` is a disabled stream, without one the table never had a stream.
+ */
+export interface StreamDescription {
+  enabled: boolean;
+  /** NEW_AND_OLD_IMAGES, NEW_IMAGE, OLD_IMAGE or KEYS_ONLY while enabled; null otherwise. */
+  viewType: string | null;
+  /** The ARN of the table's latest stream (enabled or not); null when it never had one. */
+  latestArn: string | null;
+}
+
+/**
+ * Whether a stream of this view type carries the item after each change, so
+ * a follower can put the new item in the cache; with KEYS_ONLY or OLD_IMAGE
+ * it can only drop the cached entry.
+ */
+export function streamRefreshes(viewType: string | null): boolean {
+  return viewType === 'NEW_AND_OLD_IMAGES' || viewType === 'NEW_IMAGE';
 }
 
 /** A global secondary index as the service describes it. */
@@ -95,8 +127,20 @@ export interface TableAdmin {
    * on another attribute): describe it to know which.
    */
   enableTimeToLive(name: string, attribute: string): Promise<'started' | 'unsupported' | 'refused'>;
-  /** Resolves false when a table of that name exists, in whatever state (DynamoDB answers the same for one still DELETING). */
-  create(name: string, hashKey: string, billing: Billing, indexes: readonly IndexDefinition[]): Promise<boolean>;
+  /**
+   * Resolves false when a table of that name exists, in whatever state
+   * (DynamoDB answers the same for one still DELETING). `streamViewType`:
+   * created with a stream of that view type (a service without streams may
+   * ignore it: describe the table to know).
+   */
+  create(name: string, hashKey: string, billing: Billing, indexes: readonly IndexDefinition[], streamViewType?: string): Promise<boolean>;
+  /**
+   * Turns the table's stream on, with `viewType` (a new stream, when one was
+   * turned off). `busy`: the table is being updated, try again once ACTIVE;
+   * `unsupported`: the service has no streams (dynalite); `refused`: it has
+   * one enabled already (another client just turned it on): describe it.
+   */
+  enableStream(name: string, viewType: string): Promise<'started' | 'busy' | 'unsupported' | 'refused'>;
   /**
    * Adds one index to an existing table (DynamoDB creates one per UpdateTable).
    * `busy`: the table is being updated (another index being added) and refused.
@@ -132,6 +176,24 @@ export interface TableReport {
    * service has none; MISSING: no table).
    */
   timeToLive?: { attribute: string; status: string };
+  /** Tables whose changes the cache follows (orders, carts), in create and status only. */
+  stream?: StreamReport;
+}
+
+/** A table's stream, said of what shopdb needs. */
+export interface StreamReport {
+  /**
+   * ENABLED; DISABLED: it had one, turned off; NONE: it never had one;
+   * UNSUPPORTED: the service has no streams (learnt by tables create);
+   * MISSING: no table.
+   */
+  status: 'ENABLED' | 'DISABLED' | 'NONE' | 'UNSUPPORTED' | 'MISSING';
+  /** While ENABLED: NEW_AND_OLD_IMAGES (shopdb's), or another one left as found. */
+  viewType: string | null;
+  /** The ARN of the latest stream, enabled or not (a disabled one stays readable 24 hours). */
+  latestArn: string | null;
+  /** Set by tables create when it turned the stream on: `enabled` (none before) or `re-enabled` (it had been turned off). */
+  change?: 'enabled' | 're-enabled';
 }
 
 export interface IndexReport {
@@ -184,6 +246,8 @@ export class TableService {
    */
   async create(billing: Billing, options: WaitOptions): Promise<TableReport[]> {
     const deadline = Date.now() + options.waitMs;
+    /** Tables left without a stream because the service has none (told once, after all tables). */
+    const streamsUnsupported: string[] = [];
     for (const table of TABLES) {
       const current = await this.admin.describe(this.names[table.kind]);
       if (current && current.status !== 'DELETING') {
@@ -203,13 +267,22 @@ export class TableService {
           continue;
         }
         if (current) break;
-        created = await this.admin.create(name, table.hashKey, billing, wanted);
+        created = await this.admin.create(name, table.hashKey, billing, wanted, table.stream ? STREAM_VIEW_TYPE : undefined);
         // Refused: another client created it, or it was deleting after all; look again.
         if (created) break;
         await this.pause(name, 'DELETING', 'create', deadline, options.onWait);
       }
-      const { description, added } = await this.ensureIndexes(name, table.hashKey, wanted, deadline, options.onWait);
-      const entry = report(table.kind, name, created ? 'created' : added.length > 0 ? 'updated' : 'exists', description);
+      const indexed = await this.ensureIndexes(name, table.hashKey, wanted, deadline, options.onWait);
+      let description = indexed.description;
+      let stream: StreamReport | undefined;
+      if (table.stream) {
+        const ensured = await this.ensureStream(name, table.hashKey, description, streamsUnsupported.length > 0, deadline, options);
+        ({ description, stream } = ensured);
+        if (stream.status === 'UNSUPPORTED') streamsUnsupported.push(name);
+      }
+      const updated = indexed.added.length > 0 || stream?.change !== undefined;
+      const entry = report(table.kind, name, created ? 'created' : updated ? 'updated' : 'exists', description);
+      if (stream) entry.stream = stream;
       // Orders shopdb wrote before the status index existed lack its key: without it they would never be listed by status.
       // Looked for on every run over an existing orders table, so an interrupted fill is completed by the next one.
       if (table.timeToLive !== undefined) {
@@ -223,7 +296,7 @@ export class TableService {
           const known = ORDER_STATUSES.find((candidate) => candidate === status);
           return known === undefined || !isTimestamp(updatedAt) ? undefined : statusShard(orderId, known);
         });
-        if (filled.written > 0 || added.includes(STATUS_INDEX)) entry.backfilled = filled.written;
+        if (filled.written > 0 || indexed.added.includes(STATUS_INDEX)) entry.backfilled = filled.written;
         if (filled.refused.length > 0) {
           options.onNotice?.(
             `${filled.refused.length === 1 ? '1 order' : `${filled.refused.length} orders`} in ${name} (${filled.refused.slice(0, 5).join(', ')}${filled.refused.length > 5 ? ', …' : ''}) ${filled.refused.length === 1 ? 'holds' : 'hold'} a value other than a string in an attribute the indexes key on (userId or createdAt); DynamoDB refuses to index ${filled.refused.length === 1 ? 'it' : 'them'}, so ${filled.refused.length === 1 ? 'it is' : 'they are'} not listed by status until that attribute is corrected`,
@@ -232,7 +305,59 @@ export class TableService {
       }
       reports.push(entry);
     }
+    if (streamsUnsupported.length > 0) {
+      options.onNotice?.(
+        `this DynamoDB does not support streams: ${streamsUnsupported.join(' and ')} ${streamsUnsupported.length === 1 ? 'has' : 'have'} none, so the cache follower cannot run on ${streamsUnsupported.length === 1 ? 'it' : 'them'}; everything else works`,
+      );
+    }
     return reports;
+  }
+
+  /**
+   * Turns the table's stream on where it has none, or had one turned off (a
+   * table made before shopdb followed changes, or by the original design's
+   * script; a new table got one when created, unless the service ignored it).
+   * A stream enabled with another view type is left as it is: changing it
+   * means turning it off first, which loses its records. `knownUnsupported`:
+   * another table already showed the service has no streams; not asked again.
+   */
+  private async ensureStream(
+    name: string,
+    hashKey: string,
+    found: TableDescription,
+    knownUnsupported: boolean,
+    deadline: number,
+    options: WaitOptions,
+  ): Promise<{ description: TableDescription; stream: StreamReport }> {
+    let description = found;
+    let change: StreamReport['change'];
+    const unsupported = () => ({ description, stream: { status: 'UNSUPPORTED' as const, viewType: null, latestArn: description.stream.latestArn } });
+    const turnedOff = description.stream.latestArn;
+    while (!description.stream.enabled) {
+      if (knownUnsupported) return unsupported();
+      const outcome = await this.admin.enableStream(name, STREAM_VIEW_TYPE);
+      if (outcome === 'unsupported') return unsupported();
+      // busy: being updated (on AWS, an index still being added): DynamoDB takes one change at a time.
+      // refused: another client enabled one meanwhile; a look again shows it.
+      if (outcome !== 'started') await this.pause(name, 'UPDATING', 'use', deadline, options.onWait);
+      else change = turnedOff === null ? 'enabled' : 're-enabled';
+      // Enabling a stream makes the table UPDATING for a moment on AWS.
+      description = await this.waitUntilActive(name, hashKey, deadline, options.onWait);
+      // Accepted, yet no stream: a service that ignores the request.
+      if (outcome === 'started' && !description.stream.enabled) return unsupported();
+    }
+    if (change === 're-enabled') {
+      options.onNotice?.(
+        `table ${name}: its stream had been turned off; a new one is enabled (${description.stream.viewType ?? STREAM_VIEW_TYPE}), as the cache follower needs; the records of the old one (${turnedOff ?? '?'}) stay readable up to 24 hours after they were written`,
+      );
+    }
+    const stream: StreamReport = { ...streamState(description.stream), ...(change === undefined ? {} : { change }) };
+    if (!streamRefreshes(description.stream.viewType)) {
+      options.onNotice?.(
+        `table ${name}: its stream's view type is ${description.stream.viewType ?? '?'}, not ${STREAM_VIEW_TYPE}; left as it is (changing it means turning the stream off, which loses its records), so the cache follower can only drop cached entries on a change, not refresh them`,
+      );
+    }
+    return { description, stream };
   }
 
   /**
@@ -312,6 +437,9 @@ export class TableService {
         const described = description && description.status !== 'DELETING' ? await this.admin.timeToLive(name) : undefined;
         entry.timeToLive = described ? timeToLiveState(described, table.timeToLive) : { attribute: table.timeToLive, status: 'MISSING' };
       }
+      if (table.stream) {
+        entry.stream = description && description.status !== 'DELETING' ? streamState(description.stream) : { status: 'MISSING', viewType: null, latestArn: null };
+      }
       reports.push(entry);
     }
     return reports;
@@ -361,6 +489,12 @@ export class TableService {
     onWait?.(index === undefined ? { table, status, then } : { table, status, then, index });
     await new Promise((resolve) => setTimeout(resolve, this.pollMs));
   }
+}
+
+/** A stream as described: ENABLED (any view type), DISABLED (turned off, its ARN kept) or NONE. */
+function streamState(described: StreamDescription): StreamReport {
+  if (described.enabled) return { status: 'ENABLED', viewType: described.viewType, latestArn: described.latestArn };
+  return { status: described.latestArn === null ? 'NONE' : 'DISABLED', viewType: null, latestArn: described.latestArn };
 }
 
 /** Time to Live as described, said of shopdb's attribute: MISMATCH when set on another one. */

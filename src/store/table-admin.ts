@@ -14,10 +14,11 @@ import {
   UpdateTimeToLiveCommand,
   type GlobalSecondaryIndex,
   type Projection,
+  type StreamViewType,
   type TableDescription as AwsTableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { indexKeyAttributes, STATUS_SHARD_ATTRIBUTE, type IndexDefinition } from '../core/indexes.js';
-import type { Billing, IndexDescription, TableAdmin, TableDescription, TimeToLiveDescription } from '../core/tables.js';
+import type { Billing, IndexDescription, StreamDescription, TableAdmin, TableDescription, TimeToLiveDescription } from '../core/tables.js';
 import type { Dynamo } from './dynamo-client.js';
 import { serviceError } from './dynamo-client.js';
 
@@ -118,7 +119,7 @@ export class DynamoTableAdmin implements TableAdmin {
     }
   }
 
-  async create(name: string, hashKey: string, billing: Billing, indexes: readonly IndexDefinition[]): Promise<boolean> {
+  async create(name: string, hashKey: string, billing: Billing, indexes: readonly IndexDefinition[], streamViewType?: string): Promise<boolean> {
     const throughput = billing.mode === 'on-demand' ? null : { readCapacity: billing.readCapacity, writeCapacity: billing.writeCapacity };
     try {
       await this.dynamo.client.send(
@@ -127,6 +128,7 @@ export class DynamoTableAdmin implements TableAdmin {
           KeySchema: [{ AttributeName: hashKey, KeyType: 'HASH' }],
           AttributeDefinitions: [hashKey, ...indexKeyAttributes(indexes)].map((attribute) => ({ AttributeName: attribute, AttributeType: 'S' })),
           ...(indexes.length === 0 ? {} : { GlobalSecondaryIndexes: indexes.map((index) => toIndex(index, throughput)) }),
+          ...(streamViewType === undefined ? {} : { StreamSpecification: { StreamEnabled: true, StreamViewType: streamViewType as StreamViewType } }),
           ...(throughput === null
             ? { BillingMode: 'PAY_PER_REQUEST' }
             : {
@@ -155,6 +157,25 @@ export class DynamoTableAdmin implements TableAdmin {
     } catch (error) {
       // Another index is being added (ResourceInUse), or the one-at-a-time limit (LimitExceeded): wait and try again.
       if (error instanceof ResourceInUseException || error instanceof LimitExceededException) return 'busy';
+      throw serviceError(error, this.dynamo.location, name);
+    }
+  }
+
+  async enableStream(name: string, viewType: string): Promise<'started' | 'busy' | 'unsupported' | 'refused'> {
+    try {
+      await this.dynamo.client.send(new UpdateTableCommand({ TableName: name, StreamSpecification: { StreamEnabled: true, StreamViewType: viewType as StreamViewType } }));
+      return 'started';
+    } catch (error) {
+      // Being updated (an index being added, or another change): wait and try again.
+      if (error instanceof ResourceInUseException || error instanceof LimitExceededException) return 'busy';
+      if (isUnknownOperation(error)) return 'unsupported';
+      if (error instanceof Error && error.name === 'ValidationException') {
+        // Another client enabled one meanwhile: DynamoDB (and DynamoDB Local) say "Table already has an enabled stream".
+        if (/already has an enabled stream/i.test(error.message)) return 'refused';
+        // dynalite 4 knows no StreamSpecification in UpdateTable: "At least one of ProvisionedThroughput, BillingMode,
+        // UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required".
+        if (/at least one of .* is required/i.test(error.message)) return 'unsupported';
+      }
       throw serviceError(error, this.dynamo.location, name);
     }
   }
@@ -199,7 +220,18 @@ function toDescription(name: string, table: AwsTableDescription): TableDescripti
         backfilling: index.Backfilling === true,
       }),
     ),
+    stream: streamOf(table),
   };
+}
+
+/**
+ * The stream as DescribeTable tells it: a stream turned off drops its
+ * StreamSpecification (or shows it with StreamEnabled false) but keeps its
+ * LatestStreamArn.
+ */
+function streamOf(table: AwsTableDescription): StreamDescription {
+  const enabled = table.StreamSpecification?.StreamEnabled === true;
+  return { enabled, viewType: enabled ? (table.StreamSpecification?.StreamViewType ?? null) : null, latestArn: table.LatestStreamArn ?? null };
 }
 
 function projectionOf(projection: Projection | undefined): IndexDescription['projection'] {

@@ -11,6 +11,8 @@ export type Fault =
   | 'forward'
   | 'throttle'
   | 'in-progress'
+  /** Answer, without forwarding, that the table is being updated (AWS's answer to an UpdateTable meanwhile). */
+  | 'resource-in-use'
   /** Answer, without forwarding, that the transaction was cancelled by another one in progress on the same item (TransactionConflict). */
   | 'transaction-conflict'
   /** Forward, let DynamoDB apply it, then cut the connection instead of answering. */
@@ -55,8 +57,8 @@ export async function startFaultProxy(upstream: string, decide: (request: SeenRe
       res.end(payload);
       return;
     }
-    if (fault === 'throttle' || fault === 'in-progress') {
-      const type = fault === 'throttle' ? 'ProvisionedThroughputExceededException' : 'TransactionInProgressException';
+    if (fault === 'throttle' || fault === 'in-progress' || fault === 'resource-in-use') {
+      const type = { throttle: 'ProvisionedThroughputExceededException', 'in-progress': 'TransactionInProgressException', 'resource-in-use': 'ResourceInUseException' }[fault];
       const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: `injected ${type}` });
       res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(payload) });
       res.end(payload);

@@ -22,7 +22,14 @@ export async function tablesCreate(ctx: CommandContext, options: { billing?: str
       },
     });
     spinner.stop();
-    await ctx.out.result({ tables: reports }, (render) => [render.tables(reports), render.tableIndexes(reports), ...(reports.some((report) => report.timeToLive) ? [render.tableTimeToLive(reports)] : [])].join('\n'));
+    await ctx.out.result({ tables: reports }, (render) =>
+      [
+        render.tables(reports),
+        render.tableIndexes(reports),
+        ...(reports.some((report) => report.stream) ? [render.tableStreams(reports)] : []),
+        ...(reports.some((report) => report.timeToLive) ? [render.tableTimeToLive(reports)] : []),
+      ].join('\n'),
+    );
   } finally {
     spinner.stop();
   }
