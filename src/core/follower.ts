@@ -102,6 +102,8 @@ export interface LeaseStore {
   take(lease: ShardLease, owner: string): Promise<boolean>;
   checkpoint(lease: ShardLease, owner: string, checkpoint: string): Promise<boolean>;
   release(lease: ShardLease, owner: string): Promise<void>;
+  /** Deletes a lease (a shard read to its end and trimmed from the stream). */
+  remove(lease: ShardLease): Promise<void>;
 }
 
 export interface FollowedTable {
@@ -242,7 +244,10 @@ export class Follower {
     this.stopped.abort();
     await this.done.catch(() => undefined);
     await Promise.allSettled([...this.workers.values()].map((worker) => worker.finish()));
-    await Promise.allSettled([...this.workers.values()].map((worker) => this.store.release(worker.lease, this.settings.worker)));
+    // Every lease held, those of shards read to their end included, so that another follower takes over at once.
+    const held = new Map(this.leases.filter((lease) => lease.owner === this.settings.worker).map((lease) => [lease.key, lease]));
+    for (const worker of this.workers.values()) held.set(worker.lease.key, worker.lease);
+    await Promise.allSettled([...held.values()].map((lease) => this.store.release(lease, this.settings.worker)));
     this.workers.clear();
   }
 
@@ -296,6 +301,8 @@ export class Follower {
           } else this.lose(worker.lease.key, 'taken by another follower');
         } catch (error) {
           this.problem('leases', `the lease of ${worker.lease.table} shard ${worker.lease.shard} could not be renewed (${messageOf(error)})`);
+          // Past its time another follower may have taken it: stop reading (the worker already stopped applying).
+          if (this.now() >= worker.heldUntil) this.lose(worker.lease.key, 'not renewed within the lease time');
         }
       }),
     );
@@ -323,8 +330,10 @@ export class Follower {
       }
     }
     const known = new Set(this.leases.map((lease) => lease.key));
+    const listed = new Set<string>();
     for (const stream of streams.values()) {
       const shards = await this.reader.shards(stream);
+      for (const shard of shards) listed.add(`${stream.arn}|${shard.id}`);
       for (const shard of shards) {
         const key = `${stream.arn}|${shard.id}`;
         if (known.has(key)) continue;
@@ -339,6 +348,10 @@ export class Follower {
           checkpoint: TRIM_HORIZON,
         });
       }
+    }
+    // A shard read to its end and gone from the stream (trimmed after 24 h, or a stream disabled since): its lease is of no more use.
+    for (const lease of this.leases) {
+      if (lease.checkpoint === SHARD_END && !listed.has(lease.key) && !first) await this.store.remove(lease);
     }
     this.streams = streams;
     this.lastDiscovery = this.now();
@@ -494,8 +507,12 @@ class ShardWorker {
     return { table: this.lease.table, shard: this.lease.shard, records: this.records, lagMs: this.lagMs, behindMs: this.behindMs, waitingForParent: !this.parentsDone };
   }
 
+  private get held(): boolean {
+    return this.follower.context.now() < this.heldUntil;
+  }
+
   private get live(): boolean {
-    return !this.aborted.signal.aborted && this.follower.context.now() < this.heldUntil;
+    return !this.aborted.signal.aborted && this.held;
   }
 
   private async work(): Promise<void> {
@@ -517,6 +534,14 @@ class ShardWorker {
         this.follower.recovered('stream');
       } catch (error) {
         iterator = undefined;
+        if (isShopError(error, 'TABLE_NOT_FOUND')) {
+          // The shard (or its whole stream) is gone: nothing more can be read from it.
+          await store.checkpoint(this.lease, settings.worker, SHARD_END);
+          events.info(`${this.lease.table} shard ${this.lease.shard}: gone from the stream (${messageOf(error)}); done with it`);
+          this.ended = true;
+          this.follower.shardEnded();
+          return;
+        }
         // An iterator taken at the trim horizon of an empty shard is refused as trimmed once records arrive (DynamoDB Local does so): take a new one at once.
         if (isShopError(error, 'NOT_FOUND') && !retried) {
           retried = true;
@@ -533,7 +558,8 @@ class ShardWorker {
       const last = page.records.at(-1);
       if (!(await this.apply(page.records))) return;
       if (last !== undefined) {
-        if (!this.live) return;
+        // Stopping still writes the checkpoint of a batch applied; a lease past its time does not (another follower may own it).
+        if (!this.held) return;
         if (!(await store.checkpoint(this.lease, settings.worker, last.sequence))) {
           events.info(`${this.lease.table} shard ${this.lease.shard}: lease lost (taken by another follower)`);
           return;

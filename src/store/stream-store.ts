@@ -111,7 +111,8 @@ class DynamoStreamReader implements StreamReader {
       const name = (error as { name?: unknown }).name;
       if (name === 'TrimmedDataAccessException') throw new ShopError('NOT_FOUND', `${stream.table}'s stream no longer holds the records asked for (past its 24 h retention)`, { cause: error });
       if (name === 'ExpiredIteratorException') throw new ShopError('TIMEOUT', `${stream.table}'s stream iterator expired`, { cause: error });
-      if (name === 'ResourceNotFoundException') throw new ShopError('NOT_FOUND', `${stream.table}'s stream ${stream.arn} is gone`, { cause: error });
+      // TABLE_NOT_FOUND tells the follower the shard can never be read again (core/follower.ts).
+      if (name === 'ResourceNotFoundException') throw new ShopError('TABLE_NOT_FOUND', `${stream.table}'s stream ${stream.arn} or its shard is gone`, { cause: error });
       throw serviceError(error, this.dynamo.location);
     }
   }
@@ -237,7 +238,6 @@ class DynamoLeaseStore implements LeaseStore {
     await this.update(lease, 'REMOVE #owner SET #counter = #counter + :one, updatedAt = :now', '#owner = :me', { ':me': owner });
   }
 
-  /** Removes a lease (a shard read to its end and gone from the stream). */
   async remove(lease: ShardLease): Promise<void> {
     await this.conditional(new DeleteCommand({ TableName: this.table, Key: { leaseKey: lease.key } }));
   }
