@@ -34,6 +34,12 @@
  * only drops the entry instead of storing the tombstone. See
  * docs/RELIABILITY.md, "Deletes and tombstones".
  *
+ * Foreign writes. Other programs change items without bumping `version`; the
+ * stream follower (core/follower.ts) applies each change of the tables'
+ * streams through applyChange, ordered by the item's stream sequence numbers
+ * rather than by version (see applyChange below and docs/RELIABILITY.md, "The
+ * stream follower").
+ *
  * Entries belong to one scope (DynamoDB endpoint + region, see app/shop.ts),
  * one table and one id: two environments sharing one Redis never meet.
  */
