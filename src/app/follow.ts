@@ -69,6 +69,8 @@ export async function startFollower(settings: ShopSettings, options: FollowOptio
     await redis.close();
   };
   try {
+    // Redis is not needed to start (the follower retries each batch until it can write), but say at once that it is out.
+    await redis.ping().catch((error: unknown) => events.warn(`${error instanceof Error ? error.message : String(error)}; the follower retries each batch until the cache can be updated`));
     await follower.start();
   } catch (error) {
     await follower.stop().catch(() => undefined);

@@ -74,6 +74,13 @@ export interface StreamChange {
   action: 'store' | 'drop';
   /** With `store`: the item at its version (a missing version counts as 0, as for a fill). */
   entry?: CachedEntry;
+  /**
+   * The item's version in this record: the new image's, or for a REMOVE the
+   * old image's; undefined when the record does not say (KEYS_ONLY streams).
+   * The cache keeps the highest seen, and a shopdb write's refresh at or below
+   * it is not stored: the stream already holds that write or a later change.
+   */
+  version?: Version;
 }
 
 /** What applyChange did: stored the image, dropped the entry, or nothing (a record already applied, or older). */
@@ -140,6 +147,10 @@ export interface VersionedCache {
    *   an older one, never left stale) and the item marked mixed;
    * - `drop`: drops the entry (a REMOVE stores no tombstone: a later life of
    *   the id may already be cached, and a tombstone could hide it).
+   * It also keeps the highest `version` the stream has shown for the item:
+   * put() then leaves alone an entry of a version the stream has already
+   * reached (a shopdb write's refresh that arrives after the follower applied
+   * that write, or a later change that kept its version, must not overwrite it).
    * The item's sequence guard lives `guardSeconds` (the follower skips
    * records older than that: no entry in the cache can predate them).
    */

@@ -56,6 +56,8 @@ export interface StreamRecord {
   image: unknown;
   /** Set when the record had a new image shopdb could not read (it is then dropped from the cache). */
   imageProblem?: string;
+  /** For a REMOVE: the version of the item removed, when its old image says (0 when it had none). */
+  removedVersion?: number | bigint;
 }
 
 export interface StreamPage {
@@ -89,6 +91,8 @@ export interface ShardLease {
   counter: number;
   /** TRIM_HORIZON, SHARD_END, or the sequence number of the last record applied. */
   checkpoint: string;
+  /** Set by the lease store when the row was damaged (the fields named) and has been written anew, free, from the trim horizon. */
+  repaired?: string;
 }
 
 /** The lease table (store/lease-table.ts). Every change is conditional; false: the condition failed (the lease moved on). */
@@ -202,6 +206,8 @@ export class Follower {
   private readonly warned = new Set<string>();
   private errors = 0;
   private skipped = 0;
+  /** Records applied since the start, by every shard worker this follower ran (those of shards since lost included). */
+  private applied = 0;
 
   constructor(
     private readonly settings: FollowerSettings,
@@ -253,7 +259,7 @@ export class Follower {
 
   stats(): FollowerStats {
     const shards = [...this.workers.values()].map((worker) => worker.state());
-    return { worker: this.settings.worker, shards, records: shards.reduce((sum, shard) => sum + shard.records, 0), skipped: this.skipped, errors: this.errors };
+    return { worker: this.settings.worker, shards, records: this.applied, skipped: this.skipped, errors: this.errors };
   }
 
   private async run(): Promise<void> {
@@ -263,8 +269,11 @@ export class Follower {
       if (this.stopping) break;
       try {
         await this.coordinate();
+        this.recovered('leases');
       } catch (error) {
         this.problem('leases', `the follower's leases could not be kept up to date (${messageOf(error)}); retrying`);
+        // The lease table deleted under the follower: make it again (the shards are then read again from the trim horizon, harmlessly).
+        if (isShopError(error, 'TABLE_NOT_FOUND')) await this.store.prepare().catch(() => undefined);
       }
     }
   }
@@ -274,6 +283,9 @@ export class Follower {
     await this.renew();
     if (this.now() - this.lastDiscovery >= this.discoverMs || [...this.workers.values()].some((worker) => worker.ended)) await this.discover(false);
     this.leases = (await this.store.list()).filter((lease) => this.isCurrent(lease));
+    for (const lease of this.leases) {
+      if (lease.repaired !== undefined) this.events.warn(`the lease of ${lease.table} shard ${lease.shard} was damaged (${lease.repaired}); written anew, to be read again from the oldest record kept`);
+    }
     const now = this.now();
     for (const lease of this.leases) {
       const last = this.seen.get(lease.key);
@@ -446,8 +458,9 @@ export class Follower {
     };
   }
 
-  noteSkipped(count: number): void {
-    this.skipped += count;
+  noteBatch(applied: number, skipped: number): void {
+    this.applied += applied;
+    this.skipped += skipped;
   }
 
   /** Counts an error each time, warns once until the same kind succeeds again. */
@@ -584,9 +597,10 @@ class ShardWorker {
     try {
       return await reader.iterator(this.stream, this.lease.shard, after);
     } catch (error) {
-      if (after === undefined || !isShopError(error, 'NOT_FOUND')) throw error;
-      // The checkpoint is past the stream's retention (a follower down for over 24 h): every record since is older than the horizon anyway.
-      events.warn(`${this.lease.table} shard ${this.lease.shard}: the checkpoint is beyond the stream's retention; reading from the oldest record kept`);
+      if (after === undefined || ['UNAVAILABLE', 'TIMEOUT', 'THROTTLED', 'ACCESS_DENIED', 'TABLE_NOT_FOUND'].some((code) => isShopError(error, code as 'UNAVAILABLE'))) throw error;
+      // The checkpoint is past the stream's retention (a follower down for over 24 h: every record since is older than the horizon
+      // anyway), or not a sequence number of this shard (a row edited by hand): read from the oldest record kept, harmlessly.
+      events.warn(`${this.lease.table} shard ${this.lease.shard}: no iterator after the checkpoint ${after.slice(0, 40)} (${messageOf(error)}); reading from the oldest record kept`);
       return reader.iterator(this.stream, this.lease.shard, undefined);
     }
   }
@@ -632,7 +646,7 @@ class ShardWorker {
       backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
     }
     if (byItem.size > 0) this.follower.recovered('cache');
-    this.follower.noteSkipped(outcomes.skipped);
+    this.follower.noteBatch(records.length - outcomes.skipped, outcomes.skipped);
     const last = records.at(-1);
     this.records += records.length - outcomes.skipped;
     if (last !== undefined) {
@@ -650,14 +664,15 @@ class ShardWorker {
 
   private change(record: StreamRecord): StreamChange {
     const base = { shard: this.lease.shard, sequence: record.sequence };
-    if (record.event === 'REMOVE' || record.image === undefined) return { ...base, action: 'drop' };
+    if (record.event === 'REMOVE') return { ...base, action: 'drop', ...(record.removedVersion === undefined ? {} : { version: record.removedVersion }) };
+    if (record.image === undefined) return { ...base, action: 'drop' };
     const item = record.image as Record<string, unknown>;
     if (!this.table.isItem(item) || item[this.table.idField] !== record.id) {
       if (record.imageProblem !== undefined) this.follower.problem('stream', `${this.lease.table} ${record.id}: ${record.imageProblem}; its cache entry is dropped instead`);
       return { ...base, action: 'drop' };
     }
-    const version = item.version;
-    return { ...base, action: 'store', entry: { version: typeof version === 'number' || typeof version === 'bigint' ? version : 0, item } };
+    const version = typeof item.version === 'number' || typeof item.version === 'bigint' ? item.version : 0;
+    return { ...base, action: 'store', version, entry: { version, item } };
   }
 }
 

@@ -10,7 +10,8 @@ import { ShopError } from '../core/errors.js';
  *   shopdb:v2:{<scope>:<table>:<id>}         the entry: {"v":"<version>","item":<item>|null}
  *   shopdb:v2:{<scope>:<table>:<id>}:lease   a hash: token (readers' lease), floor (highest version written),
  *                                            mixed (set: a write below the floor or the entry was seen)
- *                                            shard, seq (the last stream record applied to the item)
+ *                                            shard, seq (the last stream record applied to the item),
+ *                                            sver (the highest item version the stream has shown)
  * A delete leaves a tombstone entry {"v":"<last version + 1>","item":null}.
  * An entry may end with ,"by":"write|delete|stream|fill" (who stored it, for
  * --verbose reads); entries without it (older shopdb) are read alike.
@@ -154,6 +155,10 @@ return 1
  * A newer item entry stays (a late write of the same life loses to it), but a
  * newer tombstone is dropped: a write after a delete is a create again, and
  * not-found must never outlive it (the floor still refuses older fills).
+ * A write at or below the version the stream follower has already applied
+ * (`sver`, see STREAM_SCRIPT) stores nothing: the stream's entry holds this
+ * write or a later change of the same version (foreign writes keep it), and
+ * only an entry older than the write is dropped.
  * KEYS: entry, lease. ARGV: version, payload, ttl s, lease ms.
  */
 const PUT_SCRIPT = `${LUA_HELPERS}
@@ -164,6 +169,11 @@ if not readable(floor) then floor = nil end
 if not floor or newer(ARGV[1], floor) then redis.call('HSET', KEYS[2], 'floor', ARGV[1]) end
 extend(KEYS[2], math.max(tonumber(ARGV[3]) * 1000, tonumber(ARGV[4])))
 local current = cached_version(KEYS[1])
+local streamed = redis.call('HGET', KEYS[2], 'sver')
+if readable(streamed) and not newer(ARGV[1], streamed) then
+  if current and newer(ARGV[1], current) then redis.call('DEL', KEYS[1]) end
+  return 0
+end
 if current and newer(current, ARGV[1]) then
   redis.call('HSET', KEYS[2], 'mixed', '1')
   if is_tombstone(KEYS[1]) then redis.call('DEL', KEYS[1]) end
@@ -242,8 +252,11 @@ return 1
  * version back: versions cannot tell, so neither is kept; the item is marked
  * mixed, as a write below the floor does). A stored image raises the floor to
  * its version. The lease key lives at least ARGV[7] ms, the follower's horizon.
+ * It keeps the highest item version the stream has shown (ARGV[8]: the new
+ * image's, or a REMOVE's old image's; '' when unknown) in the lease hash as
+ * `sver`, for PUT_SCRIPT.
  * Returns 1 stored, 2 dropped, 0 already applied.
- * KEYS: entry, lease. ARGV: shard, sequence, action, version, payload, ttl s, guard ms.
+ * KEYS: entry, lease. ARGV: shard, sequence, action, version, payload, ttl s, guard ms, record version.
  */
 const STREAM_SCRIPT = `${LUA_HELPERS}
 usable_lease(KEYS[2])
@@ -256,6 +269,8 @@ local seen = redis.call('HGET', KEYS[2], 'seq')
 if redis.call('HGET', KEYS[2], 'shard') == ARGV[1] and readable(seen) and not newer(ARGV[2], seen) then return 0 end
 redis.call('HDEL', KEYS[2], 'token')
 redis.call('HSET', KEYS[2], 'shard', ARGV[1], 'seq', ARGV[2])
+local streamed = redis.call('HGET', KEYS[2], 'sver')
+if ARGV[8] ~= '' and (not readable(streamed) or newer(ARGV[8], streamed)) then redis.call('HSET', KEYS[2], 'sver', ARGV[8]) end
 extend(KEYS[2], tonumber(ARGV[7]))
 if ARGV[3] == 'store' and ARGV[5] ~= '' then
   local current = cached_version(KEYS[1])
@@ -265,6 +280,10 @@ if ARGV[3] == 'store' and ARGV[5] ~= '' then
     return 1
   end
   redis.call('HSET', KEYS[2], 'mixed', '1')
+elseif ARGV[3] == 'drop' and ARGV[8] ~= '' and is_tombstone(KEYS[1]) then
+  -- A shopdb delete's tombstone above the removed version already says not-found: keep it.
+  local current = cached_version(KEYS[1])
+  if current and newer(current, ARGV[8]) then return 2 end
 end
 redis.call('DEL', KEYS[1])
 return 2
@@ -387,7 +406,21 @@ export class RedisCache implements VersionedCache {
     const version = store && change.entry ? versionText(change.entry.version) : '0';
     const payload = store && change.entry ? encode({ ...change.entry, by: 'stream' }) : '';
     const outcome = await this.run((redis) =>
-      evalScript(redis, STREAM_SCRIPT, 2, keys.entry, keys.lease, change.shard, sequence, store ? 'store' : 'drop', version, payload, String(ttlSeconds), String(guardSeconds * 1000)),
+      evalScript(
+        redis,
+        STREAM_SCRIPT,
+        2,
+        keys.entry,
+        keys.lease,
+        change.shard,
+        sequence,
+        store ? 'store' : 'drop',
+        version,
+        payload,
+        String(ttlSeconds),
+        String(guardSeconds * 1000),
+        change.version === undefined ? '' : versionText(change.version),
+      ),
     );
     return outcome === 1 ? 'stored' : outcome === 2 ? 'dropped' : 'seen';
   }

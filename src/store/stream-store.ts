@@ -8,9 +8,9 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import { DeleteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { noStream, type LeaseStore, type ShardLease, type StreamPage, type StreamReader, type StreamRecord, type StreamShard, type TableStream } from '../core/follower.js';
+import { noStream, SHARD_END, TRIM_HORIZON, type LeaseStore, type ShardLease, type StreamPage, type StreamReader, type StreamRecord, type StreamShard, type TableStream } from '../core/follower.js';
 import { ShopError } from '../core/errors.js';
-import { connectDynamo, serviceError, type Dynamo, type DynamoSettings } from './dynamo-client.js';
+import { connectDynamo, refuseProtoItem, serviceError, type Dynamo, type DynamoSettings } from './dynamo-client.js';
 import { attributeValuesToCart, attributeValuesToOrder } from './items.js';
 
 /*
@@ -100,7 +100,7 @@ class DynamoStreamReader implements StreamReader {
   async read(stream: TableStream, iterator: string, limit: number): Promise<StreamPage> {
     const answer = await this.call(stream, () => this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit })));
     const followed = this.names.tables[stream.table];
-    const records = (answer.Records ?? []).map((record) => toRecord(record, followed));
+    const records = (answer.Records ?? []).map((record) => toRecord(record, stream.table, followed));
     return { records, next: answer.NextShardIterator ?? undefined };
   }
 
@@ -118,7 +118,7 @@ class DynamoStreamReader implements StreamReader {
   }
 }
 
-function toRecord(raw: RawRecord, followed: { key: string; kind: 'order' | 'cart' } | undefined): StreamRecord {
+function toRecord(raw: RawRecord, table: string, followed: { key: string; kind: 'order' | 'cart' } | undefined): StreamRecord {
   const data = raw.dynamodb ?? {};
   const created = data.ApproximateCreationDateTime;
   const key = followed ? data.Keys?.[followed.key] : undefined;
@@ -129,12 +129,24 @@ function toRecord(raw: RawRecord, followed: { key: string; kind: 'order' | 'cart
     id: key !== undefined && 'S' in key && typeof key.S === 'string' ? key.S : undefined,
     image: undefined,
   };
+  const toItem = (image: Record<string, AttributeValue>, table: string) => {
+    // The conversion would drop an attribute named __proto__ without a word: refuse such an image instead.
+    refuseProtoItem(image, table);
+    return followed?.kind === 'order' ? attributeValuesToOrder(image) : attributeValuesToCart(image);
+  };
   if (raw.eventName !== 'REMOVE' && data.NewImage !== undefined && followed !== undefined) {
     try {
-      const image = data.NewImage as Record<string, AttributeValue>;
-      record.image = followed.kind === 'order' ? attributeValuesToOrder(image) : attributeValuesToCart(image);
+      record.image = toItem(data.NewImage as Record<string, AttributeValue>, table);
     } catch (error) {
       record.imageProblem = `its new image cannot be read (${error instanceof Error ? error.message : String(error)})`;
+    }
+  }
+  if (raw.eventName === 'REMOVE' && data.OldImage !== undefined && followed !== undefined) {
+    try {
+      const removed = toItem(data.OldImage as Record<string, AttributeValue>, table);
+      record.removedVersion = removed.version ?? 0;
+    } catch {
+      // Without the old version the removal is still applied (the entry dropped); only the write guard misses it.
     }
   }
   return record;
@@ -193,7 +205,9 @@ class DynamoLeaseStore implements LeaseStore {
         const page = await this.dynamo.documents.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start }));
         for (const item of page.Items ?? []) {
           const lease = toLease(item);
-          if (lease) leases.push(lease);
+          if (lease === undefined) continue;
+          if (lease.repaired !== undefined) await this.repair(lease);
+          leases.push(lease);
         }
         start = page.LastEvaluatedKey;
       } while (start !== undefined);
@@ -201,6 +215,20 @@ class DynamoLeaseStore implements LeaseStore {
       throw serviceError(error, this.dynamo.location, this.table);
     }
     return leases;
+  }
+
+  /** A row damaged by hand (a field of another type, a checkpoint that is no sequence number): written anew, free, from the trim horizon. */
+  private async repair(lease: ShardLease): Promise<void> {
+    try {
+      await this.dynamo.documents.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { leaseKey: lease.key, tableName: lease.table, streamArn: lease.stream, shardId: lease.shard, parentShardIds: lease.parents, counter: lease.counter, checkpoint: lease.checkpoint, updatedAt: new Date().toISOString() },
+        }),
+      );
+    } catch (error) {
+      throw serviceError(error, this.dynamo.location, this.table);
+    }
   }
 
   async create(lease: ShardLease): Promise<void> {
@@ -275,12 +303,26 @@ class DynamoLeaseStore implements LeaseStore {
 function toLease(item: Record<string, unknown>): ShardLease | undefined {
   const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
   const key = text(item.leaseKey);
-  const table = text(item.tableName);
-  const stream = text(item.streamArn);
-  const shard = text(item.shardId);
+  // The key names the stream and the shard (`<stream ARN>|<shard id>`); a row whose key does not is none of ours.
+  const split = key?.lastIndexOf('|') ?? -1;
+  if (key === undefined || split <= 0) return undefined;
+  const stream = key.slice(0, split);
+  const shard = key.slice(split + 1);
+  const table = /:table\/([^/]+)\/stream\//.exec(stream)?.[1] ?? text(item.tableName);
+  if (table === undefined || shard === '') return undefined;
+  const problems: string[] = [];
+  const counter = typeof item.counter === 'object' && item.counter !== null || typeof item.counter === 'number' ? Number(String(item.counter)) : Number.NaN;
+  if (!Number.isSafeInteger(counter) || counter < 0) problems.push('counter');
   const checkpoint = text(item.checkpoint);
-  const counter = Number(String(item.counter));
-  if (key === undefined || table === undefined || stream === undefined || shard === undefined || checkpoint === undefined || !Number.isSafeInteger(counter)) return undefined;
+  if (checkpoint === undefined || !(checkpoint === TRIM_HORIZON || checkpoint === SHARD_END || /^\d{1,64}$/.test(checkpoint))) problems.push('checkpoint');
+  const owner = item.owner;
+  if (owner !== undefined && (typeof owner !== 'string' || owner === '')) problems.push('owner');
   const parents = Array.isArray(item.parentShardIds) ? item.parentShardIds.filter((parent): parent is string => typeof parent === 'string') : [];
-  return { key, table, stream, shard, parents, owner: text(item.owner), counter, checkpoint };
+  if (item.parentShardIds !== undefined && !Array.isArray(item.parentShardIds)) problems.push('parentShardIds');
+  if (text(item.tableName) !== table || text(item.streamArn) !== stream || text(item.shardId) !== shard) problems.push('names');
+  if (problems.length > 0) {
+    // Free, from the trim horizon: re-reading is harmless (the cache ignores records already applied, and those past the horizon).
+    return { key, table, stream, shard, parents, owner: undefined, counter: Number.isSafeInteger(counter) && counter >= 0 ? counter + 1 : 0, checkpoint: TRIM_HORIZON, repaired: problems.join(', ') };
+  }
+  return { key, table, stream, shard, parents, owner: text(owner), counter, checkpoint: checkpoint as string };
 }
