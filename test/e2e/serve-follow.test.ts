@@ -40,17 +40,17 @@ interface LogLine {
   [field: string]: unknown;
 }
 
-/** The server's log (pino JSON lines on stderr); every line must be JSON. */
-function logLines(served: Served): LogLine[] {
+/** The server's log (pino JSON lines on stderr); every line must be JSON, but for --verbose's lines before the server exists (`shopdb: …`) when `verbose`. */
+function logLines(served: Served, verbose = false): LogLine[] {
   return served
     .logs()
     .split('\n')
-    .filter((line) => line !== '')
+    .filter((line) => line !== '' && !(verbose && line.startsWith('shopdb: ')))
     .map((line) => JSON.parse(line) as LogLine);
 }
 
-function followerLines(served: Served): LogLine[] {
-  return logLines(served).filter((line) => line.component === 'follower');
+function followerLines(served: Served, verbose = false): LogLine[] {
+  return logLines(served, verbose).filter((line) => line.component === 'follower');
 }
 
 /** Polls `check` every 100 ms until it returns something other than undefined, for at most `ms`. */
@@ -171,6 +171,19 @@ describe('serve --follow', () => {
     const taken = lines.filter((line) => / lease taken \(free\)/.test(line.msg));
     expect(taken.map((line) => line.level)).toEqual([30, 30]);
     expect(lines.filter((line) => line.level >= 40)).toEqual([]);
+    // Per-batch lines are debug only.
+    expect(lines.filter((line) => line.level < 30)).toEqual([]);
+  });
+
+  it('with --verbose, logs one debug line per batch that carried records', async () => {
+    const own = uniquePrefix('serve-follow-verbose');
+    await createTables(own);
+    const verbose = await serve(['--follow', '--verbose', '--redis-url', inject('redisUrl')], { prefix: own });
+    const created = await http(verbose.url, 'POST', '/v1/orders', { body: { orderId: 'o-follow-verbose', userId: 'u-1', totalAmount: '1.00' } });
+    expect(created.status).toBe(201);
+    const line = await until(5_000, 'a debug line for the batch', () => followerLines(verbose, true).find((candidate) => candidate.level === 20 && candidate.stored === 1));
+    expect(line.msg).toMatch(new RegExp(`^${own}EcommerceOrders shard \\S+: 1 stored, 0 dropped, 0 already applied, 0 older than the horizon$`));
+    expect(await verbose.stop()).toBe(0);
   });
 });
 
@@ -255,6 +268,16 @@ describe('refusals', () => {
     } finally {
       client.destroy();
     }
+  });
+
+  it('tables that do not exist stop the start: exit 3, one line', async () => {
+    const none = uniquePrefix('serve-follow-none');
+    const run = await shopdb(['serve', '--port', '0', '--follow', '--redis-url', inject('redisUrl')], { prefix: none });
+    expect(run.exitCode).toBe(3);
+    expect(run.stdout).toBe('');
+    const error = jsonError(run);
+    expect(error.message).toContain(`${none}EcommerceOrders`);
+    expect(error.message).toMatch(/tables create/);
   });
 
   it.each([

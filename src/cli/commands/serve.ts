@@ -103,7 +103,17 @@ export async function serve(ctx: CommandContext, input: ServeInput): Promise<voi
           running = await startFollower(ctx.config, { leaseSeconds: followLeaseSeconds }, {
             info: (message) => followLog.info(message),
             warn: (message) => followLog.warn(message),
-            applied: (batch) => reports.applied(batch),
+            applied: (batch) => {
+              reports.applied(batch);
+              // One line per batch that carried records, at debug (--log-level debug, or --verbose), as cache follow --verbose prints them.
+              const { stored, dropped, seen, skipped } = batch.outcomes;
+              if (stored + dropped + seen + skipped > 0) {
+                followLog.debug(
+                  { table: batch.table, shard: batch.shard, stored, dropped, seen, skipped, lagMs: batch.lagMs },
+                  `${batch.table} shard ${batch.shard}: ${stored} stored, ${dropped} dropped, ${seen} already applied, ${skipped} older than the horizon`,
+                );
+              }
+            },
             failed: (kind) => reports.failed(kind),
           } satisfies FollowerEvents);
           followLog.info(
