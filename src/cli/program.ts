@@ -281,15 +281,20 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish (default 10)')
     .option('--request-timeout <s>', 'how long one request may take to arrive and be answered (default 30)')
     .option('--log-level <level>', 'fatal, error, warn, info (default), debug, trace or silent; logs are JSON lines on stderr')
+    .option('--follow', "also run the cache follower (as cache follow does): reads through the cache (implies --cache)")
+    .option('--follow-lease-seconds <s>', "with --follow: a shard whose follower stops renewing for this long is taken over by another (default 10)")
     .addHelpText(
       'after',
       examples(
         'shopdb serve --cache',
+        'shopdb --redis-url redis://cache.internal:6379 serve --follow',
         'SHOPDB_API_TOKEN=$(openssl rand -hex 32) shopdb serve --host 0.0.0.0 --port 8080',
         'curl -s localhost:8080/v1/orders/o-1',
       ),
     )
-    .action(async (options: { host?: string; port?: string; tokenFile?: string; bodyLimit?: string; shutdownTimeout?: string; requestTimeout?: string; logLevel?: string }, command: Command) => {
+    .action(async (options: { host?: string; port?: string; tokenFile?: string; bodyLimit?: string; shutdownTimeout?: string; requestTimeout?: string; logLevel?: string; follow?: boolean; followLeaseSeconds?: string }, command: Command) => {
+      // The follower needs Redis (the configured URL, else the default one) and is there for cached reads: --follow implies --cache.
+      if (options.follow === true) command.setOptionValue('cache', true);
       const { serve } = await import('./commands/serve.js');
       await withContext(command, (ctx) => serve(ctx, options));
     });

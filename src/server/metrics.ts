@@ -1,3 +1,4 @@
+import type { BatchReport, FollowerStats } from '../core/follower.js';
 import type { DynamoCall } from '../core/telemetry.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -16,6 +17,12 @@ export type { DynamoCall } from '../core/telemetry.js';
 
 export type CacheReadOutcome = 'hit' | 'miss' | 'bypass' | 'off';
 
+/** What the stream follower (`serve --follow`) reports, as its FollowerEvents take it. */
+export interface FollowerMetrics {
+  applied(batch: BatchReport): void;
+  failed(kind: 'stream' | 'cache' | 'leases'): void;
+}
+
 export interface ServerMetrics {
   /** The Content-Type of render()'s text. */
   readonly contentType: string;
@@ -27,6 +34,12 @@ export interface ServerMetrics {
   cacheRead(outcome: CacheReadOutcome): void;
   cacheError(): void;
   dynamoCall(call: DynamoCall): void;
+  /**
+   * Registers the follower's series (absent until then: a server without
+   * --follow has none), at 0 for every table followed; `stats` is read at
+   * each scrape for the shards held and how far behind they are.
+   */
+  follower(tables: readonly string[], stats: () => FollowerStats | undefined): FollowerMetrics;
 }
 
 /**
@@ -34,6 +47,16 @@ export interface ServerMetrics {
  * answers in about a millisecond, a DynamoDB read in a few.
  */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Seconds from a record's ApproximateCreationDateTime to its application.
+ * DynamoDB gives that time in whole seconds (so up to 1 s is noise), DynamoDB
+ * Local rounds it down to the minute (up to 60 s there).
+ */
+const LAG_BUCKETS = [0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 120, 300, 600];
+
+const FOLLOWER_OUTCOMES = ['stored', 'dropped', 'seen', 'skipped'] as const;
+const FOLLOWER_ERRORS = ['stream', 'cache', 'leases'] as const;
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -82,6 +105,7 @@ export function createMetrics(): ServerMetrics {
   for (const outcome of ['hit', 'miss', 'bypass', 'off'] as const) cacheReads.inc({ outcome }, 0);
 
   return {
+    follower: (tables, stats) => followerMetrics(registers, tables, stats),
     contentType: registry.contentType,
     render: () => registry.metrics(),
     requestStarted: () => inFlight.inc(),
@@ -103,6 +127,66 @@ export function createMetrics(): ServerMetrics {
         if (use.write > 0) consumed.inc({ table: use.table, kind: 'write' }, use.write);
       }
     },
+  };
+}
+
+function followerMetrics(registers: Registry[], tables: readonly string[], stats: () => FollowerStats | undefined): FollowerMetrics {
+  const followed = new Set(tables);
+  const records = new Counter({
+    name: 'shopdb_follower_records_total',
+    help: "Stream records the follower read, by table and outcome: stored (the new image is in the cache), dropped (the entry was removed: a delete, or an image older than shopdb's own write), seen (already applied: a replay), skipped (older than the horizon, not applied)",
+    labelNames: ['table', 'outcome'] as const,
+    registers,
+  });
+  const lag = new Histogram({
+    name: 'shopdb_follower_lag_seconds',
+    help: "Per applied batch, by table: now minus the last record's ApproximateCreationDateTime. DynamoDB gives that time in whole seconds, and DynamoDB Local rounds it down to the minute, so this is coarse (up to 1 s too high on DynamoDB, 60 s on DynamoDB Local)",
+    labelNames: ['table'] as const,
+    buckets: LAG_BUCKETS,
+    registers,
+  });
+  const errors = new Counter({
+    name: 'shopdb_follower_errors_total',
+    help: 'Follower operations that failed and are retried, by kind: stream (DynamoDB Streams: describe, iterator, read), cache (Redis: a change could not be applied), leases (the lease table)',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+  // Both gauges are read from the follower at each scrape: a shard lost or finished leaves them at once.
+  const perTable = (pick: (shards: FollowerStats['shards']) => number) =>
+    function collect(this: Gauge<'table'>) {
+      const shards = stats()?.shards ?? [];
+      for (const table of followed) this.set({ table }, pick(shards.filter((shard) => shard.table === table)));
+    };
+  new Gauge({
+    name: 'shopdb_follower_behind_seconds',
+    help: "By table: how far behind its shard's head this replica's reading is, the largest over the shards it holds (0 when the last read reached the head, or when it holds none)",
+    labelNames: ['table'] as const,
+    registers,
+    collect: perTable((shards) => Math.max(0, ...shards.map((shard) => shard.behindMs / 1000))),
+  });
+  new Gauge({
+    name: 'shopdb_follower_shards',
+    help: 'By table: the stream shards this replica holds the lease of (the replicas share them; none while another holds them all)',
+    labelNames: ['table'] as const,
+    registers,
+    collect: perTable((shards) => shards.length),
+  });
+  for (const table of followed) {
+    for (const outcome of FOLLOWER_OUTCOMES) records.inc({ table, outcome }, 0);
+    lag.zero({ table });
+  }
+  for (const kind of FOLLOWER_ERRORS) errors.inc({ kind }, 0);
+  return {
+    applied(batch) {
+      // Only the tables followed: a stray name must not grow the label set.
+      if (!followed.has(batch.table)) return;
+      for (const outcome of FOLLOWER_OUTCOMES) {
+        const count = batch.outcomes[outcome];
+        if (count > 0) records.inc({ table: batch.table, outcome }, count);
+      }
+      if (batch.lagMs !== undefined) lag.observe({ table: batch.table }, Math.max(0, batch.lagMs / 1000));
+    },
+    failed: (kind) => errors.inc({ kind }),
   };
 }
 
