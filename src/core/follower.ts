@@ -296,6 +296,13 @@ export class Follower {
         this.workers.delete(key);
         continue;
       }
+      // A worker stops reading when its lease was not renewed in time (renewals failing, the process paused): once the
+      // lease is ours again, balance() below starts a new worker from the lease's checkpoint.
+      if (worker.exited) {
+        this.workers.delete(key);
+        this.events.info(`${worker.lease.table} shard ${worker.lease.shard}: reading stopped (the lease was not renewed in time); resuming once it is held again`);
+        continue;
+      }
       const lease = this.leases.find((candidate) => candidate.key === key);
       if (lease === undefined || lease.owner !== this.settings.worker) this.lose(key, 'taken by another follower');
     }
@@ -308,6 +315,7 @@ export class Follower {
       [...this.workers.values()].map(async (worker) => {
         try {
           if (await this.store.renew(worker.lease, this.settings.worker)) {
+            this.recovered('leases');
             worker.lease = { ...worker.lease, counter: worker.lease.counter + 1 };
             worker.heldUntil = this.now() + this.leaseMs;
           } else this.lose(worker.lease.key, 'taken by another follower');
@@ -472,6 +480,15 @@ export class Follower {
     this.events.warn(message);
   }
 
+  /** An image the cache cannot hold: counted, warned about once per run (items, unlike outages, do not recover). */
+  unreadable(message: string): void {
+    this.errors += 1;
+    this.events.failed?.('stream');
+    if (this.warned.has('image')) return;
+    this.warned.add('image');
+    this.events.warn(`${message} (further such items are not reported)`);
+  }
+
   recovered(what: 'stream' | 'cache' | 'leases'): void {
     if (this.warned.delete(what)) this.events.info(`${what === 'cache' ? 'the cache' : what === 'stream' ? 'the stream' : 'the lease table'} answers again`);
   }
@@ -486,6 +503,8 @@ class ShardWorker {
   heldUntil = 0;
   parentsDone = false;
   ended = false;
+  /** Set when work() has returned or failed, for whatever reason. */
+  exited = false;
   private readonly aborted = new AbortController();
   private running: Promise<void> | undefined;
   private records = 0;
@@ -500,10 +519,14 @@ class ShardWorker {
   ) {}
 
   begin(): void {
-    this.running = this.work().catch((error: unknown) => {
-      this.follower.problem('stream', `${this.lease.table} shard ${this.lease.shard}: ${messageOf(error)}`);
-      this.ended = true;
-    });
+    this.running = this.work()
+      .catch((error: unknown) => {
+        this.follower.problem('stream', `${this.lease.table} shard ${this.lease.shard}: ${messageOf(error)}`);
+        this.ended = true;
+      })
+      .finally(() => {
+        this.exited = true;
+      });
   }
 
   abort(): void {
@@ -665,10 +688,14 @@ class ShardWorker {
   private change(record: StreamRecord): StreamChange {
     const base = { shard: this.lease.shard, sequence: record.sequence };
     if (record.event === 'REMOVE') return { ...base, action: 'drop', ...(record.removedVersion === undefined ? {} : { version: record.removedVersion }) };
+    if (record.imageProblem !== undefined) {
+      this.follower.unreadable(`${this.lease.table} ${record.id}: ${record.imageProblem}; its cache entry is dropped instead (reads go to DynamoDB)`);
+      return { ...base, action: 'drop' };
+    }
     if (record.image === undefined) return { ...base, action: 'drop' };
     const item = record.image as Record<string, unknown>;
     if (!this.table.isItem(item) || item[this.table.idField] !== record.id) {
-      if (record.imageProblem !== undefined) this.follower.problem('stream', `${this.lease.table} ${record.id}: ${record.imageProblem}; its cache entry is dropped instead`);
+      this.follower.unreadable(`${this.lease.table} ${record.id}: its new image is not an item shopdb can cache; its cache entry is dropped instead`);
       return { ...base, action: 'drop' };
     }
     const version = typeof item.version === 'number' || typeof item.version === 'bigint' ? item.version : 0;

@@ -250,8 +250,11 @@ return 1
  * image whose version is below the floor or the cached entry (an older record
  * than a shopdb write already cached, or a foreign write that moved the
  * version back: versions cannot tell, so neither is kept; the item is marked
- * mixed, as a write below the floor does). A stored image raises the floor to
- * its version. The lease key lives at least ARGV[7] ms, the follower's horizon.
+ * mixed, as a write below the floor does) — unless the stream itself had
+ * already shown versions up to the floor and the entry (`sver`, before this
+ * record): then this later record moved the version back, and it is stored,
+ * the floor lowered to it. A stored image raises the floor to its version.
+ * The lease key lives at least ARGV[7] ms, the follower's horizon.
  * It keeps the highest item version the stream has shown (ARGV[8]: the new
  * image's, or a REMOVE's old image's; '' when unknown) in the lease hash as
  * `sver`, for PUT_SCRIPT.
@@ -280,6 +283,14 @@ if ARGV[3] == 'store' and ARGV[5] ~= '' then
     return 1
   end
   redis.call('HSET', KEYS[2], 'mixed', '1')
+  -- Below the floor or the entry, but the stream had already shown those versions (an earlier record of
+  -- it reached them): this later record moved the version back (a replace without it, a restore). Store
+  -- it and lower the floor to it.
+  if readable(streamed) and not (floor and newer(floor, streamed)) and not (current and newer(current, streamed)) then
+    redis.call('HSET', KEYS[2], 'floor', ARGV[4])
+    redis.call('SET', KEYS[1], ARGV[5], 'EX', ARGV[6])
+    return 1
+  end
 elseif ARGV[3] == 'drop' and ARGV[8] ~= '' and is_tombstone(KEYS[1]) then
   -- A shopdb delete's tombstone above the removed version already says not-found: keep it.
   local current = cached_version(KEYS[1])

@@ -2,6 +2,7 @@ import type { BatchReport } from '../../core/follower.js';
 import { tableNames } from '../../core/tables.js';
 import { parsePositiveInteger } from '../../core/validate.js';
 import type { CommandContext } from '../context.js';
+import { usableColumns, wrap } from '../layout.js';
 
 export interface FollowInput {
   leaseSeconds?: string | undefined;
@@ -23,7 +24,13 @@ export async function cacheFollow(ctx: CommandContext, input: FollowInput): Prom
   ctx.stopsGracefully();
   const leaseSeconds = input.leaseSeconds === undefined ? DEFAULT_LEASE_SECONDS : parsePositiveInteger(input.leaseSeconds, 'lease-seconds', 3600);
   const reportSeconds = input.reportSeconds === undefined ? DEFAULT_REPORT_SECONDS : parsePositiveInteger(input.reportSeconds, 'report-seconds', 86_400);
-  const log = (message: string) => ctx.out.stderr.write(`${new Date().toISOString()} ${message}\n`);
+  // Piped or redirected: one line per event, a full timestamp. On a terminal: the time of day, wrapped to its width.
+  const log = (message: string) => {
+    const columns = usableColumns(ctx.out.stderrColumns);
+    const now = new Date().toISOString();
+    const lines = columns === undefined ? [`${now} ${message}`] : wrap(`${now.slice(11, 19)} ${message}`, columns, { indent: 9 });
+    ctx.out.stderr.write(`${lines.join('\n')}\n`);
+  };
   const window = { records: 0, skipped: 0, lagMs: undefined as number | undefined, behindMs: 0, since: Date.now() };
   const { startFollower } = await import('../../app/follow.js');
   const started = Date.now();
