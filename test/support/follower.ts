@@ -229,8 +229,8 @@ export interface CachedRead {
 }
 
 /** `<kind> get <id> --cache --verbose` through the built binary (JSON), with the suite's Redis. */
-export async function cachedGet(prefix: string, kind: 'order' | 'cart', id: string): Promise<CachedRead> {
-  const run = await shopdb([kind, 'get', id, '--cache', '--verbose'], { prefix, env: redisEnv() });
+export async function cachedGet(prefix: string, kind: 'order' | 'cart', id: string, env: Record<string, string> = {}): Promise<CachedRead> {
+  const run = await shopdb([kind, 'get', id, '--cache', '--verbose'], { prefix, env: { ...redisEnv(), ...env } });
   const source = run.stderr.split('\n').find((line) => /: read \S+ /.test(line)) ?? run.stderr;
   return { exitCode: run.exitCode, item: run.exitCode === 0 ? run.json() : undefined, source, run };
 }
