@@ -220,4 +220,21 @@ describe('two followers at once', () => {
     expect(nameA).not.toBe(nameB);
     expect((await b.stop('SIGTERM')).exitCode).toBe(0);
   });
+
+  // BUG (reported): the stopped result's "records" (and the ✓ line's "N records applied") is the sum over the shards
+  // held at the end (Follower.stats() sums the current workers), so a follower that lost a shard to another one, or read
+  // one to its end, under-reports what it applied.
+  it('the stopped result counts every record the follower applied, also on a shard it lost since', async () => {
+    const { prefix } = await setup('follow-count', 1);
+    const a = await startFollower(prefix, { leaseSeconds: LEASE_S, verbose: true });
+    // The order and the cart written by setup(): one record on each table's shard.
+    await a.waitFor(/EcommerceOrders shard \S+: 1 stored/, 10_000);
+    await a.waitFor(/EcommerceCarts shard \S+: 1 stored/, 10_000);
+    const b = await startFollower(prefix, { leaseSeconds: LEASE_S });
+    await a.waitFor(/lease lost/, 10_000);
+    const stopped = await a.stop('SIGTERM');
+    expect(stopped.exitCode).toBe(0);
+    expect(JSON.parse(stopped.stdout.trim())).toMatchObject({ result: 'stopped', records: 2 });
+    expect((await b.stop('SIGTERM')).exitCode).toBe(0);
+  });
 });
