@@ -55,4 +55,24 @@ describe('Redis down while the follower runs', () => {
     expect(stopped.exitCode, stopped.stderr).toBe(0);
     expect(JSON.parse(stopped.stdout.trim())).toMatchObject({ result: 'stopped' });
   });
+
+  it('stopped while Redis is down with a batch in hand: it exits promptly, exit 0, and the next follower applies the batch', async () => {
+    const env = { SHOPDB_REDIS_URL: redis?.url ?? '' };
+    const id = 'outage-2';
+    const follower = await startFollower(prefix, { leaseSeconds: 2, env });
+    redis?.kill();
+    const from = follower.stderr().length;
+    await foreign([{ op: 'put_item', table: ORDERS, item: { orderId: { S: id }, userId: { S: 'held' }, status: { S: 'PENDING' } } }]);
+    await follower.waitFor(/warning: the cache could not be updated/, 10_000, from);
+    const stopped = await follower.stop('SIGTERM');
+    expect(stopped.exitCode, stopped.stderr).toBe(0);
+    expect(stopped.ms).toBeLessThan(5_000);
+    expect(stopped.stderr).not.toMatch(/\n\s+at /);
+
+    redis = await startRedis({ port });
+    // Not checkpointed: the next follower reads the record again and stores it.
+    const next = await startFollower(prefix, { leaseSeconds: 2, env });
+    await pollUntil(() => cachedGet(prefix, 'order', id, env), (read) => read.item?.userId === 'held' && read.source.includes('stored by the stream follower'), 5_000, 100);
+    expect((await next.stop('SIGTERM')).exitCode).toBe(0);
+  });
 });
