@@ -5,8 +5,8 @@
  * key layout as another program (or an attacker with Redis access) would.
  */
 import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { testRedisClient } from '../support/redis-target.js';
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
@@ -20,7 +20,7 @@ const ORDERS = `${prefix}EcommerceOrders`;
 const CARTS = `${prefix}EcommerceCarts`;
 const redisUrl = inject('redisUrl');
 const client = rawClient();
-const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+const redis = testRedisClient(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
 let scope: string;
 
 beforeAll(async () => {
@@ -103,7 +103,7 @@ describe('the Redis URL: a database that is not a number, or that the server doe
     await ok(['order', 'create', id, '--user', 'u1', '--amount', '1'], `${redisUrl}/15`);
     expect(source(await ok(['order', 'get', id, '--cache'], `${redisUrl}/15`))).toBe('cache hit');
     expect(await redis.exists(key(ORDERS, id))).toBe(0);
-    const db15 = new Redis(`${redisUrl}/15`, { maxRetriesPerRequest: 1 });
+    const db15 = testRedisClient(`${redisUrl}/15`, { maxRetriesPerRequest: 1 });
     try {
       expect(JSON.parse((await db15.get(key(ORDERS, id))) ?? 'null')).toMatchObject({ v: '1', item: { orderId: id } });
     } finally {

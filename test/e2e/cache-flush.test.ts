@@ -6,6 +6,7 @@
  * keys are written with the store's own key layout.
  */
 import { Redis } from 'ioredis';
+import { testRedisClient, testRedisCache } from '../support/redis-target.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
 import { tableNames } from '../../src/core/tables.js';
@@ -27,8 +28,8 @@ let cache: RedisCache;
 beforeAll(async () => {
   await createTables(prefix);
   scope = cacheScope((await dynamoIdentity({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1' }))!);
-  client = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  cache = new RedisCache(redisUrl);
+  client = testRedisClient(redisUrl, { maxRetriesPerRequest: 1 });
+  cache = testRedisCache(redisUrl);
 });
 
 afterAll(async () => {
