@@ -529,7 +529,13 @@ export class RedisCache implements VersionedCache {
     client.on('error', remember);
     client.on('node error', remember);
     this.client = client;
-    const connecting = client.connect().then(
+    // ioredis waits for ever on a slot map that names no usable node (a lone node that never learnt its own
+    // address announces none): the connect, slot map included, gets the time of two round trips of commands.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the cluster gave no usable slot map in time (does every node announce its address?)')), 2 * Math.max(TIMEOUT_MS, this.commandTimeoutMs));
+    });
+    const connecting = Promise.race([client.connect(), deadline]).finally(() => clearTimeout(timer)).then(
       async () => {
         await Promise.allSettled(client.nodes('master').map((node) => (node.status === 'wait' ? node.connect() : undefined)));
         return client;

@@ -198,7 +198,7 @@ describe('one hash slot per item, on a real Redis Cluster node', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'shopdb-cluster-'));
-    node = await startRedis({ port: await freePort(), extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--dir', dir] });
+    node = await startRedis({ port: await freePort(), extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--dir', dir, '--cluster-announce-ip', '127.0.0.1'] });
     client = testRedisClient(node.url, { maxRetriesPerRequest: 1 });
     await client.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
     for (let attempt = 0; !String(await client.call('CLUSTER', 'INFO')).includes('cluster_state:ok'); attempt++) {

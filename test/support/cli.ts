@@ -36,6 +36,8 @@ export function testEnv(prefix: string | undefined, extra: Record<string, string
     REDIS_URL: undefined,
     SHOPDB_REDIS_CLUSTER: undefined,
     HOME: '/nonexistent-shopdb-test-home',
+    // The "cluster" project: the shared Redis is a cluster, used with cluster mode.
+    ...(isSharedCluster(extra.SHOPDB_REDIS_URL ?? extra.REDIS_URL) ? { SHOPDB_REDIS_CLUSTER: 'true' } : {}),
     ...extra,
   };
 }
@@ -44,13 +46,12 @@ export function testEnv(prefix: string | undefined, extra: Record<string, string
  * Runs the built binary as a script would: piped, so output is JSON. In the
  * "cluster" project, a run whose Redis URL (--redis-url, SHOPDB_REDIS_URL or
  * REDIS_URL) is the shared cluster's gets SHOPDB_REDIS_CLUSTER=true, unless
- * the test sets that variable itself.
+ * the test sets that variable itself (testEnv does it for the variables).
  */
 export async function shopdb(args: string[], options: { prefix?: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<Run> {
   const env = testEnv(options.prefix, options.env);
   const flagged = args.indexOf('--redis-url');
-  const url = flagged >= 0 ? args[flagged + 1] : (env.SHOPDB_REDIS_URL ?? env.REDIS_URL);
-  if (isSharedCluster(url) && !(options.env !== undefined && 'SHOPDB_REDIS_CLUSTER' in options.env)) env.SHOPDB_REDIS_CLUSTER = 'true';
+  if (flagged >= 0 && isSharedCluster(args[flagged + 1]) && !(options.env !== undefined && 'SHOPDB_REDIS_CLUSTER' in options.env)) env.SHOPDB_REDIS_CLUSTER = 'true';
   const result: Result = await execa(BIN, args, {
     reject: false,
     timeout: options.timeoutMs ?? 60_000,

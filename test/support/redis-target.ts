@@ -37,3 +37,18 @@ export function testRedisClient(url: string, options: RedisOptions = {}): Redis 
 export function testRedisCache(url: string): RedisCache {
   return new RedisCache(url, undefined, { cluster: isSharedCluster(url) });
 }
+
+/** Every key, on one Redis or on every master of a cluster (SCAN walks one node). */
+export async function everyKey(client: Redis): Promise<string[]> {
+  const nodes = client instanceof Cluster ? (client as Cluster).nodes('master') : [client];
+  const found: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'COUNT', 1000);
+      cursor = next;
+      found.push(...batch);
+    } while (cursor !== '0');
+  }
+  return found;
+}

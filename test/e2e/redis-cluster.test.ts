@@ -1,0 +1,140 @@
+/**
+ * --redis-cluster against a Redis Cluster of its own (3 masters on loopback
+ * ports): a master killed mid-run, `cache flush` on every master, and the
+ * mistakes (a bad SHOPDB_REDIS_CLUSTER, a database other than 0, a single
+ * Redis given as a cluster, a cluster given as a single Redis). The cache
+ * files run against the shared cluster as well (project "cluster").
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { cacheScope } from '../../src/app/shop.js';
+import { dynamoIdentity } from '../../src/store/cache-scope.js';
+import { cacheKeys } from '../../src/store/redis-cache.js';
+import { tableNames } from '../../src/core/tables.js';
+import { createTables, jsonError, shopdb, uniquePrefix } from '../support/cli.js';
+import { cli, startCluster, type RunningCluster } from '../support/redis-cluster.js';
+
+const prefix = uniquePrefix('rcluster');
+const names = tableNames(prefix);
+let cluster: RunningCluster;
+let scope: string;
+
+beforeAll(async () => {
+  [cluster] = await Promise.all([startCluster(), createTables(prefix)]);
+  scope = cacheScope((await dynamoIdentity({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1' }))!);
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+const onCluster = (args: string[], env: Record<string, string> = {}) => shopdb(['--redis-cluster', '--redis-url', cluster.url, ...args], { prefix, env });
+
+/** The port of the master that holds an order's cache entry. */
+async function masterOf(orderId: string): Promise<number> {
+  return (await cluster.nodeOf(cacheKeys({ scope, table: names.orders, id: orderId }).entry)).port;
+}
+
+/** Order ids whose entries land on each of the three masters: at least `each` per master. */
+async function idsOnEveryMaster(label: string, each: number): Promise<Map<number, string[]>> {
+  const byMaster = new Map<number, string[]>(cluster.nodes.map((node) => [node.port, []]));
+  for (let index = 0; [...byMaster.values()].some((ids) => ids.length < each); index++) {
+    const id = `${label}-${index}`;
+    byMaster.get(await masterOf(id))?.push(id);
+  }
+  return byMaster;
+}
+
+function source(stderr: string): string | undefined {
+  return /cache (hit|miss|bypass)[^\n]*/.exec(stderr)?.[0].split(':')[0];
+}
+
+describe('cache flush on a cluster', () => {
+  it('removes the keys on every master (SCAN walks one node), and nothing else', async () => {
+    const byMaster = await idsOnEveryMaster('o-flush', 2);
+    const ids = [...byMaster.values()].flat();
+    for (const id of ids) expect((await onCluster(['order', 'create', id, '--user', 'u1', '--amount', '1'])).exitCode).toBe(0);
+    for (const id of ids) expect(source((await onCluster(['order', 'get', id, '--cache', '--verbose'])).stderr)).toBe('cache hit');
+    for (const node of cluster.nodes) expect(Number(await cli(node.port, 'DBSIZE')), `master ${node.port}`).toBeGreaterThan(0);
+    await cli(cluster.nodes[0]!.port, '-c', 'SET', 'not-shopdb', 'keep me');
+
+    const run = await onCluster(['cache', 'flush', '--yes']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.json()).toMatchObject({ keys: ids.length * 2 });
+    for (const id of ids) expect(await cli(await masterOf(id), 'EXISTS', cacheKeys({ scope, table: names.orders, id }).entry)).toBe('0');
+    expect(await cli(cluster.nodes[0]!.port, '-c', 'GET', 'not-shopdb')).toBe('keep me');
+  });
+});
+
+describe('mistakes', () => {
+  it('a bad SHOPDB_REDIS_CLUSTER: one line naming it, exit 2', async () => {
+    const run = await shopdb(['order', 'get', 'o-x', '--cache', '--redis-url', cluster.url], { prefix, env: { SHOPDB_REDIS_CLUSTER: 'yes' } });
+    expect(run.exitCode).toBe(2);
+    const error = jsonError(run);
+    expect(error.code).toBe('BAD_INPUT');
+    expect(error.message).toMatch(/^SHOPDB_REDIS_CLUSTER: /);
+  });
+
+  it('SHOPDB_REDIS_CLUSTER=1 and =false are understood (config show)', async () => {
+    const on = await shopdb(['config', 'show'], { prefix, env: { SHOPDB_REDIS_CLUSTER: '1', SHOPDB_REDIS_URL: cluster.url } });
+    expect(on.json()).toMatchObject({ cacheCluster: { value: true, source: 'env SHOPDB_REDIS_CLUSTER' } });
+    const off = await shopdb(['config', 'show'], { prefix, env: { SHOPDB_REDIS_CLUSTER: 'false' } });
+    expect(off.json()).toMatchObject({ cacheCluster: { value: false, source: 'env SHOPDB_REDIS_CLUSTER' } });
+  });
+
+  it('a database other than 0 with cluster mode: bad input naming the URL, exit 2, nothing written', async () => {
+    const run = await shopdb(['--redis-cluster', 'order', 'create', 'o-db3', '--user', 'u1', '--amount', '1', '--redis-url', `${cluster.url}/3`], { prefix });
+    expect(run.exitCode).toBe(2);
+    expect(jsonError(run).message).toMatch(/^--redis-url: .*database other than 0/);
+    expect((await shopdb(['order', 'get', 'o-db3'], { prefix })).exitCode).toBe(3);
+  });
+
+  it('a single Redis given as a cluster: the read answers from DynamoDB with one warning saying so', async () => {
+    await shopdb(['order', 'create', 'o-single', '--user', 'u1', '--amount', '1'], { prefix });
+    const run = await shopdb(['--redis-cluster', 'order', 'get', 'o-single', '--cache', '--redis-url', inject('redisUrl')], { prefix });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.json()).toMatchObject({ orderId: 'o-single' });
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('is not a Redis Cluster');
+  });
+
+  it('a cluster given as a single Redis: refused at connect (never a MOVED half-cache), the read answers from DynamoDB with one warning', async () => {
+    await onCluster(['order', 'create', 'o-nocluster', '--user', 'u1', '--amount', '1']);
+    const run = await shopdb(['order', 'get', 'o-nocluster', '--cache', '--redis-url', cluster.url], { prefix });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.json()).toMatchObject({ orderId: 'o-nocluster' });
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('is a Redis Cluster node');
+  });
+});
+
+describe('a master killed mid-run (fail-open)', () => {
+  // Last in the file: the master stays down.
+  it('reads of its items still answer from DynamoDB with one warning, items on the other masters still hit', async () => {
+    const byMaster = await idsOnEveryMaster('o-kill', 1);
+    const ids = [...byMaster.values()].flat();
+    for (const id of ids) expect((await onCluster(['order', 'create', id, '--user', 'u1', '--amount', '2.50'])).exitCode).toBe(0);
+    for (const id of ids) expect(source((await onCluster(['order', 'get', id, '--cache', '--verbose'])).stderr)).toBe('cache hit');
+
+    const victim = cluster.nodes[1]!;
+    victim.kill();
+    for (const [port, onIt] of byMaster) {
+      for (const id of onIt) {
+        const started = Date.now();
+        const run = await onCluster(['order', 'get', id, '--cache', '--verbose']);
+        expect(run.exitCode, run.stderr).toBe(0);
+        expect(run.json()).toMatchObject({ orderId: id, totalAmount: '2.50' });
+        const warnings = run.stderr.split('\n').filter((line) => line.startsWith('shopdb: warning:'));
+        if (port === victim.port) {
+          expect(warnings, run.stderr).toHaveLength(1);
+          expect(warnings[0]).toContain(`Redis at ${cluster.url}`);
+          expect(source(run.stderr)).not.toBe('cache hit');
+        } else {
+          expect(warnings, run.stderr).toHaveLength(0);
+          expect(source(run.stderr)).toBe('cache hit');
+        }
+        // Fail fast: the dead master costs a read little (generous for a loaded 2-core machine).
+        expect(Date.now() - started).toBeLessThan(5000);
+      }
+    }
+  });
+});
