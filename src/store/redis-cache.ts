@@ -509,7 +509,9 @@ export class RedisCache implements VersionedCache {
     const client = new Cluster([{ host, port }], {
       lazyConnect: true,
       enableOfflineQueue: false,
-      enableReadyCheck: true,
+      // ioredis's ready check asks CLUSTER INFO of a random node, maybe the one master that is down, and then
+      // gives up the whole client: a cluster whose state is fail answers CLUSTERDOWN to each command instead.
+      enableReadyCheck: false,
       clusterRetryStrategy: () => null,
       retryDelayOnFailover: 0,
       retryDelayOnClusterDown: 0,

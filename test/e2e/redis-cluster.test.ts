@@ -45,7 +45,7 @@ async function idsOnEveryMaster(label: string, each: number): Promise<Map<number
 }
 
 function source(stderr: string): string | undefined {
-  return /cache (hit|miss|bypass)[^\n]*/.exec(stderr)?.[0].split(':')[0];
+  return /cache (hit|miss|bypass)/.exec(stderr)?.[0];
 }
 
 describe('cache flush on a cluster', () => {
