@@ -5,10 +5,10 @@
  * Redis given as a cluster, a cluster given as a single Redis). The cache
  * files run against the shared cluster as well (project "cluster").
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
 import { dynamoIdentity } from '../../src/store/cache-scope.js';
-import { cacheKeys } from '../../src/store/redis-cache.js';
+import { cacheKeys, RedisCache } from '../../src/store/redis-cache.js';
 import { tableNames } from '../../src/core/tables.js';
 import { createTables, jsonError, shopdb, uniquePrefix } from '../support/cli.js';
 import { cli, startCluster, type RunningCluster } from '../support/redis-cluster.js';
@@ -108,7 +108,6 @@ describe('mistakes', () => {
 });
 
 describe('a master killed mid-run (fail-open)', () => {
-  // Last in the file: the master stays down.
   it('reads of its items still answer from DynamoDB with one warning, items on the other masters still hit', async () => {
     const byMaster = await idsOnEveryMaster('o-kill', 1);
     const ids = [...byMaster.values()].flat();
@@ -117,6 +116,7 @@ describe('a master killed mid-run (fail-open)', () => {
 
     const victim = cluster.nodes[1]!;
     victim.kill();
+    onTestFinished(() => cluster.restart(victim.port));
     for (const [port, onIt] of byMaster) {
       for (const id of onIt) {
         const started = Date.now();
@@ -135,6 +135,37 @@ describe('a master killed mid-run (fail-open)', () => {
         // Fail fast: the dead master costs a read little (generous for a loaded 2-core machine).
         expect(Date.now() - started).toBeLessThan(5000);
       }
+    }
+  });
+});
+
+describe('a long-lived process (serve) gets a master back', () => {
+  it('after a master is killed and comes back, its slots are cached again by the same client; the others never stopped', async () => {
+    const cache = new RedisCache(cluster.url, undefined, { cluster: true });
+    try {
+      const refs = [...(await idsOnEveryMaster('o-back', 1)).entries()].map(([port, [id]]) => ({ port, ref: { scope, table: names.orders, id: id! } }));
+      for (const { ref } of refs) expect(await cache.put(ref, { version: 1, item: { orderId: ref.id } }, 60, 30)).toBe(true);
+      const victim = cluster.nodes[2]!.port;
+      cluster.nodes[2]!.kill();
+      onTestFinished(() => cluster.restart(victim));
+      for (const { port, ref } of refs) {
+        const started = Date.now();
+        if (port === victim) await expect(cache.read(ref, 30)).rejects.toThrow(`Redis at ${cluster.url}`);
+        else await expect(cache.read(ref, 30)).resolves.toMatchObject({ hit: true });
+        expect(Date.now() - started).toBeLessThan(3000);
+      }
+      await cluster.restart(victim);
+      // The node came back empty: a miss, then the put lands and reads hit again, with no new client.
+      let back = false;
+      for (let attempt = 0; attempt < 100 && !back; attempt++) {
+        back = await cache.put(refs.find(({ port }) => port === victim)!.ref, { version: 2, item: { orderId: 'x' } }, 60, 30).catch(() => false);
+        if (!back) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(back).toBe(true);
+      for (const { ref } of refs) await expect(cache.read(ref, 30)).resolves.toMatchObject({ hit: true });
+      await expect(cache.ping()).resolves.toBeUndefined();
+    } finally {
+      await cache.close();
     }
   });
 });

@@ -21,6 +21,8 @@ export interface RunningCluster {
   nodeOf(key: string): Promise<RunningRedis>;
   /** The slot of a key, as Redis computes it. */
   slotOf(key: string): Promise<number>;
+  /** Starts a node that was killed again on its port, with its cluster config (its slots, empty of data); resolves once every node reports cluster_state:ok. */
+  restart(port: number): Promise<void>;
   stop(): Promise<void>;
   /** Synchronous SIGKILL of every node, safe from an 'exit' handler. */
   kill(): void;
@@ -36,14 +38,12 @@ export async function startCluster(): Promise<RunningCluster> {
     const port = await freePort();
     if (!ports.includes(port)) ports.push(port);
   }
-  const started = await Promise.allSettled(
-    ports.map((port) =>
-      startRedis({
-        port,
-        extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-require-full-coverage', 'no', '--dir', dir],
-      }),
-    ),
-  );
+  const startNode = (port: number) =>
+    startRedis({
+      port,
+      extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-require-full-coverage', 'no', '--dir', dir],
+    });
+  const started = await Promise.allSettled(ports.map(startNode));
   const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const stop = async () => {
     await Promise.allSettled(nodes.map((node) => node.stop()));
@@ -70,6 +70,12 @@ export async function startCluster(): Promise<RunningCluster> {
       const node = nodes.find((candidate) => candidate.port === owner?.port);
       if (!node) throw new Error(`no node of the test cluster holds slot ${slot}`);
       return node;
+    },
+    restart: async (port) => {
+      const index = nodes.findIndex((node) => node.port === port);
+      nodes[index]?.kill();
+      nodes[index] = await startNode(port);
+      await waitUntilOk(ports);
     },
     stop,
     kill: () => {
