@@ -169,3 +169,62 @@ describe('a long-lived process (serve) gets a master back', () => {
     }
   });
 });
+
+describe('MOVED and ASK: a slot moved under a client that still has the old slot map', () => {
+  /** Moves one slot from its master to another, in the steps of a resharding; `midway` runs with the keys moved and the slot still MIGRATING/IMPORTING (the source then answers ASK). */
+  async function moveSlot(slot: number, from: number, to: number, midway: () => Promise<void>): Promise<void> {
+    const [fromId, toId] = [(await cli(from, 'CLUSTER', 'MYID')).trim(), (await cli(to, 'CLUSTER', 'MYID')).trim()];
+    await cli(to, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId);
+    await cli(from, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId);
+    const keys = (await cli(from, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100')).split('\n').filter((key) => key !== '');
+    expect(keys.length).toBeGreaterThan(0);
+    await cli(from, 'MIGRATE', '127.0.0.1', String(to), '', '0', '5000', 'KEYS', ...keys);
+    await midway();
+    for (const node of cluster.nodes) await cli(node.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', toId);
+  }
+
+  it('ASK while the slot migrates, MOVED once it has moved: the same client keeps hitting, and its writes land on the new master', async () => {
+    const cache = new RedisCache(cluster.url, undefined, { cluster: true });
+    try {
+      const ref = { scope, table: names.orders, id: 'o-moving' };
+      const { entry } = cacheKeys(ref);
+      expect(await cache.put(ref, { version: 1, item: { orderId: ref.id } }, 60, 30)).toBe(true);
+      await expect(cache.read(ref, 30)).resolves.toMatchObject({ hit: true, entry: { version: 1 } });
+      const from = (await cluster.nodeOf(entry)).port;
+      const to = cluster.nodes.find((node) => node.port !== from)!.port;
+      await moveSlot(await cluster.slotOf(entry), from, to, async () => {
+        // The old master no longer has the keys and answers ASK: the client asks the importing one.
+        expect(await cli(from, 'EXISTS', entry)).toMatch(/^ASK \d+ 127\.0\.0\.1:/);
+        await expect(cache.read(ref, 30)).resolves.toMatchObject({ hit: true, entry: { version: 1 } });
+      });
+      expect((await cluster.nodeOf(entry)).port).toBe(to);
+      // The client's map still says `from`, which now answers MOVED: followed.
+      expect(await cli(from, 'EXISTS', entry)).toMatch(/^MOVED \d+ 127\.0\.0\.1:/);
+      await expect(cache.read(ref, 30)).resolves.toMatchObject({ hit: true, entry: { version: 1 } });
+      expect(await cache.put(ref, { version: 2, item: { orderId: ref.id } }, 60, 30)).toBe(true);
+      expect(JSON.parse(await cli(to, 'GET', entry))).toMatchObject({ v: '2' });
+      await expect(cache.read(ref, 30)).resolves.toMatchObject({ hit: true, entry: { version: 2 } });
+    } finally {
+      await cache.close();
+    }
+  });
+});
+
+describe('cache flush with a master down', () => {
+  it('fails with exit 5 naming the master, before removing anything', async () => {
+    const byMaster = await idsOnEveryMaster('o-flushdown', 1);
+    const ids = [...byMaster.values()].flat();
+    for (const id of ids) expect((await onCluster(['order', 'create', id, '--user', 'u1', '--amount', '1'])).exitCode).toBe(0);
+    for (const id of ids) expect(source((await onCluster(['order', 'get', id, '--cache', '--verbose'])).stderr)).toBe('cache hit');
+    const victim = cluster.nodes[2]!;
+    victim.kill();
+    onTestFinished(() => cluster.restart(victim.port));
+    const run = await onCluster(['cache', 'flush', '--yes']);
+    expect(run.exitCode).toBe(5);
+    expect(jsonError(run).message).toContain(`the master 127.0.0.1:${victim.port}`);
+    for (const [port, onIt] of byMaster) {
+      if (port === victim.port) continue;
+      for (const id of onIt) expect(await cli(port, 'EXISTS', cacheKeys({ scope, table: names.orders, id }).entry)).toBe('1');
+    }
+  });
+});
