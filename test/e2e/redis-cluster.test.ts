@@ -5,6 +5,10 @@
  * Redis given as a cluster, a cluster given as a single Redis). The cache
  * files run against the shared cluster as well (project "cluster").
  */
+import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
 import { dynamoIdentity } from '../../src/store/cache-scope.js';
@@ -226,5 +230,56 @@ describe('cache flush with a master down', () => {
       if (port === victim.port) continue;
       for (const id of onIt) expect(await cli(port, 'EXISTS', cacheKeys({ scope, table: names.orders, id }).entry)).toBe('1');
     }
+  });
+});
+
+describe('a cluster over TLS with a password (rediss://, as ElastiCache with in-transit encryption and AUTH)', () => {
+  const PASSWORD = 'cluster-tls-7c1e';
+  const certDir = mkdtempSync(join(tmpdir(), 'shopdb-cluster-tls-'));
+  const cert = join(certDir, 'cert.pem');
+  let tlsCluster: RunningCluster | undefined;
+
+  beforeAll(async () => {
+    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(certDir, 'key.pem'), '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    tlsCluster = await startCluster({ password: PASSWORD, tls: { cert, key: join(certDir, 'key.pem') } });
+  });
+
+  afterAll(async () => {
+    await tlsCluster?.stop();
+    rmSync(certDir, { recursive: true, force: true });
+  });
+
+  it('the seed URL\'s password and TLS apply to every node: items on all three masters miss, then hit; flush removes them; never the password', async () => {
+    const url = tlsCluster!.url;
+    expect(url).toMatch(/^rediss:\/\//);
+    const env = { NODE_EXTRA_CA_CERTS: cert };
+    // redis-cli --cluster create splits the slots alike on both clusters: ids on every master of one are on every master of the other.
+    const ids = [...(await idsOnEveryMaster('o-tls', 1)).values()].flat();
+    const runs = [];
+    for (const id of ids) {
+      await shopdb(['order', 'create', id, '--user', 'u1', '--amount', '1'], { prefix });
+      const first = await shopdb(['--redis-cluster', '--redis-url', url, 'order', 'get', id, '--cache', '--verbose'], { prefix, env });
+      const second = await shopdb(['--redis-cluster', '--redis-url', url, 'order', 'get', id, '--cache', '--verbose'], { prefix, env });
+      expect(source(first.stderr), first.stderr).toBe('cache miss');
+      expect(source(second.stderr), second.stderr).toBe('cache hit');
+      runs.push(first, second);
+    }
+    const flush = await shopdb(['--redis-cluster', '--redis-url', url, 'cache', 'flush', '--yes'], { prefix, env });
+    expect(flush.exitCode, flush.stderr).toBe(0);
+    expect(flush.json()).toMatchObject({ keys: ids.length * 2 });
+    for (const run of [...runs, flush]) {
+      expect(run.stderr).not.toContain('warning');
+      expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+    }
+  });
+
+  it('an untrusted certificate: the read answers from DynamoDB with one warning, no password', async () => {
+    await shopdb(['order', 'create', 'o-tls-untrusted', '--user', 'u1', '--amount', '1'], { prefix });
+    const run = await shopdb(['--redis-cluster', '--redis-url', tlsCluster!.url, 'order', 'get', 'o-tls-untrusted', '--cache'], { prefix });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.json()).toMatchObject({ orderId: 'o-tls-untrusted' });
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/^shopdb: warning: /);
+    expect(run.stderr).not.toContain(PASSWORD);
   });
 });

@@ -14,10 +14,10 @@ import { freePort } from '../../src/local/engine.js';
 import { startRedis, type RunningRedis } from '../../src/local/redis-server.js';
 
 export interface RunningCluster {
-  /** redis://127.0.0.1:<first port>: the seed node to give shopdb with --redis-cluster. */
+  /** redis://127.0.0.1:<first port> (rediss:// and its TLS port with tls, with the password if any): the seed node to give shopdb with --redis-cluster. */
   url: string;
   nodes: RunningRedis[];
-  /** The node that holds a key's slot (CLUSTER KEYSLOT + CLUSTER SLOTS, asked of the seed). */
+  /** The node that holds a key's slot (CLUSTER KEYSLOT + CLUSTER NODES, asked of the seed; a cluster without a password). */
   nodeOf(key: string): Promise<RunningRedis>;
   /** The slot of a key, as Redis computes it. */
   slotOf(key: string): Promise<number>;
@@ -31,17 +31,32 @@ export interface RunningCluster {
 const MASTERS = 3;
 const READY_TIMEOUT_MS = 30_000;
 
-export async function startCluster(): Promise<RunningCluster> {
+export interface ClusterOptions {
+  /** requirepass (and masterauth) on every node; the URL carries it. */
+  password?: string;
+  /** A TLS port beside each plain one (the cluster bus on TLS too); the URL is rediss:// to the first TLS port. */
+  tls?: { cert: string; key: string };
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<RunningCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'shopdb-cluster-'));
   const ports: number[] = [];
   while (ports.length < MASTERS) {
     const port = await freePort();
     if (!ports.includes(port)) ports.push(port);
   }
+  const tlsPorts = new Map<number, number>();
+  if (options.tls) for (const port of ports) tlsPorts.set(port, await freePort());
+  const { password, tls } = options;
   const startNode = (port: number) =>
     startRedis({
       port,
-      extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-require-full-coverage', 'no', '--dir', dir],
+      password,
+      extraArgs: [
+        ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-require-full-coverage', 'no', '--dir', dir],
+        ...(password === undefined ? [] : ['--masterauth', password]),
+        ...(tls === undefined ? [] : ['--tls-port', String(tlsPorts.get(port)), '--tls-cluster', 'yes', '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.cert, '--tls-auth-clients', 'no']),
+      ],
     });
   const started = await Promise.allSettled(ports.map(startNode));
   const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
@@ -52,16 +67,17 @@ export async function startCluster(): Promise<RunningCluster> {
   try {
     const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
-    await execa('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes']);
-    await waitUntilOk(ports);
+    await execa('redis-cli', [...auth(password), '--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await waitUntilOk(ports, password);
   } catch (error) {
     await stop();
     throw error;
   }
   const seed = ports[0] as number;
   const slotOf = async (key: string) => Number((await cli(seed, 'CLUSTER', 'KEYSLOT', key)).trim());
+  const credentials = password === undefined ? '' : `:${encodeURIComponent(password)}@`;
   return {
-    url: `redis://127.0.0.1:${seed}`,
+    url: tls === undefined ? `redis://${credentials}127.0.0.1:${seed}` : `rediss://${credentials}127.0.0.1:${tlsPorts.get(seed)}`,
     nodes,
     slotOf,
     nodeOf: async (key) => {
@@ -75,7 +91,7 @@ export async function startCluster(): Promise<RunningCluster> {
       const index = nodes.findIndex((node) => node.port === port);
       nodes[index]?.kill();
       nodes[index] = await startNode(port);
-      await waitUntilOk(ports);
+      await waitUntilOk(ports, password);
     },
     stop,
     kill: () => {
@@ -104,10 +120,14 @@ async function slotOwners(port: number): Promise<Array<{ from: number; to: numbe
   return ranges;
 }
 
-async function waitUntilOk(ports: number[]): Promise<void> {
+function auth(password: string | undefined): string[] {
+  return password === undefined ? [] : ['-a', password, '--no-auth-warning'];
+}
+
+async function waitUntilOk(ports: number[], password?: string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    const states = await Promise.all(ports.map(async (port) => /cluster_state:ok/.test(await cli(port, 'CLUSTER', 'INFO'))));
+    const states = await Promise.all(ports.map(async (port) => /cluster_state:ok/.test(await cli(port, ...auth(password), 'CLUSTER', 'INFO'))));
     if (states.every(Boolean)) return;
     if (Date.now() > deadline) throw new Error(`the test Redis Cluster (ports ${ports.join(', ')}) did not reach cluster_state:ok within ${READY_TIMEOUT_MS} ms`);
     await sleep(100);
