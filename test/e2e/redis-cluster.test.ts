@@ -158,6 +158,8 @@ describe('a long-lived process (serve) gets a master back', () => {
         else await expect(cache.read(ref, 30)).resolves.toMatchObject({ hit: true });
         expect(Date.now() - started).toBeLessThan(3000);
       }
+      // serve's /readyz: redis "down" while a master is.
+      await expect(cache.ping()).rejects.toThrow(`127.0.0.1:${victim}`);
       await cluster.restart(victim);
       // The node came back empty: a miss, then the put lands and reads hit again, with no new client.
       let back = false;
