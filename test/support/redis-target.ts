@@ -15,7 +15,10 @@ export function sharedIsCluster(): boolean {
 
 /** Whether a URL names the shared test Redis when it is a cluster (so shopdb must run with --redis-cluster). */
 export function isSharedCluster(url: string | undefined): boolean {
-  return url !== undefined && sharedIsCluster() && url.startsWith(inject('redisUrl'));
+  if (url === undefined || !sharedIsCluster()) return false;
+  const shared = inject('redisUrl');
+  // The same host and port (another port may start with the same digits), with or without a path.
+  return url === shared || url.startsWith(`${shared}/`);
 }
 
 /**
