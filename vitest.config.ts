@@ -1,8 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The cache files, run a second time (project "cluster") against a local 3-master Redis Cluster with
+ * --redis-cluster: test/support/services.ts starts it, test/support/redis-target.ts points the files at it.
+ */
+const CACHE_FILES = [
+  'test/e2e/cache.test.ts',
+  'test/e2e/cache-coherence.test.ts',
+  'test/e2e/cache-delete.test.ts',
+  'test/e2e/cache-entries.test.ts',
+  'test/e2e/cache-flush.test.ts',
+  'test/e2e/cache-race.test.ts',
+  'test/e2e/cache-scope.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/services.ts'],
     // E2e files spawn the built binary many times; a cold DynamoDB Local on 2 cores can take seconds to answer,
     // and creating tables with their indexes takes longer while another file uses the same engine.
@@ -13,5 +26,9 @@ export default defineConfig({
     // the files that add indexes to existing tables run a DynamoDB Local of their own. See BENCHMARKS.md
     // "The test suite's time".
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'cluster', include: CACHE_FILES } },
+    ],
   },
 });

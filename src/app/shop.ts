@@ -28,7 +28,7 @@ export interface ShopSettings {
   location: string;
   tablePrefix: string;
   /** Absent: no cache. `url` may hold a password and is never printed. */
-  cache: { url: string; ttlSeconds: number; readThrough: boolean; retryAfterMs?: number } | undefined;
+  cache: { url: string; ttlSeconds: number; readThrough: boolean; retryAfterMs?: number; cluster: boolean } | undefined;
 }
 
 export interface ShopEvents {
@@ -70,7 +70,7 @@ export async function openShop(settings: ShopSettings, sink: ShopEvents): Promis
   const cache = settings.cache ? await openCache(settings, settings.cache, sink) : undefined;
   const redis = cache?.redis;
   // Its own connection (opened only if used), allowed more time per command than a read: a flush SCANs the whole keyspace.
-  const admin = cache && settings.cache ? new (await import('../store/redis-cache.js')).RedisCache(settings.cache.url, ADMIN_COMMAND_TIMEOUT_MS) : undefined;
+  const admin = cache && settings.cache ? new (await import('../store/redis-cache.js')).RedisCache(settings.cache.url, ADMIN_COMMAND_TIMEOUT_MS, { cluster: settings.cache.cluster }) : undefined;
 
   const events: ServiceEvents = {
     read: (report) => sink.debug(describeRead(report)),
@@ -108,7 +108,7 @@ async function openCache(settings: ShopSettings, config: NonNullable<ShopSetting
     return undefined;
   }
   // ioredis is loaded only when a cache is configured.
-  const redis = new (await import('../store/redis-cache.js')).RedisCache(config.url);
+  const redis = new (await import('../store/redis-cache.js')).RedisCache(config.url, undefined, { cluster: config.cluster });
   const scope = cacheScope(identity);
   const cache: CacheSettings = {
     cache: redis,
@@ -119,7 +119,7 @@ async function openCache(settings: ShopSettings, config: NonNullable<ShopSetting
     breaker: new CacheBreaker(config.retryAfterMs),
   };
   sink.debug(
-    `cache: Redis at ${redis.location}, scope ${scope} (${identity}), ttl ${config.ttlSeconds} s${config.readThrough ? '' : ' (refreshed on writes only)'}`,
+    `cache: Redis${config.cluster ? ' Cluster' : ''} at ${redis.location}, scope ${scope} (${identity}), ttl ${config.ttlSeconds} s${config.readThrough ? '' : ' (refreshed on writes only)'}`,
   );
   return { redis, settings: cache };
 }

@@ -16,6 +16,7 @@ export interface GlobalOptions {
   cache?: boolean;
   cacheTtl?: string;
   redisUrl?: string;
+  redisCluster?: boolean;
 }
 
 export interface CacheConfig {
@@ -24,6 +25,8 @@ export interface CacheConfig {
   ttlSeconds: number;
   /** `--cache`: answer reads from Redis. Writes refresh it whenever a URL is configured. */
   readThrough: boolean;
+  /** `--redis-cluster`: the URL names one seed node of a Redis Cluster (its credentials and TLS apply to every node). */
+  cluster: boolean;
 }
 
 export interface Config {
@@ -42,6 +45,8 @@ export interface Config {
   cache: CacheConfig | undefined;
   /** The cache TTL as resolved (and checked) even when no cache is configured: `cache.ttlSeconds` when there is one. */
   cacheTtlSeconds: number;
+  /** `--redis-cluster` / SHOPDB_REDIS_CLUSTER as resolved (and checked) even when no cache is configured: `cache.cluster` when there is one. */
+  redisCluster: boolean;
   /** Where each setting came from, for `config show`: "flag --endpoint", "env SHOPDB_ENDPOINT", "default", … */
   sources: ConfigSources;
 }
@@ -58,6 +63,7 @@ export interface ConfigSources {
   cacheUrl: string;
   cacheTtl: string;
   cacheReads: string;
+  cacheCluster: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -108,6 +114,7 @@ export function resolveConfig(flags: GlobalOptions, rawEnv: Env, stdoutIsTty: bo
     location: endpoint ?? `DynamoDB in ${region ?? 'the configured region'}`,
     cache: resolveCache(flags, env),
     cacheTtlSeconds: cacheTtl(flags, env),
+    redisCluster: redisCluster(flags, env),
     sources: {
       endpoint: endpointSource,
       region: regionSource,
@@ -175,7 +182,7 @@ function colourSource(flags: GlobalOptions, env: Env, stdoutIsTty: boolean): str
   return env.TERM === 'dumb' ? 'env TERM=dumb' : 'default (stdout is a terminal)';
 }
 
-function cacheSources(flags: GlobalOptions, env: Env): Pick<ConfigSources, 'cacheUrl' | 'cacheTtl' | 'cacheReads'> {
+function cacheSources(flags: GlobalOptions, env: Env): Pick<ConfigSources, 'cacheUrl' | 'cacheTtl' | 'cacheReads' | 'cacheCluster'> {
   return {
     cacheUrl: first(
       [flags.redisUrl, 'flag --redis-url'],
@@ -186,6 +193,7 @@ function cacheSources(flags: GlobalOptions, env: Env): Pick<ConfigSources, 'cach
     ).source,
     cacheTtl: first([flags.cacheTtl, 'flag --cache-ttl'], [env.SHOPDB_CACHE_TTL, 'env SHOPDB_CACHE_TTL'], [undefined, 'default']).source,
     cacheReads: flags.cache === true ? 'flag --cache' : 'default (off: reads go to DynamoDB)',
+    cacheCluster: flags.redisCluster === true ? 'flag --redis-cluster' : env.SHOPDB_REDIS_CLUSTER !== undefined ? 'env SHOPDB_REDIS_CLUSTER' : 'default (off: one Redis)',
   };
 }
 
@@ -214,9 +222,26 @@ function cacheTtl(flags: GlobalOptions, env: Env): number {
 function resolveCache(flags: GlobalOptions, env: Env): CacheConfig | undefined {
   const url = flags.redisUrl ?? env.SHOPDB_REDIS_URL ?? env.REDIS_URL ?? (flags.cache ? DEFAULT_REDIS_URL : undefined);
   const ttlSeconds = cacheTtl(flags, env);
+  // Checked even without a URL: a mistyped value is reported wherever it is set.
+  const cluster = redisCluster(flags, env);
   if (url === undefined) return undefined;
-  checkRedisUrl(url, flags.redisUrl !== undefined ? '--redis-url' : env.SHOPDB_REDIS_URL !== undefined ? 'SHOPDB_REDIS_URL' : 'REDIS_URL');
-  return { url, ttlSeconds, readThrough: flags.cache === true };
+  const source = flags.redisUrl !== undefined ? '--redis-url' : env.SHOPDB_REDIS_URL !== undefined ? 'SHOPDB_REDIS_URL' : 'REDIS_URL';
+  checkRedisUrl(url, source);
+  if (cluster && Number(new URL(url).pathname.replace(/^\//, '') || '0') !== 0) {
+    throw badInput(source, 'names a database other than 0, and a Redis Cluster has only database 0; drop the /<db> after the port');
+  }
+  return { url, ttlSeconds, readThrough: flags.cache === true, cluster };
+}
+
+/** `--redis-cluster`, else SHOPDB_REDIS_CLUSTER: true/false/1/0 (any case), else off. */
+export function redisCluster(flags: GlobalOptions, env: Env): boolean {
+  if (flags.redisCluster === true) return true;
+  const text = env.SHOPDB_REDIS_CLUSTER;
+  if (text === undefined) return false;
+  const value = text.trim().toLowerCase();
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw badInput('SHOPDB_REDIS_CLUSTER', `${quote(text, 20)} is not a switch; use true, false, 1 or 0`);
 }
 
 /**

@@ -38,6 +38,7 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .option('--cache', 'read through the Redis cache (order get, cart get, serve)')
     .option('--cache-ttl <seconds>', 'lifetime of cached items (default 300; env SHOPDB_CACHE_TTL)')
     .option('--redis-url <url>', 'Redis for the cache (env SHOPDB_REDIS_URL, REDIS_URL; default redis://127.0.0.1:6379)')
+    .option('--redis-cluster', 'the Redis URL names one node of a Redis Cluster (env SHOPDB_REDIS_CLUSTER)')
     .option('--verbose', 'explain what happens on stderr, with stack traces for unexpected errors (env SHOPDB_VERBOSE)')
     .option('--no-color', 'no colour in tables (also NO_COLOR)')
     .addHelpText('after', examples('shopdb local start', 'export SHOPDB_ENDPOINT=http://127.0.0.1:8000', 'shopdb tables create', 'shopdb order create --user u1 --amount 19.99'))

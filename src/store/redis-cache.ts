@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisCommander, type RedisOptions } from 'ioredis';
 import { createHash, randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import type { CachedEntry, CacheLookup, CacheRef, ChangeOutcome, EntrySource, StreamChange, Version, VersionedCache } from '../core/cache.js';
@@ -338,9 +338,18 @@ function escape(text: string, special: RegExp): string {
   return text.replace(special, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
+/** What the commands below need, common to one Redis and a cluster client (which routes each command by its key's slot). */
+type Commands = RedisCommander<{ type: 'default'; mapping: 'resp2' }>;
+
+export interface RedisCacheOptions {
+  /** The URL names one seed node of a Redis Cluster: the client learns the others from it, and its credentials and TLS apply to each. */
+  cluster?: boolean;
+}
+
 export class RedisCache implements VersionedCache {
-  private client: Redis | undefined;
-  private connecting: Promise<Redis> | undefined;
+  private client: Redis | Cluster | undefined;
+  private connecting: Promise<Redis | Cluster> | undefined;
+  private readonly cluster: boolean;
 
   /** `location` is the URL without credentials: the only form that ever appears in messages. */
   readonly location: string;
@@ -356,9 +365,11 @@ export class RedisCache implements VersionedCache {
   constructor(
     private readonly url: string,
     private readonly commandTimeoutMs = TIMEOUT_MS,
+    options: RedisCacheOptions = {},
   ) {
     this.location = redact(url);
     this.database = databaseOf(url);
+    this.cluster = options.cluster === true;
   }
 
   async read(ref: CacheRef, leaseSeconds: number, usable: (entry: CachedEntry) => boolean = () => true): Promise<CacheLookup> {
@@ -439,26 +450,72 @@ export class RedisCache implements VersionedCache {
   /**
    * SCAN with a MATCH of each table's literal key prefix, UNLINK of what it
    * returns (each key checked against the prefix once more), in batches of
-   * FLUSH_BATCH; never FLUSHDB. One Redis, not a cluster (SCAN walks one node).
+   * FLUSH_BATCH; never FLUSHDB. On a cluster SCAN walks one node: every
+   * master of the slot map is scanned on a connection of its own, and the
+   * keys are unlinked one by one through the cluster client (a multi-key
+   * UNLINK across slots is refused, and a key moved meanwhile is followed).
+   * A master that cannot be reached fails the flush: its keys were not removed.
    */
   async flush(scope: string, tables: readonly string[]): Promise<number> {
     let removed = 0;
-    for (const table of tables) {
-      const prefix = `${KEY_FORMAT}:${tablePrefix(scope, table)}`;
-      const match = flushPattern(scope, table);
-      let cursor = '0';
-      do {
-        const [next, found] = await this.run((redis) => redis.scan(cursor, 'MATCH', match, 'COUNT', FLUSH_BATCH));
-        cursor = next;
-        const ours = found.filter((key) => key.startsWith(prefix));
-        if (ours.length > 0) removed += await this.run((redis) => redis.unlink(...ours));
-      } while (cursor !== '0');
+    const nodes = await this.flushTargets();
+    try {
+      // Every master first: a master that is down fails the flush before anything is removed.
+      await Promise.all(nodes.map((node) => this.run(() => node.open(), node.location)));
+      for (const node of nodes) {
+        for (const table of tables) {
+          const prefix = `${KEY_FORMAT}:${tablePrefix(scope, table)}`;
+          const match = flushPattern(scope, table);
+          let cursor = '0';
+          do {
+            const [next, found] = await this.run(() => node.client.scan(cursor, 'MATCH', match, 'COUNT', FLUSH_BATCH), node.location);
+            cursor = next;
+            const ours = found.filter((key) => key.startsWith(prefix));
+            if (ours.length > 0) removed += await this.run((redis) => unlinkAll(redis, ours, this.cluster));
+          } while (cursor !== '0');
+        }
+      }
+    } finally {
+      for (const node of nodes) node.close();
     }
     return removed;
   }
 
+  /** One Redis: its client. A cluster: a connection to each master of the slot map (which the caller closes). */
+  private async flushTargets(): Promise<Array<{ client: Commands; location: string; open(): Promise<void>; close(): void }>> {
+    const client = await this.run(async (redis) => redis);
+    if (!(client instanceof Cluster)) return [{ client: client as Commands, location: this.location, open: async () => {}, close: () => {} }];
+    return masterKeys(client).map((key) => {
+      const [host, port] = splitNodeKey(key);
+      const node = new Redis({ ...this.nodeOptions(), host, port, lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false });
+      let firstError: unknown;
+      node.on('error', (error: unknown) => {
+        firstError ??= error;
+      });
+      return {
+        client: node,
+        location: `the master ${key} of ${this.location}`,
+        open: () => node.connect().catch((error: unknown) => Promise.reject(firstError ?? error)),
+        close: () => node.disconnect(),
+      };
+    });
+  }
+
+  /** One Redis: PING. A cluster: PING on every master of the slot map, so that a master that is down shows. */
   async ping(): Promise<void> {
-    await this.run((redis) => redis.ping());
+    const client = await this.run(async (redis) => redis);
+    if (!(client instanceof Cluster)) {
+      await this.run((redis) => redis.ping());
+      return;
+    }
+    const connected = new Map(client.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+    await Promise.all(
+      masterKeys(client).map((key) => {
+        const node = connected.get(key);
+        if (!node) throw new ShopError('UNAVAILABLE', `Redis at ${this.location}: the master ${key} is not connected`);
+        return this.run(() => node.ping(), `the master ${key} of ${this.location}`);
+      }),
+    );
   }
 
   /** Lets the process exit at once: no socket or reconnect timer is left behind. */
@@ -471,11 +528,12 @@ export class RedisCache implements VersionedCache {
     else client.disconnect();
   }
 
-  private async run<R>(command: (redis: Redis) => Promise<R>): Promise<R> {
+  private async run<R>(command: (redis: Commands) => Promise<R>, location = this.location): Promise<R> {
     try {
-      return await command(await this.connect());
+      return await command((await this.connect()) as Commands);
     } catch (error) {
-      throw new ShopError('UNAVAILABLE', `Redis at ${this.location}: ${describe(error)}`, { cause: error });
+      if (error instanceof ShopError) throw error;
+      throw new ShopError('UNAVAILABLE', `Redis at ${location}: ${describe(error, this.cluster)}`, { cause: error });
     }
   }
 
@@ -485,10 +543,11 @@ export class RedisCache implements VersionedCache {
    * is dropped here and the next command opens a new one: a long-lived
    * process gets its cache back once Redis does.
    */
-  private connect(): Promise<Redis> {
+  private connect(): Promise<Redis | Cluster> {
     const status = this.client?.status;
     if (status === 'end' || status === 'close') this.drop(this.client);
     if (this.connecting) return this.connecting;
+    if (this.cluster) return this.connectCluster();
 
     // ioredis's defaults retry for over a minute and keep the process alive; fail fast instead.
     const client = new Redis(this.url, {
@@ -516,6 +575,7 @@ export class RedisCache implements VersionedCache {
       async () => {
         if (Number.isNaN(this.database)) throw new Error('the database in the URL is not a whole number');
         if (this.database !== 0) await client.select(this.database);
+        await refuseClusterNode(client);
         return client;
       },
       async (error: unknown) => {
@@ -532,7 +592,124 @@ export class RedisCache implements VersionedCache {
     return connecting;
   }
 
-  private drop(client: Redis | undefined): void {
+  /**
+   * A cluster client, as fail-fast as the single connection above: no
+   * offline queue, no reconnect of the cluster or of a node (a node whose
+   * connection died is dropped, and a MOVED to it, or the next refresh of
+   * the slot map, opens a new one), a connection closed under a command or
+   * a CLUSTERDOWN fails the command at once rather than after retries, and
+   * few redirections. MOVED and ASK are followed by ioredis. A dropped
+   * cluster client is replaced on the next command, as a single one is.
+   * Resolves once the slot map is known and every master's connection is
+   * open (a master that is down does not hold the others up: its commands
+   * fail), so that a burst of commands does not find a node connecting.
+   */
+  private connectCluster(): Promise<Cluster> {
+    if (this.database !== 0) return Promise.reject(new Error('a Redis Cluster has only database 0'));
+    const seed = new URL(this.url);
+    const [host, port] = [seed.hostname.replace(/^\[|\]$/g, ''), Number(seed.port || 6379)];
+    const client = new Cluster([{ host, port }], {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      // ioredis's ready check asks CLUSTER INFO of a random node, maybe the one master that is down, and then
+      // gives up the whole client: a cluster whose state is fail answers CLUSTERDOWN to each command instead.
+      enableReadyCheck: false,
+      clusterRetryStrategy: () => null,
+      retryDelayOnFailover: 0,
+      retryDelayOnClusterDown: 0,
+      retryDelayOnTryAgain: 20,
+      maxRedirections: 5,
+      slotsRefreshTimeout: Math.max(TIMEOUT_MS, this.commandTimeoutMs),
+      enableAutoPipelining: true,
+      // Nodes keep the names the seed and CLUSTER SLOTS give: a TLS certificate names the host (ElastiCache
+      // announces hostnames with TLS), and ioredis would otherwise connect to the address it resolved.
+      dnsLookup: (address, callback) => callback(null, address),
+      redisOptions: this.nodeOptions(),
+    });
+    let firstError: unknown;
+    const remember = (error: unknown) => {
+      firstError ??= error;
+    };
+    client.on('error', remember);
+    client.on('node error', remember);
+    this.client = client;
+    // ioredis waits for ever on a slot map that names no usable node (a lone node that never learnt its own
+    // address announces none): the connect, slot map included, gets the time of two round trips of commands.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the cluster gave no usable slot map in time (does every node announce its address?)')), 2 * Math.max(TIMEOUT_MS, this.commandTimeoutMs));
+    });
+    const connecting = Promise.race([client.connect(), deadline]).finally(() => clearTimeout(timer)).then(
+      async () => {
+        await Promise.allSettled(client.nodes('master').map((node) => (node.status === 'wait' ? node.connect() : undefined)));
+        return client;
+      },
+      async (error: unknown) => {
+        this.drop(client);
+        throw await this.clusterConnectError(firstError ?? error);
+      },
+    );
+    this.connecting = connecting;
+    return connecting;
+  }
+
+  /**
+   * Why a cluster client could not start. ioredis reports a seed it could
+   * not ask for the slot map as "Connection is closed." or "None of startup
+   * nodes is available": the seed is then asked again on a single
+   * connection, whose error says why (connection refused, authentication,
+   * TLS), as it does without cluster mode.
+   */
+  private async clusterConnectError(error: unknown): Promise<unknown> {
+    const cause = (error as { lastNodeError?: unknown }).lastNodeError ?? error;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    if (/cluster support disabled/i.test(message)) {
+      return new Error('is not a Redis Cluster (cluster support is disabled there); turn cluster mode off to use it as one Redis', { cause });
+    }
+    const seed = new URL(this.url);
+    const probe = new Redis({
+      ...this.nodeOptions(),
+      host: seed.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(seed.port || 6379),
+      lazyConnect: true,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+    });
+    let probeError: unknown;
+    probe.on('error', (failure: unknown) => {
+      probeError ??= failure;
+    });
+    try {
+      await probe.connect();
+      await probe.ping();
+      return cause;
+    } catch (failure) {
+      const reason = probeError ?? failure;
+      if ((reason as { code?: unknown }).code === 'ETIMEDOUT' && this.url.startsWith('rediss:') && (await answersPlainRedis(this.url))) {
+        return new Error('does not speak TLS (it answers plain Redis; use redis://)', { cause: reason });
+      }
+      return reason;
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  /** Each cluster node's connection options: the URL's credentials and TLS, and the single connection's timeouts. */
+  private nodeOptions(): RedisOptions {
+    const seed = new URL(this.url);
+    return {
+      username: seed.username === '' ? undefined : decodeURIComponent(seed.username),
+      password: seed.password === '' ? undefined : decodeURIComponent(seed.password),
+      tls: seed.protocol === 'rediss:' ? {} : undefined,
+      connectTimeout: TIMEOUT_MS,
+      commandTimeout: this.commandTimeoutMs,
+      maxRetriesPerRequest: 0,
+      disconnectTimeout: 50,
+      enableAutoPipelining: true,
+    };
+  }
+
+  private drop(client: Redis | Cluster | undefined): void {
     if (!client || client !== this.client) return;
     this.client = undefined;
     this.connecting = undefined;
@@ -559,7 +736,7 @@ const SCRIPT_SHAS = new Map<string, string>();
  * a read then sends ~100 bytes rather than the script's few KB, and Redis does
  * not hash the script again on every call.
  */
-async function evalScript(redis: Redis, script: string, keys: number, ...args: string[]): Promise<unknown> {
+async function evalScript(redis: Commands, script: string, keys: number, ...args: string[]): Promise<unknown> {
   let sha = SCRIPT_SHAS.get(script);
   if (sha === undefined) {
     sha = createHash('sha1').update(script).digest('hex');
@@ -571,6 +748,35 @@ async function evalScript(redis: Redis, script: string, keys: number, ...args: s
     if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
     return redis.eval(script, keys, ...args);
   }
+}
+
+/** One UNLINK of every key on one Redis; on a cluster one per key (keys of several slots), sent together. */
+async function unlinkAll(redis: Commands, keys: string[], cluster: boolean): Promise<number> {
+  if (!cluster) return redis.unlink(...keys);
+  const counts = await Promise.all(keys.map((key) => redis.unlink(key)));
+  return counts.reduce((sum, count) => sum + count, 0);
+}
+
+/** "host:port" of each master that the cluster client's slot map names, each once. */
+function masterKeys(cluster: Cluster): string[] {
+  return [...new Set(cluster.slots.map((owners) => owners[0]).filter((key): key is string => key !== undefined))];
+}
+
+function splitNodeKey(key: string): [string, number] {
+  const colon = key.lastIndexOf(':');
+  return [key.slice(0, colon), Number(key.slice(colon + 1))];
+}
+
+/**
+ * A node of a Redis Cluster given as one Redis: commands for the slots of the
+ * other nodes would be refused (MOVED) and, worse, writes that the cluster's
+ * other clients rely on would not reach the item's node. Refused at connect,
+ * with one clear message. A server that does not answer INFO (a proxy) is
+ * taken as it is.
+ */
+async function refuseClusterNode(client: Redis): Promise<void> {
+  const info = await client.info('cluster').catch(() => '');
+  if (/^cluster_enabled:1\s*$/m.test(info)) throw new Error('is a Redis Cluster node; turn cluster mode on to use it');
 }
 
 function newToken(): string {
@@ -665,13 +871,17 @@ function answersPlainRedis(url: string): Promise<boolean> {
   });
 }
 
-function describe(error: unknown): string {
+function describe(error: unknown, cluster = false): string {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | undefined)?.code;
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (/WRONGPASS|NOAUTH|invalid password/i.test(message)) return 'authentication failed (check the password in the URL)';
   if (/DB index is out of range|invalid DB index/i.test(message)) return 'the database in the URL does not exist there (the server has fewer; see its "databases" setting)';
   if (/Unknown RESP type|Protocol error/i.test(message)) return 'is not a Redis server (it answered in another protocol)';
+  if (/^(MOVED|ASK) \d+ /.test(message) && cluster) return `a key's slot is served elsewhere, and that node could not be reached (${message.slice(0, 60)})`;
+  if (/^(MOVED|ASK) \d+ /.test(message)) return 'is a Redis Cluster node (it redirected a key to another node); turn cluster mode on to use it';
+  if (/^CLUSTERDOWN/.test(message)) return 'the Redis Cluster is down (CLUSTERDOWN)';
+  if (message === 'Connection is closed.') return 'the connection is closed (the node is down, or was reached and then lost)';
   if (/wrong version number|ERR_SSL_|packet length too long|unknown protocol/i.test(message) || String(code).startsWith('ERR_SSL_')) {
     return 'does not speak TLS (use redis:// for a plain-text Redis)';
   }

@@ -8,6 +8,7 @@
  * coming back after a Redis outage in a long-lived process.
  */
 import { Redis } from 'ioredis';
+import { testRedisClient, testRedisCache } from '../support/redis-target.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
@@ -43,7 +44,7 @@ beforeAll(async () => {
   );
   scope = cacheScope((await dynamoIdentity({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1' }))!);
   evicting = await startRedis({ port: await freePort(), extraArgs: ['--maxmemory', '8mb', '--maxmemory-policy', 'allkeys-lru'] });
-  evictingClient = new Redis(evicting.url, { maxRetriesPerRequest: 1 });
+  evictingClient = testRedisClient(evicting.url, { maxRetriesPerRequest: 1 });
 });
 
 afterAll(async () => {
@@ -54,7 +55,7 @@ afterAll(async () => {
 });
 
 function redisCache(url: string): RedisCache {
-  const cache = new RedisCache(url);
+  const cache = testRedisCache(url);
   closers.push(() => cache.close());
   return cache;
 }
@@ -132,7 +133,7 @@ async function lateFill(id: string, redisUrl: string, write: () => Promise<void>
 
 describe('a late fill after the newer entry is gone', () => {
   it('expired: the writer used --cache-ttl 1 (through the binary)', async () => {
-    const shared = new Redis(sharedRedisUrl, { maxRetriesPerRequest: 1 });
+    const shared = testRedisClient(sharedRedisUrl, { maxRetriesPerRequest: 1 });
     closers.push(() => shared.quit());
     const id = 'gone-expired';
     await lateFill(
@@ -295,7 +296,7 @@ describe('a long-lived process gets its cache back after a Redis outage', () => 
     await sleep(600);
     expect(await read()).toBe('cache miss');
     expect(await read()).toBe('cache hit');
-    const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const client = testRedisClient(redis.url, { maxRetriesPerRequest: 1 });
     closers.push(() => client.quit());
     expect(await client.exists(keys(id).entry)).toBe(1);
     expect(warnings).toHaveLength(1);

@@ -10,6 +10,7 @@
  * interleavings of reads, writes, deletes and re-creates.
  */
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { testRedisClient, testRedisCache } from '../support/redis-target.js';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -50,9 +51,9 @@ let evictingClient: Redis;
 const closers: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  shared = new Redis(sharedUrl, { maxRetriesPerRequest: 1 });
+  shared = testRedisClient(sharedUrl, { maxRetriesPerRequest: 1 });
   evicting = await startRedis({ port: await freePort(), extraArgs: ['--maxmemory', '8mb', '--maxmemory-policy', 'allkeys-lru'] });
-  evictingClient = new Redis(evicting.url, { maxRetriesPerRequest: 1 });
+  evictingClient = testRedisClient(evicting.url, { maxRetriesPerRequest: 1 });
 });
 
 afterAll(async () => {
@@ -63,7 +64,7 @@ afterAll(async () => {
 });
 
 function redisCache(url: string): RedisCache {
-  const cache = new RedisCache(url);
+  const cache = testRedisCache(url);
   closers.push(() => cache.close());
   return cache;
 }

@@ -4,7 +4,7 @@
  * and refreshes the cache in between. The real store and the real Redis
  * decide everything; the gate only delays a call after DynamoDB answered it.
  */
-import { Redis } from 'ioredis';
+import { testRedisClient, testRedisCache } from '../support/redis-target.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
 import type { CachedEntry, CacheLookup, CacheRef, CacheSettings, ChangeOutcome, ReadReport, StoredRead, StreamChange, VersionedCache } from '../../src/core/cache.js';
@@ -27,7 +27,7 @@ let redis: RedisCache;
 /** The scope the CLI computes for the shared DynamoDB Local, so both see the same entries. */
 let scope: string;
 /** A separate connection to look at what the services stored. */
-const inspector = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+const inspector = testRedisClient(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
 
 beforeAll(async () => {
   await createTables(prefix);
@@ -41,7 +41,7 @@ beforeAll(async () => {
     },
     names,
   );
-  redis = new RedisCache(redisUrl);
+  redis = testRedisCache(redisUrl);
   scope = cacheScope((await dynamoIdentity({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1' }))!);
 });
 

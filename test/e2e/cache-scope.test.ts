@@ -6,6 +6,7 @@
  * Redis Cluster hash slot, ids with braces included, on a real cluster node.
  */
 import { Redis } from 'ioredis';
+import { testRedisClient } from '../support/redis-target.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,7 @@ const ORDERS = `${prefix}EcommerceOrders`;
 const redisUrl = inject('redisUrl');
 const endpointA = inject('dynamoEndpoint');
 let engineB: TestEngine;
-const inspector = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+const inspector = testRedisClient(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
 
 beforeAll(async () => {
   engineB = await startTestEngine();
@@ -197,8 +198,8 @@ describe('one hash slot per item, on a real Redis Cluster node', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'shopdb-cluster-'));
-    node = await startRedis({ port: await freePort(), extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--dir', dir] });
-    client = new Redis(node.url, { maxRetriesPerRequest: 1 });
+    node = await startRedis({ port: await freePort(), extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--dir', dir, '--cluster-announce-ip', '127.0.0.1'] });
+    client = testRedisClient(node.url, { maxRetriesPerRequest: 1 });
     await client.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
     for (let attempt = 0; !String(await client.call('CLUSTER', 'INFO')).includes('cluster_state:ok'); attempt++) {
       if (attempt > 100) throw new Error('the one-node cluster never became ok');
@@ -215,7 +216,8 @@ describe('one hash slot per item, on a real Redis Cluster node', () => {
   const ids = ['plain', '{', '}', '{}', '}{', 'a}b', 'a{b}c', '{x}:lease', 'x}:lease', '%7B', '%', 'ünï{cødé}', 'a:b'];
 
   it('every script runs on the cluster node (a cross-slot script would fail) and reads back each item', async () => {
-    const cache = new RedisCache(node.url);
+    // A cluster node is used in cluster mode (given as one Redis, shopdb refuses it).
+    const cache = new RedisCache(node.url, undefined, { cluster: true });
     try {
       for (const [index, id] of ids.entries()) {
         const ref = { scope: 'abc', table: 'T', id };

@@ -5,7 +5,7 @@
  * from a DynamoDB read.
  */
 import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { Redis } from 'ioredis';
+import { testRedisClient } from '../support/redis-target.js';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -25,7 +25,7 @@ const CARTS = `${prefix}EcommerceCarts`;
 const redisUrl = inject('redisUrl');
 const client = rawClient();
 /** Our own view of the shared redis-server, to look at what shopdb stored. */
-const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+const redis = testRedisClient(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
 
 /** Redis trouble may add about 300 ms; 3 s keeps the check meaningful on a loaded 2-core machine. */
 const FAULT_BUDGET_MS = 3000;

@@ -65,6 +65,7 @@ describe('config show --json', () => {
       'cacheUrl',
       'cacheTtlSeconds',
       'cacheReads',
+      'cacheCluster',
     ]);
     expect(report.endpoint?.source).toBe('env SHOPDB_ENDPOINT');
     expect(report.region).toEqual({ value: 'us-east-1', source: 'default for a loopback endpoint' });
@@ -78,6 +79,7 @@ describe('config show --json', () => {
     expect(report.cacheUrl).toEqual({ value: null, source: 'not set: no cache' });
     expect(report.cacheTtlSeconds).toEqual({ value: 300, source: 'default' });
     expect(report.cacheReads).toEqual({ value: false, source: 'default (off: reads go to DynamoDB)' });
+    expect(report.cacheCluster).toEqual({ value: false, source: 'default (off: one Redis)' });
   });
 
   it('flags win over variables, and each says so', async () => {

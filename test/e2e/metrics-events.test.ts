@@ -129,7 +129,7 @@ describe('ShopEvents.cacheError', () => {
     const { shop: writer } = await recordingShop();
     await writer.orders.create({ orderId: 'm-cache', userId: 'u-m', amount: '2.00' });
     const deadPort = await freePort();
-    const { shop, cacheErrors } = await recordingShop({ cache: { url: `redis://127.0.0.1:${deadPort}`, ttlSeconds: 60, readThrough: true, retryAfterMs: 0 } });
+    const { shop, cacheErrors } = await recordingShop({ cache: { url: `redis://127.0.0.1:${deadPort}`, ttlSeconds: 60, readThrough: true, retryAfterMs: 0, cluster: false } });
     await expect(shop.orders.read('m-cache', 'cached')).resolves.toMatchObject({ order: { orderId: 'm-cache' }, cache: 'off' });
     const afterOne = cacheErrors();
     expect(afterOne).toBeGreaterThanOrEqual(1);
@@ -139,7 +139,7 @@ describe('ShopEvents.cacheError', () => {
   });
 
   it('is never told anything while Redis answers (the DynamoDB calls still are)', async () => {
-    const { shop, calls, cacheErrors } = await recordingShop({ cache: { url: inject('redisUrl'), ttlSeconds: 60, readThrough: true } });
+    const { shop, calls, cacheErrors } = await recordingShop({ cache: { url: inject('redisUrl'), ttlSeconds: 60, readThrough: true, cluster: false } });
     await shop.orders.create({ orderId: 'm-cache-ok', userId: 'u-m', amount: '2.00' });
     expect((await shop.orders.read('m-cache-ok', 'cached')).cache).toBe('hit');
     calls.length = 0;

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { dynamoEndpoint } from './endpoint.js';
+import { isSharedCluster } from './redis-target.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/shopdb', import.meta.url));
 
@@ -33,18 +34,29 @@ export function testEnv(prefix: string | undefined, extra: Record<string, string
     AWS_REGION: undefined,
     SHOPDB_REDIS_URL: undefined,
     REDIS_URL: undefined,
+    SHOPDB_REDIS_CLUSTER: undefined,
     HOME: '/nonexistent-shopdb-test-home',
+    // The "cluster" project: the shared Redis is a cluster, used with cluster mode.
+    ...(isSharedCluster(extra.SHOPDB_REDIS_URL ?? extra.REDIS_URL) ? { SHOPDB_REDIS_CLUSTER: 'true' } : {}),
     ...extra,
   };
 }
 
-/** Runs the built binary as a script would: piped, so output is JSON. */
+/**
+ * Runs the built binary as a script would: piped, so output is JSON. In the
+ * "cluster" project, a run whose Redis URL (--redis-url, SHOPDB_REDIS_URL or
+ * REDIS_URL) is the shared cluster's gets SHOPDB_REDIS_CLUSTER=true, unless
+ * the test sets that variable itself (testEnv does it for the variables).
+ */
 export async function shopdb(args: string[], options: { prefix?: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<Run> {
+  const env = testEnv(options.prefix, options.env);
+  const flagged = args.indexOf('--redis-url');
+  if (flagged >= 0 && isSharedCluster(args[flagged + 1]) && !(options.env !== undefined && 'SHOPDB_REDIS_CLUSTER' in options.env)) env.SHOPDB_REDIS_CLUSTER = 'true';
   const result: Result = await execa(BIN, args, {
     reject: false,
     timeout: options.timeoutMs ?? 60_000,
     input: options.input,
-    env: testEnv(options.prefix, options.env),
+    env,
     extendEnv: true,
   });
   const stdout = String(result.stdout ?? '');

@@ -1,17 +1,25 @@
 /**
  * Vitest global setup: one in-memory DynamoDB Local and one redis-server for
- * the whole run, shared by every test file through inject().
+ * the whole run, shared by every test file through inject(). The project
+ * named "cluster" (vitest.config.ts) runs the cache files again against a
+ * 3-master Redis Cluster: its redisUrl is the cluster's seed node, and
+ * redisCluster tells the helpers (test/support/redis-target.ts) to use
+ * cluster mode. Vitest calls this once per project: the services are started
+ * once, and stopped when the last project is done.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 import { freePort, spawnEngine, stopProcess, waitUntilReady } from '../../src/local/engine.js';
 import { startRedis, type RunningRedis } from '../../src/local/redis-server.js';
+import { startCluster, type RunningCluster } from './redis-cluster.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     dynamoEndpoint: string;
     redisUrl: string;
     redisPort: number;
+    /** redisUrl is the seed node of a Redis Cluster (the "cluster" project). */
+    redisCluster: boolean;
   }
 }
 
@@ -19,7 +27,47 @@ declare module 'vitest' {
 const READY_TIMEOUT_MS = 30_000;
 const ABRUPT_END_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
+interface Services {
+  dynamo: { endpoint: string };
+  redis: RunningRedis;
+  cluster(): Promise<RunningCluster>;
+  stop(): Promise<void>;
+}
+
+/** Shared by the projects' calls, which load this module once each. */
+const shared = globalThis as { shopdbServices?: Promise<Services>; shopdbServiceUsers?: number };
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  shared.shopdbServiceUsers = (shared.shopdbServiceUsers ?? 0) + 1;
+  shared.shopdbServices ??= startServices();
+  const release = async () => {
+    shared.shopdbServiceUsers = (shared.shopdbServiceUsers ?? 1) - 1;
+    if (shared.shopdbServiceUsers > 0) return;
+    const services = shared.shopdbServices;
+    shared.shopdbServices = undefined;
+    await services?.then((running) => running.stop(), () => {});
+  };
+  try {
+    const services = await shared.shopdbServices;
+    project.provide('dynamoEndpoint', services.dynamo.endpoint);
+    if (project.name === 'cluster') {
+      const cluster = await services.cluster();
+      project.provide('redisUrl', cluster.url);
+      project.provide('redisPort', Number(new URL(cluster.url).port));
+      project.provide('redisCluster', true);
+    } else {
+      project.provide('redisUrl', services.redis.url);
+      project.provide('redisPort', services.redis.port);
+      project.provide('redisCluster', false);
+    }
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return release;
+}
+
+async function startServices(): Promise<Services> {
   const killOnAbruptEnd = new Set<() => void>();
   const removeEmergencyHandlers = installEmergencyHandlers(killOnAbruptEnd);
 
@@ -27,11 +75,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     startDynamo(killOnAbruptEnd),
     startRedisOnFreePort(killOnAbruptEnd),
   ]);
+  let cluster: Promise<RunningCluster> | undefined;
 
   const teardown = async () => {
     await Promise.allSettled([
       dynamo.status === 'fulfilled' ? dynamo.value.stop() : undefined,
       redis.status === 'fulfilled' ? redis.value.stop() : undefined,
+      cluster?.then((running) => running.stop()),
     ]);
     removeEmergencyHandlers();
   };
@@ -41,10 +91,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw dynamo.status === 'rejected' ? dynamo.reason : (redis as PromiseRejectedResult).reason;
   }
 
-  project.provide('dynamoEndpoint', dynamo.value.endpoint);
-  project.provide('redisUrl', redis.value.url);
-  project.provide('redisPort', redis.value.port);
-  return teardown;
+  return {
+    dynamo: dynamo.value,
+    redis: redis.value,
+    // Started by the first project that asks for it: a run of the default project alone never does.
+    cluster: () => {
+      cluster ??= startCluster().then((running) => {
+        killOnAbruptEnd.add(running.kill);
+        return running;
+      });
+      return cluster;
+    },
+    stop: teardown,
+  };
 }
 
 async function startDynamo(killOnAbruptEnd: Set<() => void>) {

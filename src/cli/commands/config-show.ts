@@ -26,6 +26,7 @@ export interface ConfigReport {
   cacheUrl: Setting<string | null>;
   cacheTtlSeconds: Setting<number>;
   cacheReads: Setting<boolean>;
+  cacheCluster: Setting<boolean>;
 }
 
 /**
@@ -69,6 +70,7 @@ export async function configShow(ctx: CommandContext): Promise<void> {
     cacheUrl: { value: config.cache === undefined ? null : redactedRedisUrl(config.cache.url), source: sources.cacheUrl },
     cacheTtlSeconds: { value: config.cacheTtlSeconds, source: sources.cacheTtl },
     cacheReads: { value: config.cache?.readThrough === true, source: sources.cacheReads },
+    cacheCluster: { value: config.redisCluster, source: sources.cacheCluster },
   };
 
   await ctx.out.result(report, (render) =>
@@ -87,6 +89,7 @@ export async function configShow(ctx: CommandContext): Promise<void> {
       ['Cache URL', report.cacheUrl.value, report.cacheUrl.source],
       ['Cache TTL', `${report.cacheTtlSeconds.value}s`, report.cacheTtlSeconds.source],
       ['Cache reads', report.cacheReads.value ? 'on' : 'off', report.cacheReads.source],
+      ['Redis Cluster', report.cacheCluster.value ? 'on' : 'off', report.cacheCluster.source],
     ]),
   );
 }
