@@ -38,7 +38,7 @@ export async function startFollower(settings: ShopSettings, options: FollowOptio
   if (identity === undefined) throw new ShopError('BAD_INPUT', 'region: no AWS region is configured', { hint: { kind: 'set-region' } });
   const names = tableNames(settings.tablePrefix);
   const [{ RedisCache }, { openStreamStore }] = await Promise.all([import('../store/redis-cache.js'), import('../store/stream-store.js')]);
-  const redis = new RedisCache(config.url);
+  const redis = new RedisCache(config.url, undefined, { cluster: config.cluster });
   const store = openStreamStore(
     { endpoint: settings.endpoint, region: settings.region, staticCredentials: settings.staticCredentials, timeoutMs: settings.timeoutMs, location: settings.location },
     {

@@ -21,7 +21,7 @@ const prefix = uniquePrefix('fol-stream');
 const names = tableNames(prefix);
 const client = rawClient();
 const inspector = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-const settings = shopSettings(prefix, { cache: { url: redisUrl, ttlSeconds: 300, readThrough: true } });
+const settings = shopSettings(prefix, { cache: { url: redisUrl, ttlSeconds: 300, readThrough: true, cluster: false } });
 const lines: string[] = [];
 let follower: RunningFollower | undefined;
 let scope: string;
