@@ -2,12 +2,14 @@
 // The follower section of `npm run bench`, runnable alone: `node bench/follow.mjs [--quick]` (or
 // `node bench/run.mjs --only=follow`). One `shopdb cache follow` process against a DynamoDB Local and a
 // redis-server of this script's own, measured end to end:
-// - lag under a foreign write load: a plain SDK client (not shopdb) puts and updates orders at a fixed
-//   rate (≥ 200 writes/s), version untouched, each write carrying a unique marker; Redis keyspace
-//   notifications (`notify-keyspace-events E$`) tell this script the moment the follower SETs an entry,
-//   and a GET of it says which write it holds. Lag = that moment − the write's acknowledgement, both on
-//   this process's clock. DynamoDB Local rounds the stream's ApproximateCreationDateTime down to the
-//   minute, so the follower's own "lag" log figure means nothing here and is not used;
+// - lag under a foreign write load: a plain SDK client (not shopdb; bench/follow-writer.mjs, a process of
+//   its own) puts and updates orders at a fixed rate (≥ 200 writes/s), version untouched, each write
+//   carrying a unique marker; Redis keyspace notifications (`notify-keyspace-events E$`) tell this script
+//   the moment the follower SETs an entry, and a GET of it says which write it holds. Lag = that moment −
+//   the write's answer (epoch ms, performance.now()'s resolution, in both processes); and, as an upper
+//   bound, − its sending: the record became readable from the stream between the two. DynamoDB Local
+//   rounds the stream's ApproximateCreationDateTime down to the minute, so the follower's own "lag" log
+//   figure means nothing here and is not used;
 // - the records/s the follower sustains, from its own log lines (`--report-seconds 1`);
 // - catching up a backlog: the follower stopped, BACKLOG records written, the follower started again,
 //   timed until every record's image is in Redis.
@@ -41,7 +43,7 @@ const LOAD_SECONDS = option('seconds', quick ? 10 : 30);
 const WARMUP_SECONDS = quick ? 3 : 5;
 const BACKLOG = option('backlog', quick ? 3000 : 10_000);
 /** Writes in flight at most: the writer falls behind its schedule (and says so) rather than pile up requests (DynamoDB Local writes fewer per second at 32 concurrent than at 8). */
-const MAX_IN_FLIGHT = 16;
+const MAX_IN_FLIGHT = option('in-flight', 16);
 /** How long the follower may take to apply what was written before the measurement gives up on the rest. */
 const DRAIN_MS = 30_000;
 /** The follower's poll interval of an idle shard (src/core/follower.ts DEFAULT_POLL_MS): the reference a lag is judged against. */
@@ -298,7 +300,11 @@ await stopProcess(engine.pid);
 // --- the report ---------------------------------------------------------------------------------------
 const machine = `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const rate = (count, seconds) => `${Math.round(count / seconds).toLocaleString('en-US')} records/s`;
+// The record is readable from the stream after the write was sent and before its answer: the issue's lag lies
+// between the lag from the answer and the lag from the sending, so the target is met for sure when even the latter meets it.
+const upper = { p50: percentile(sentToSeen, 50), p99: percentile(sentToSeen, 99), max: sentToSeen.at(-1) };
 const met = lag.p99 <= TARGET_P99_MS;
+const verdict = upper.p99 <= TARGET_P99_MS ? 'met' : met ? 'met from the answer, not from the sending' : 'missed';
 console.log(`\nshopdb cache follow benchmark — ${new Date().toISOString().slice(0, 10)}, ${machine}${quick ? ' (quick)' : ''}`);
 console.log(
   `load average (1 min) ${loadBefore.toFixed(1)} before the run, ${loadavg()[0].toFixed(1)} after it; DynamoDB Local and redis-server on the same machine; ` +
@@ -307,10 +313,11 @@ console.log(
 console.log('| measurement | cache follow | reference | |');
 console.log('|---|---|---|---|');
 console.log(`| foreign writes, achieved (asked ${RATE}/s) | ${writeRate.toFixed(0)} writes/s | ≥ 200 writes/s | ${writeRate >= 200 ? 'met' : 'missed'} |`);
-console.log(`| lag, write acknowledged → its image in Redis: p50 | ${ms(lag.p50)} | the poll interval of an idle shard, ${POLL_MS} ms | |`);
+console.log(`| lag, write answered → its image in Redis: p50 | ${ms(lag.p50)} | the poll interval of an idle shard, ${POLL_MS} ms | |`);
 console.log(`| lag p90 | ${ms(lag.p90)} | | |`);
-console.log(`| lag p99 | ${ms(lag.p99)} | ≤ ${TARGET_P99_MS} ms | ${met ? 'met' : 'missed'} |`);
+console.log(`| lag p99 | ${ms(lag.p99)} | ≤ ${TARGET_P99_MS} ms after the record is readable | ${verdict} |`);
 console.log(`| lag max | ${ms(lag.max)} | | |`);
+console.log(`| lag from the write's sending (an upper bound: DynamoDB's answer time included): p50, p99, max | ${ms(upper.p50)}, ${ms(upper.p99)}, ${ms(upper.max)} | ≤ ${TARGET_P99_MS} ms (p99) | |`);
 console.log(
   `| records/s applied under that load (the follower's 1-s reports: median, range) | ${loadRates.length ? `${median(loadRates).toFixed(0)}/s (${Math.min(...loadRates).toFixed(0)}–${Math.max(...loadRates).toFixed(0)})` : '—'} | the write rate, ${writeRate.toFixed(0)}/s | |`,
 );
@@ -319,14 +326,19 @@ console.log(`| the same, first image → last | ${catchUp.applying.toFixed(2)} s
 console.log('');
 console.log(
   `- lag: ${lags.length} of ${measured.writes.length} writes seen in Redis (${lagMissing} not within ${DRAIN_MS / 1000} s), min ${ms(lag.min)}, ${negative} below 0 ` +
-    `(the follower's SET reached the watcher before the write's answer reached the writer: a late acknowledgement, see the writer's event-loop delay); ` +
-    `from the write's sending instead (an upper bound, DynamoDB's answer included): p50 ${ms(percentile(sentToSeen, 50))}, p99 ${ms(percentile(sentToSeen, 99))}, max ${ms(sentToSeen.at(-1))}; ` +
-    `${measured.failed} writes failed${measured.firstError ? ` (${measured.firstError})` : ''}`,
+    `(the follower's SET reached the watcher before the write's answer reached the writer: a late answer, see the writer's event-loop delay; ` +
+    `so the lags from the answer are lower bounds, those from the sending upper bounds); ${measured.failed} writes failed${measured.firstError ? ` (${measured.firstError})` : ''}`,
 );
 console.log(
   `- the writer: DynamoDB answered its writes in ${ms(percentile(answers, 50))} (p50), ${ms(percentile(answers, 99))} (p99); it had ${MAX_IN_FLIGHT} writes in flight and waited ${measured.capped} times; ` +
     `event-loop delay p99/max: writer ${ms(measured.loopDelayMs.p99)}/${ms(measured.loopDelayMs.max)}, watcher ${ms(watcherLoop.percentile(99) / 1e6)}/${ms(watcherLoop.max / 1e6)}`,
 );
+if (writeRate < 0.95 * RATE) {
+  console.log(
+    `- the writer fell behind its ${RATE}/s: DynamoDB Local (Java, on the same cores as everything else) answered no faster with ${MAX_IN_FLIGHT} writes in flight; ` +
+      (lagMissing === 0 && met ? 'it, not the follower, set the write rate (the follower kept up: every write reached Redis, at the lags above)' : 'and the follower did not keep up either (see the lags above)'),
+  );
+}
 console.log(`- CPU during the measured load (share of one core): ${Object.entries(cpu).map(([name, share]) => `${name} ${(share * 100).toFixed(0)} %`).join(', ')}`);
 console.log(
   `- backlog: ${BACKLOG.toLocaleString('en-US')} puts (${Math.min(BACKLOG, IDS)} to existing orders, ${Math.max(0, BACKLOG - IDS)} new) by BatchWriteItem in ${backlogWriteSeconds.toFixed(1)} s while the follower was stopped; ` +
