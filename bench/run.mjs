@@ -13,7 +13,7 @@ import { benchEnv } from './env.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shopdbBin = join(root, 'bin/shopdb');
 const quick = process.argv.includes('--quick');
-// `node bench/run.mjs --only=set-status-many` (or single, bulk, memory, list, server) runs one section.
+// `node bench/run.mjs --only=set-status-many` (or single, bulk, memory, list, server, follow) runs one section.
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const section = (name) => only === undefined || only === name;
 const SINGLE_RUNS = quick ? 5 : 15;
@@ -28,6 +28,17 @@ function serverSection() {
 }
 if (only === 'server') {
   serverSection();
+  process.exit();
+}
+
+// `shopdb cache follow` under a foreign write load (bench/follow.mjs: its own DynamoDB Local and redis-server).
+function followSection() {
+  console.log('');
+  const followed = spawnSync(process.execPath, [join(root, 'bench/follow.mjs'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
+  if (followed.status !== 0) process.exitCode = 1;
+}
+if (only === 'follow') {
+  followSection();
   process.exit();
 }
 
@@ -270,3 +281,4 @@ if (section('list')) {
 }
 
 if (section('server')) serverSection();
+if (section('follow')) followSection();
