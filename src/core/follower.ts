@@ -184,6 +184,8 @@ const DEFAULT_BATCH = 1000;
 /** For clocks and for DynamoDB Local, which rounds ApproximateCreationDateTime down to the minute. */
 const HORIZON_MARGIN_SECONDS = 120;
 const MAX_BACKOFF_MS = 5_000;
+/** Items of one page applied to the cache at once. */
+const IN_FLIGHT = 100;
 
 export class Follower {
   private readonly leaseMs: number;
@@ -651,20 +653,30 @@ class ShardWorker {
     const pending = new Map(byItem);
     while (pending.size > 0) {
       if (!this.live) return false;
-      await Promise.all(
-        [...pending].map(async ([id, changes]) => {
-          while (changes.length > 0) {
-            const record = changes[0] as StreamRecord;
-            const outcome = await settings.cache.applyChange(this.ref(id), this.change(record), settings.ttlSeconds, horizonSeconds).catch(() => undefined);
-            if (outcome === undefined) return;
-            outcomes[outcome] += 1;
-            changes.shift();
-          }
-          pending.delete(id);
-        }),
-      );
+      let failure: unknown;
+      // At most IN_FLIGHT items at a time: a whole page at once could outlast the cache's command timeout.
+      const items = [...pending];
+      for (let start = 0; start < items.length && failure === undefined; start += IN_FLIGHT) {
+        await Promise.all(
+          items.slice(start, start + IN_FLIGHT).map(async ([id, changes]) => {
+            while (changes.length > 0) {
+              const record = changes[0] as StreamRecord;
+              let outcome: ChangeOutcome;
+              try {
+                outcome = await settings.cache.applyChange(this.ref(id), this.change(record), settings.ttlSeconds, horizonSeconds);
+              } catch (error) {
+                failure ??= error;
+                return;
+              }
+              outcomes[outcome] += 1;
+              changes.shift();
+            }
+            pending.delete(id);
+          }),
+        );
+      }
       if (pending.size === 0) break;
-      this.follower.problem('cache', `the cache could not be updated from ${this.lease.table}'s stream; retrying (cached reads may be stale meanwhile)`);
+      this.follower.problem('cache', `the cache could not be updated from ${this.lease.table}'s stream (${messageOf(failure)}); retrying (cached reads may be stale meanwhile)`);
       await sleep(backoff, this.aborted.signal);
       backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
     }
