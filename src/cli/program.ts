@@ -54,8 +54,9 @@ export function buildProgram(withContext: WithContext, io: { writeOut(text: stri
     .addOption(new Option('--billing <mode>', 'capacity mode').choices(['provisioned', 'on-demand']))
     .option('--rcu <n>', 'read capacity units (provisioned; default 5)')
     .option('--wcu <n>', 'write capacity units (provisioned; default 5)')
+    .option('--no-stream', 'no streams on new tables, existing streams left as they are (the cache follower then cannot run)')
     .addHelpText('after', examples('shopdb tables create', 'shopdb tables create --billing on-demand', 'shopdb --table-prefix staging- tables create --rcu 10 --wcu 10'))
-    .action(async (options: { billing?: string; rcu?: string; wcu?: string }, command: Command) => {
+    .action(async (options: { billing?: string; rcu?: string; wcu?: string; stream?: boolean }, command: Command) => {
       const { tablesCreate } = await import('./commands/tables-create.js');
       await withContext(command, (ctx) => tablesCreate(ctx, options));
     });

@@ -219,6 +219,12 @@ export interface WaitOptions {
   onWait?: (wait: TableWait) => void;
   /** Something the person should know that does not stop the command (items left out of an index). */
   onNotice?: (message: string) => void;
+  /**
+   * false: create new tables without a stream and leave existing tables'
+   * streams as they are (for a DynamoDB Local that no follower reads: its
+   * streams slow every later write down; see the README). Default: streams.
+   */
+  streams?: boolean;
 }
 
 /** States a table leaves by itself; DynamoDB refuses creating or deleting it meanwhile. */
@@ -267,7 +273,7 @@ export class TableService {
           continue;
         }
         if (current) break;
-        created = await this.admin.create(name, table.hashKey, billing, wanted, table.stream ? STREAM_VIEW_TYPE : undefined);
+        created = await this.admin.create(name, table.hashKey, billing, wanted, table.stream && options.streams !== false ? STREAM_VIEW_TYPE : undefined);
         // Refused: another client created it, or it was deleting after all; look again.
         if (created) break;
         await this.pause(name, 'DELETING', 'create', deadline, options.onWait);
@@ -275,7 +281,9 @@ export class TableService {
       const indexed = await this.ensureIndexes(name, table.hashKey, wanted, deadline, options.onWait);
       let description = indexed.description;
       let stream: StreamReport | undefined;
-      if (table.stream) {
+      if (table.stream && options.streams === false) {
+        stream = streamState(description.stream);
+      } else if (table.stream) {
         const ensured = await this.ensureStream(name, table.hashKey, description, streamsUnsupported.length > 0, deadline, options);
         ({ description, stream } = ensured);
         if (stream.status === 'UNSUPPORTED') streamsUnsupported.push(name);

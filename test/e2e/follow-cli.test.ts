@@ -25,7 +25,7 @@ let client: DynamoDBClient;
 
 beforeAll(async () => {
   client = new DynamoDBClient({ endpoint: dynamoEndpoint(), region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  await createTables(prefix);
+  await createTables(prefix, { streams: true });
 });
 
 afterAll(async () => {
@@ -70,7 +70,7 @@ describe('a table without a stream', () => {
 
   it('a stream disabled with UpdateTable on one table (carts): the error names that table', async () => {
     const off = uniquePrefix('follow-streamoff');
-    await createTables(off);
+    await createTables(off, { streams: true });
     await client.send(new UpdateTableCommand({ TableName: `${off}EcommerceCarts`, StreamSpecification: { StreamEnabled: false } }));
     const error = await refused(off);
     expect(error.message).toContain(`${off}EcommerceCarts`);

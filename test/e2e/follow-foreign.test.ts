@@ -19,7 +19,7 @@ const BY_STREAM = 'stored by the stream follower';
 let follower: RunningFollower;
 
 beforeAll(async () => {
-  await createTables(prefix);
+  await createTables(prefix, { streams: true });
   follower = await startFollower(prefix, { leaseSeconds: 2, verbose: true });
 });
 

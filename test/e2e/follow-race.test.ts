@@ -32,7 +32,7 @@ let scope: string;
 let follower: RunningFollower;
 
 beforeAll(async () => {
-  await createTables(prefix);
+  await createTables(prefix, { streams: true });
   store = openDynamoStore(
     { endpoint: inject('dynamoEndpoint'), region: 'us-east-1', staticCredentials: { accessKeyId: 'test', secretAccessKey: 'test' }, timeoutMs: 10_000, location: 'test' },
     names,

@@ -19,7 +19,7 @@ let port: number;
 beforeAll(async () => {
   port = await freePort();
   redis = await startRedis({ port });
-  await createTables(prefix);
+  await createTables(prefix, { streams: true });
 });
 
 afterAll(async () => {

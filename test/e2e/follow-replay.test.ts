@@ -27,7 +27,7 @@ let scope: string;
 beforeAll(async () => {
   client = new DynamoDBClient({ endpoint: dynamoEndpoint(), region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   scope = cacheScope((await dynamoIdentity({ endpoint: dynamoEndpoint(), region: 'us-east-1' }))!);
-  await createTables(prefix);
+  await createTables(prefix, { streams: true });
 });
 
 afterAll(async () => {

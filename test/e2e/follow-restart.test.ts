@@ -59,7 +59,7 @@ function holding(follower: RunningFollower): string[] {
 /** A fresh prefix with its tables, and `count` original-design orders and carts, each read once through the cache. */
 async function setup(label: string, count: number): Promise<{ prefix: string; orders: string; carts: string; ids: string[] }> {
   const prefix = uniquePrefix(label);
-  await createTables(prefix);
+  await createTables(prefix, { streams: true });
   const orders = `${prefix}EcommerceOrders`;
   const carts = `${prefix}EcommerceCarts`;
   const ids = Array.from({ length: count }, (_, i) => `item-${i}`);

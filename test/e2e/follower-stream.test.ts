@@ -27,7 +27,7 @@ let follower: RunningFollower | undefined;
 let scope: string;
 
 beforeAll(async () => {
-  await createTables(prefix);
+  await createTables(prefix, { streams: true });
   scope = cacheScope((await dynamoIdentity({ endpoint: dynamoEndpoint(), region: 'us-east-1' }))!);
   follower = await startFollower(settings, { leaseSeconds: 2 }, { info: (line) => lines.push(line), warn: (line) => lines.push(`warning: ${line}`) });
 });

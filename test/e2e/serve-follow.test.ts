@@ -28,7 +28,7 @@ async function serve(args: string[], options: { prefix?: string; env?: Record<st
   return served;
 }
 
-beforeAll(() => createTables(prefix));
+beforeAll(() => createTables(prefix, { streams: true }));
 afterAll(async () => {
   await Promise.all(running.map((served) => served.stop()));
 });
@@ -177,7 +177,7 @@ describe('serve --follow', () => {
 
   it('with --verbose, logs one debug line per batch that carried records', async () => {
     const own = uniquePrefix('serve-follow-verbose');
-    await createTables(own);
+    await createTables(own, { streams: true });
     const verbose = await serve(['--follow', '--verbose', '--redis-url', inject('redisUrl')], { prefix: own });
     const created = await http(verbose.url, 'POST', '/v1/orders', { body: { orderId: 'o-follow-verbose', userId: 'u-1', totalAmount: '1.00' } });
     expect(created.status).toBe(201);
@@ -191,7 +191,7 @@ describe('serve --follow', () => {
 describe('stopping', () => {
   it('SIGTERM stops the server and the follower (exit 0) and releases the leases: a cache follow started after takes them at once', async () => {
     const stopPrefix = uniquePrefix('serve-follow-stop');
-    await createTables(stopPrefix);
+    await createTables(stopPrefix, { streams: true });
     const served = await serve(['--follow', '--redis-url', inject('redisUrl')], { prefix: stopPrefix });
     await until(20_000, 'leases taken', () => (followerLines(served).filter((line) => / lease taken /.test(line.msg)).length === 2 ? true : undefined));
     const asked = Date.now();
@@ -224,7 +224,7 @@ describe('stopping', () => {
 describe('replicas', () => {
   it('two serve --follow replicas share the shards through the leases; one killed (SIGKILL), the other takes its shard within the lease time', async () => {
     const own = uniquePrefix('serve-follow-replicas');
-    await createTables(own);
+    await createTables(own, { streams: true });
     const shards = async (served: Served) => {
       const text = await metricsOf(served);
       return (value(text, 'shopdb_follower_shards', { table: `${own}EcommerceOrders` }) ?? 0) + (value(text, 'shopdb_follower_shards', { table: `${own}EcommerceCarts` }) ?? 0);
@@ -301,7 +301,7 @@ describe('a Redis that does not answer', () => {
     // Tables of its own: a follower of the first tables would share their shards with the one above.
     const own = uniquePrefix('serve-follow-noredis');
     const orders = `${own}EcommerceOrders`;
-    await createTables(own);
+    await createTables(own, { streams: true });
     const redisPort = await freePort();
     const served = await serve(['--follow', '--redis-url', `redis://127.0.0.1:${redisPort}`], { prefix: own });
     await until(20_000, 'leases taken', () => (followerLines(served).filter((line) => / lease taken /.test(line.msg)).length === 2 ? true : undefined));
@@ -335,7 +335,7 @@ describe('a DynamoDB that does not answer at start', () => {
   it('the server starts (not ready), the follower retries in the background and follows once DynamoDB answers', async () => {
     const own = uniquePrefix('serve-follow-late');
     const orders = `${own}EcommerceOrders`;
-    await createTables(own);
+    await createTables(own, { streams: true });
     const port = await freePort();
     const upstream = new URL(inject('dynamoEndpoint'));
     const served = await serve(['--follow', '--redis-url', inject('redisUrl'), '--endpoint', `http://127.0.0.1:${port}`, '--timeout', '1'], { prefix: own });

@@ -111,6 +111,22 @@ function warnings(run: Run): string[] {
 
 const ENABLED = { status: 'ENABLED', viewType: 'NEW_AND_OLD_IMAGES', latestArn: expect.stringMatching(/^arn:aws:dynamodb:.*\/stream\//) };
 
+describe('--no-stream', () => {
+  it('creates tables without a stream and leaves an existing stream alone (neither added nor turned off)', async () => {
+    const bare = uniquePrefix('st-nostream');
+    const created = tables(await shopdb(['tables', 'create', '--no-stream'], { prefix: bare }));
+    expect(created.map((table) => table.result)).toEqual(['created', 'created', 'created']);
+    for (const base of ['EcommerceOrders', 'EcommerceCarts']) expect((await described(`${bare}${base}`)).spec?.StreamEnabled).not.toBe(true);
+    expect(created[0]!.stream).toMatchObject({ status: 'NONE' });
+    // Run again without the flag, the stream is added; with it once more, the stream stays.
+    expect(tables(await shopdb(['tables', 'create'], { prefix: bare }))[0]!.stream).toMatchObject({ status: 'ENABLED' });
+    const kept = tables(await shopdb(['tables', 'create', '--no-stream'], { prefix: bare }));
+    expect(kept.map((table) => table.result)).toEqual(['exists', 'exists', 'exists']);
+    expect(kept[0]!.stream).toMatchObject({ status: 'ENABLED' });
+    expect((await described(`${bare}EcommerceOrders`)).spec).toEqual({ StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' });
+  });
+});
+
 describe('new tables', () => {
   const prefix = uniquePrefix('st-new');
 

@@ -8,13 +8,14 @@ import type { Spinner } from '../output.js';
  */
 export const TABLE_WAIT_MS = 300_000;
 
-export async function tablesCreate(ctx: CommandContext, options: { billing?: string; rcu?: string; wcu?: string }): Promise<void> {
+export async function tablesCreate(ctx: CommandContext, options: { billing?: string; rcu?: string; wcu?: string; stream?: boolean }): Promise<void> {
   const billing = parseBilling(options);
   const { tables } = await ctx.services();
   const spinner = ctx.out.spinner();
   try {
     const reports = await tables.create(billing, {
       waitMs: TABLE_WAIT_MS,
+      streams: options.stream !== false,
       onWait: progress(ctx, spinner),
       onNotice: (message) => {
         spinner.stop();
