@@ -86,17 +86,22 @@ const OPERATION = Symbol('shopdb.operation');
 /** Attempts per call; the SDK's own default, kept explicit because the per-attempt timeout depends on it. */
 const MAX_ATTEMPTS = 3;
 
-export function connectDynamo(settings: DynamoSettings): Dynamo {
+/** The settings every DynamoDB client of shopdb's is made with (this one, and the follower's DynamoDB Streams client). */
+export function clientOptions(settings: DynamoSettings) {
   // A socket that accepts and never answers would otherwise hold a command forever.
   const attemptMs = Math.max(250, Math.floor(settings.timeoutMs / MAX_ATTEMPTS));
-  const client = new DynamoDBClient({
+  return {
     endpoint: settings.endpoint,
     region: settings.region,
     credentials: settings.staticCredentials,
     maxAttempts: MAX_ATTEMPTS,
     requestHandler: { connectionTimeout: attemptMs, requestTimeout: attemptMs, throwOnRequestTimeout: true },
     streamCollector: collectBody,
-  });
+  };
+}
+
+export function connectDynamo(settings: DynamoSettings): Dynamo {
+  const client = new DynamoDBClient(clientOptions(settings));
   // Errors do not say which operation failed; messages about a missing operation must.
   client.middlewareStack.add(
     (next, context) => async (args) => {

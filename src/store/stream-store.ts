@@ -10,7 +10,7 @@ import { DeleteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { noStream, SHARD_END, TRIM_HORIZON, type LeaseStore, type ShardLease, type StreamPage, type StreamReader, type StreamRecord, type StreamShard, type TableStream } from '../core/follower.js';
 import { ShopError } from '../core/errors.js';
-import { connectDynamo, refuseProtoItem, serviceError, type Dynamo, type DynamoSettings } from './dynamo-client.js';
+import { clientOptions, connectDynamo, refuseProtoItem, serviceError, type Dynamo, type DynamoSettings } from './dynamo-client.js';
 import { attributeValuesToCart, attributeValuesToOrder } from './items.js';
 
 /*
@@ -25,18 +25,10 @@ export interface FollowedTableNames {
   leases: string;
 }
 
-const MAX_ATTEMPTS = 3;
 
 export function openStreamStore(settings: DynamoSettings, names: FollowedTableNames) {
   const dynamo = connectDynamo(settings);
-  const attemptMs = Math.max(250, Math.floor(settings.timeoutMs / MAX_ATTEMPTS));
-  const streams = new DynamoDBStreamsClient({
-    endpoint: settings.endpoint,
-    region: settings.region,
-    credentials: settings.staticCredentials,
-    maxAttempts: MAX_ATTEMPTS,
-    requestHandler: { connectionTimeout: attemptMs, requestTimeout: attemptMs, throwOnRequestTimeout: true },
-  });
+  const streams = new DynamoDBStreamsClient(clientOptions(settings));
   return {
     reader: new DynamoStreamReader(dynamo, streams, names),
     leases: new DynamoLeaseStore(dynamo, names.leases),
