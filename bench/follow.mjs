@@ -25,8 +25,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort, spawnEngine, stopProcess, waitUntilReady } from '../dist/local/engine.js';
-import { startRedis } from '../dist/local/redis-server.js';
+import { startServices } from './services.mjs';
 import { benchEnv } from './env.mjs';
 import { MARKER, orderId, orderItem } from './follow-items.mjs';
 
@@ -52,18 +51,8 @@ const TARGET_P99_MS = 1000;
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 const loadBefore = loadavg()[0];
 
-const children = new Set();
-process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-const enginePort = await freePort();
-const engine = spawnEngine({ port: enginePort, inMemory: true, detached: false, env: process.env });
-children.add(engine);
-const endpoint = `http://127.0.0.1:${enginePort}`;
-const redis = await startRedis({ port: await freePort() });
-process.on('exit', () => redis.kill());
-await waitUntilReady(endpoint, 60_000, engine);
+const services = await startServices();
+const { children, engine, endpoint, redis } = services;
 const env = benchEnv(endpoint);
 const prefix = 'benchfollow-';
 const table = `${prefix}EcommerceOrders`;
@@ -294,8 +283,7 @@ const final = await follower.stop();
 subscriber.disconnect();
 watcher.disconnect();
 client.destroy();
-await redis.stop();
-await stopProcess(engine.pid);
+await services.stop();
 
 // --- the report ---------------------------------------------------------------------------------------
 const machine = `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;

@@ -11,9 +11,9 @@ import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, spawnEngine, stopProcess, waitUntilReady } from '../dist/local/engine.js';
+import { freePort } from '../dist/local/engine.js';
 import { benchEnv } from './env.mjs';
-import { startRedis } from '../dist/local/redis-server.js';
+import { startServices } from './services.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shopdbBin = join(root, 'bin/shopdb');
@@ -38,19 +38,8 @@ const work = mkdtempSync(join(tmpdir(), 'shopdb-bench-server-'));
 /** The machine's 1-minute load average before the run: on a shared machine it says how far to trust the figures. */
 const loadBefore = loadavg()[0];
 
-const children = new Set();
-const cleanUp = () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-};
-process.on('exit', cleanUp);
-
-const enginePort = await freePort();
-const engine = spawnEngine({ port: enginePort, inMemory: true, detached: false, env: process.env });
-children.add(engine);
-const endpoint = `http://127.0.0.1:${enginePort}`;
-const redis = await startRedis({ port: await freePort() });
-process.on('exit', () => redis.kill());
-await waitUntilReady(endpoint, 60_000, engine);
+const services = await startServices();
+const { children, endpoint, redis } = services;
 
 const env = benchEnv(endpoint);
 
@@ -279,8 +268,7 @@ if (serveAvailable) {
   await fresh.stop();
 }
 
-await redis.stop();
-await stopProcess(engine.pid);
+await services.stop();
 rmSync(work, { recursive: true, force: true });
 
 const machine = `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;

@@ -306,7 +306,8 @@ export class Follower {
         continue;
       }
       const lease = this.leases.find((candidate) => candidate.key === key);
-      if (lease === undefined || lease.owner !== this.settings.worker) this.lose(key, 'taken by another follower');
+      if (lease === undefined) this.lose(key, 'its row is gone from the lease table');
+      else if (lease.owner !== this.settings.worker) this.lose(key, 'taken by another follower');
     }
     await this.balance();
     for (const worker of this.workers.values()) worker.parentsDone = this.parentsDone(worker.lease);
@@ -510,6 +511,8 @@ class ShardWorker {
   private readonly aborted = new AbortController();
   private running: Promise<void> | undefined;
   private records = 0;
+  /** GetShardIterator failures in a row for this worker's checkpoint. */
+  private iteratorFailures = 0;
   private lagMs: number | undefined;
   private behindMs = 0;
 
@@ -620,9 +623,16 @@ class ShardWorker {
     const { reader, events } = this.follower.context;
     const after = checkpoint === TRIM_HORIZON ? undefined : checkpoint;
     try {
-      return await reader.iterator(this.stream, this.lease.shard, after);
+      const iterator = await reader.iterator(this.stream, this.lease.shard, after);
+      this.iteratorFailures = 0;
+      return iterator;
     } catch (error) {
-      if (after === undefined || ['UNAVAILABLE', 'TIMEOUT', 'THROTTLED', 'ACCESS_DENIED', 'TABLE_NOT_FOUND'].some((code) => isShopError(error, code as 'UNAVAILABLE'))) throw error;
+      this.iteratorFailures += 1;
+      // An outage is waited out; but a checkpoint refused three times in a row while the stream answers otherwise
+      // (DynamoDB Local answers a sequence number past the shard's end with an internal error) is given up.
+      const outage = ['UNAVAILABLE', 'TIMEOUT', 'THROTTLED', 'ACCESS_DENIED', 'TABLE_NOT_FOUND'].some((code) => isShopError(error, code as 'UNAVAILABLE'));
+      if (after === undefined || (outage && this.iteratorFailures < 3) || isShopError(error, 'TABLE_NOT_FOUND')) throw error;
+      this.iteratorFailures = 0;
       // The checkpoint is past the stream's retention (a follower down for over 24 h: every record since is older than the horizon
       // anyway), or not a sequence number of this shard (a row edited by hand): read from the oldest record kept, harmlessly.
       events.warn(`${this.lease.table} shard ${this.lease.shard}: no iterator after the checkpoint ${after.slice(0, 40)} (${messageOf(error)}); reading from the oldest record kept`);
@@ -676,6 +686,9 @@ class ShardWorker {
         );
       }
       if (pending.size === 0) break;
+      // Held up: the shard is now as far behind as the oldest change not yet applied.
+      const waiting = Math.min(...[...pending.values()].map((changes) => changes[0]?.writtenAtMs ?? now()));
+      this.behindMs = Math.max(0, now() - waiting);
       this.follower.problem('cache', `the cache could not be updated from ${this.lease.table}'s stream (${messageOf(failure)}); retrying (cached reads may be stale meanwhile)`);
       await sleep(backoff, this.aborted.signal);
       backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);

@@ -303,6 +303,9 @@ return 2
 /** SCAN's batch size for `flush`, and so the most keys one UNLINK removes. */
 const FLUSH_BATCH = 500;
 
+/** The least time between two new cluster clients made after failures. */
+const CLUSTER_RENEW_MS = 1000;
+
 /** Redis trouble may add at most about this much to a command before it falls back to DynamoDB. */
 const TIMEOUT_MS = 300;
 
@@ -348,6 +351,8 @@ export interface RedisCacheOptions {
 
 export class RedisCache implements VersionedCache {
   private client: Redis | Cluster | undefined;
+  /** When the cluster client was last given up after a failure (see run()). */
+  private droppedAt = 0;
   private connecting: Promise<Redis | Cluster> | undefined;
   private readonly cluster: boolean;
 
@@ -532,6 +537,13 @@ export class RedisCache implements VersionedCache {
     try {
       return await command((await this.connect()) as Commands);
     } catch (error) {
+      // A cluster client can be left with a slot map or node connections that no longer work once a master
+      // came back (a MOVED to it then fails for ever): after a failure the next command, at most once a
+      // second, starts over with a new client, which asks for the slot map again.
+      if (this.cluster && Date.now() - this.droppedAt >= CLUSTER_RENEW_MS) {
+        this.droppedAt = Date.now();
+        this.drop(this.client);
+      }
       if (error instanceof ShopError) throw error;
       throw new ShopError('UNAVAILABLE', `Redis at ${location}: ${describe(error, this.cluster)}`, { cause: error });
     }

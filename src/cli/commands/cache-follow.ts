@@ -57,8 +57,8 @@ export async function cacheFollow(ctx: CommandContext, input: FollowInput): Prom
       const { shards, errors } = follower.stats();
       const rate = window.records / Math.max(0.001, (now - window.since) / 1000);
       log(
-        `applied ${window.records} records (${rate.toFixed(1)}/s)${window.skipped ? `, skipped ${window.skipped} older than the horizon` : ''}; ` +
-          `lag ${seconds(window.lagMs)} (largest), ${seconds(window.behindMs)} behind the head; ${shards.length} shard${shards.length === 1 ? '' : 's'}; ${errors} error${errors === 1 ? '' : 's'} so far`,
+        `applied ${window.records} record${window.records === 1 ? '' : 's'} (${rate.toFixed(1)}/s)${window.skipped ? `, skipped ${window.skipped} older than the horizon` : ''}; ` +
+          `lag ${seconds(window.lagMs)} (largest), ${seconds(Math.max(window.behindMs, ...shards.map((shard) => shard.behindMs)))} behind the head; ${shards.length} shard${shards.length === 1 ? '' : 's'}; ${errors} error${errors === 1 ? '' : 's'} so far`,
       );
       Object.assign(window, { records: 0, skipped: 0, lagMs: undefined, behindMs: 0, since: now });
     }, reportSeconds * 1000);
