@@ -48,7 +48,7 @@ function storeAt(offsetMs: number, table = TABLE, endpoint = inject('dynamoEndpo
 }
 
 beforeAll(async () => {
-  await createTables(prefix);
+  await createTables(prefix, { streams: true });
   shop = await openShop({ ...settings(inject('dynamoEndpoint')), tablePrefix: prefix, cache: undefined }, { debug: () => {}, warn: () => {} });
   store = shop.idempotency;
   replica = storeAt(0);
@@ -318,7 +318,7 @@ describe('the table and its Time to Live', () => {
   it('an existing table without TTL (made before shopdb kept keys, or by hand) gets it: result updated; status warns until then', async () => {
     const other = uniquePrefix('idem-ttl');
     const name = tableNames(other).idempotency;
-    await createTables(other);
+    await createTables(other, { streams: true });
     // Replaced by one without Time to Live.
     await raw.send(new DeleteTableCommand({ TableName: name }));
     await raw.send(
