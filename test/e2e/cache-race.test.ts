@@ -7,7 +7,8 @@
 import { testRedisClient, testRedisCache } from '../support/redis-target.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
-import type { CachedEntry, CacheLookup, CacheRef, CacheSettings, ChangeOutcome, ReadReport, StoredRead, StreamChange, VersionedCache } from '../../src/core/cache.js';
+import type { CachedEntry, CacheRef, CacheSettings, ReadReport, StoredRead, VersionedCache } from '../../src/core/cache.js';
+import { PassThroughCache } from '../support/pass-through-cache.js';
 import type { Order } from '../../src/core/model.js';
 import { OrderService, type MoveOutcome, type OrderStore } from '../../src/core/orders.js';
 import { tableNames } from '../../src/core/tables.js';
@@ -106,49 +107,19 @@ function gated(inner: OrderStore) {
 }
 
 /** Passes everything to the real cache and notes each fill or put Redis has answered (stored or refused: Redis decides). */
-class OfferLog implements VersionedCache {
+class OfferLog extends PassThroughCache {
   readonly offers: Array<{ kind: 'fill' | 'put'; version: number | bigint; stored: boolean }> = [];
 
-  constructor(private readonly inner: VersionedCache) {}
-
-  read(ref: CacheRef, leaseSeconds: number, usable?: (entry: CachedEntry) => boolean): Promise<CacheLookup> {
-    return this.inner.read(ref, leaseSeconds, usable);
-  }
-
-  lease(ref: CacheRef, leaseSeconds: number): Promise<string> {
-    return this.inner.lease(ref, leaseSeconds);
-  }
-
-  async fill(ref: CacheRef, entry: CachedEntry, token: string, ttlSeconds: number): Promise<boolean> {
+  override async fill(ref: CacheRef, entry: CachedEntry, token: string, ttlSeconds: number): Promise<boolean> {
     const stored = await this.inner.fill(ref, entry, token, ttlSeconds);
     this.offers.push({ kind: 'fill', version: entry.version, stored });
     return stored;
   }
 
-  async put(ref: CacheRef, entry: CachedEntry, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
+  override async put(ref: CacheRef, entry: CachedEntry, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
     const stored = await this.inner.put(ref, entry, ttlSeconds, leaseSeconds);
     this.offers.push({ kind: 'put', version: entry.version, stored });
     return stored;
-  }
-
-  forget(ref: CacheRef, leaseSeconds: number): Promise<void> {
-    return this.inner.forget(ref, leaseSeconds);
-  }
-
-  remove(ref: CacheRef, deletedVersion: number | bigint | null, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
-    return this.inner.remove(ref, deletedVersion, ttlSeconds, leaseSeconds);
-  }
-
-  applyChange(ref: CacheRef, change: StreamChange, ttlSeconds: number, guardSeconds: number): Promise<ChangeOutcome> {
-    return this.inner.applyChange(ref, change, ttlSeconds, guardSeconds);
-  }
-
-  flush(scope: string, tables: readonly string[]): Promise<number> {
-    return this.inner.flush(scope, tables);
-  }
-
-  ping(): Promise<void> {
-    return this.inner.ping();
   }
 }
 

@@ -9,7 +9,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheScope } from '../../src/app/shop.js';
-import type { CachedEntry, CacheLookup, CacheRef, CacheSettings, ChangeOutcome, StoredRead, StreamChange, VersionedCache } from '../../src/core/cache.js';
+import type { CachedEntry, CacheRef, CacheSettings, StoredRead, VersionedCache } from '../../src/core/cache.js';
+import { PassThroughCache } from '../support/pass-through-cache.js';
 import type { Order } from '../../src/core/model.js';
 import { OrderService, type OrderStore } from '../../src/core/orders.js';
 import { tableNames } from '../../src/core/tables.js';
@@ -80,37 +81,13 @@ function gated(inner: OrderStore) {
 }
 
 /** The real cache, noting what Redis answered to each fill. */
-class FillLog implements VersionedCache {
+class FillLog extends PassThroughCache {
   readonly fills: boolean[] = [];
-  constructor(private readonly inner: VersionedCache) {}
-  read(ref: CacheRef, leaseSeconds: number, usable?: (entry: CachedEntry) => boolean): Promise<CacheLookup> {
-    return this.inner.read(ref, leaseSeconds, usable);
-  }
-  lease(ref: CacheRef, leaseSeconds: number): Promise<string> {
-    return this.inner.lease(ref, leaseSeconds);
-  }
-  async fill(ref: CacheRef, entry: CachedEntry, token: string, ttlSeconds: number): Promise<boolean> {
+
+  override async fill(ref: CacheRef, entry: CachedEntry, token: string, ttlSeconds: number): Promise<boolean> {
     const stored = await this.inner.fill(ref, entry, token, ttlSeconds);
     this.fills.push(stored);
     return stored;
-  }
-  put(ref: CacheRef, entry: CachedEntry, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
-    return this.inner.put(ref, entry, ttlSeconds, leaseSeconds);
-  }
-  forget(ref: CacheRef, leaseSeconds: number): Promise<void> {
-    return this.inner.forget(ref, leaseSeconds);
-  }
-  remove(ref: CacheRef, deletedVersion: number | bigint | null, ttlSeconds: number, leaseSeconds: number): Promise<boolean> {
-    return this.inner.remove(ref, deletedVersion, ttlSeconds, leaseSeconds);
-  }
-  applyChange(ref: CacheRef, change: StreamChange, ttlSeconds: number, guardSeconds: number): Promise<ChangeOutcome> {
-    return this.inner.applyChange(ref, change, ttlSeconds, guardSeconds);
-  }
-  flush(scopeName: string, tables: readonly string[]): Promise<number> {
-    return this.inner.flush(scopeName, tables);
-  }
-  ping(): Promise<void> {
-    return this.inner.ping();
   }
 }
 
