@@ -111,18 +111,23 @@ async function legacyOrderNotCached(id: string): Promise<void> {
   await inspector.del(entryKey(id));
 }
 
+/** A cached reader of the legacy order `id` (not cached), held after its DynamoDB read of the PENDING item and before its fill. */
+async function heldReader(id: string) {
+  await legacyOrderNotCached(id);
+  const slow = gated(store.orders);
+  const log = new FillLog(redis);
+  const reader = new OrderService(slow.orders, { cache: cached(log) });
+  const reading = reader.get(id, { strong: false });
+  expect((await slow.reached).item).toMatchObject({ status: 'PENDING' });
+  return { slow, log, reading };
+}
+
 const shipped = (id: string) => ({ op: 'update_item' as const, table: names.orders, key: { orderId: { S: id } }, attribute: 'status', value: { S: 'SHIPPED' } });
 
 describe('a held-back reader against a foreign write and the follower', () => {
   it('A: the follower applies the write first; the reader’s late fill of the old item is refused', async () => {
     const id = 'race-follow-a';
-    await legacyOrderNotCached(id);
-    const slow = gated(store.orders);
-    const log = new FillLog(redis);
-    const reader = new OrderService(slow.orders, { cache: cached(log) });
-
-    const reading = reader.get(id, { strong: false });
-    expect((await slow.reached).item).toMatchObject({ status: 'PENDING' });
+    const { slow, log, reading } = await heldReader(id);
     expect(await entryIn(id)).toBeNull();
 
     await foreign([shipped(id)]);
@@ -143,13 +148,7 @@ describe('a held-back reader against a foreign write and the follower', () => {
 
   it('B: the stale fill lands first (follower paused); the follower’s record then replaces it', async () => {
     const id = 'race-follow-b';
-    await legacyOrderNotCached(id);
-    const slow = gated(store.orders);
-    const log = new FillLog(redis);
-    const reader = new OrderService(slow.orders, { cache: cached(log) });
-
-    const reading = reader.get(id, { strong: false });
-    expect((await slow.reached).item).toMatchObject({ status: 'PENDING' });
+    const { slow, log, reading } = await heldReader(id);
     follower.child.kill('SIGSTOP');
     let pausedAt = Date.now();
     try {
