@@ -14,7 +14,9 @@ import { isShopError, ShopError } from './errors.js';
  * restart or a lease handed over change nothing. Applying revokes readers'
  * lease tokens, so no fill of a read made before the change can land after it;
  * an image whose version is below a shopdb write's is not stored (the entry is
- * dropped). See docs/RELIABILITY.md, "The stream follower".
+ * dropped) unless the stream had already shown that version; a shopdb write's
+ * refresh at or below a version the stream has shown stores nothing. See
+ * docs/RELIABILITY.md, "The stream follower".
  *
  * Horizon. An entry in the cache was stored at most ttl + lease seconds after
  * the read or write it holds. A record older than that (plus two minutes for
