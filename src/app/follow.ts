@@ -17,10 +17,12 @@ export interface FollowOptions {
   leaseSeconds: number;
 }
 
+/** A follower startFollower has started (its streams checked, its first leases taken). */
 export interface RunningFollower {
-  /** Resolves once started (streams checked, leases taken); throws with nothing left running when a table has no stream. */
+  /** Its name in the lease table: the host name and a random suffix. */
   readonly worker: string;
   stats(): FollowerStats;
+  /** Records older than this many seconds are skipped (core/follower.ts). */
   horizonSeconds: number;
   /** Stops, checkpoints and releases the leases, closes the clients. */
   stop(): Promise<void>;
@@ -31,6 +33,11 @@ export function leaseTableName(prefix: string): string {
   return `${prefix}EcommerceCacheFollowerLeases`;
 }
 
+/**
+ * Starts the follower of the configured tables into the configured Redis;
+ * rejects, with nothing left running, when there is no cache, no region, a
+ * table without a stream (SCHEMA_MISMATCH) or no DynamoDB.
+ */
 export async function startFollower(settings: ShopSettings, options: FollowOptions, events: FollowerEvents): Promise<RunningFollower> {
   const config = settings.cache;
   if (config === undefined) throw new ShopError('BAD_INPUT', 'cache: no Redis is configured, and the follower has no cache to keep up to date');
