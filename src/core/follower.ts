@@ -304,7 +304,11 @@ export class Follower {
       // lease is ours again, balance() below starts a new worker from the lease's checkpoint.
       if (worker.exited) {
         this.workers.delete(key);
-        this.events.info(`${worker.lease.table} shard ${worker.lease.shard}: reading stopped (the lease was not renewed in time); resuming once it is held again`);
+        this.events.info(
+          worker.lostLease
+            ? `${worker.lease.table} shard ${worker.lease.shard}: lease lost (taken by another follower)`
+            : `${worker.lease.table} shard ${worker.lease.shard}: reading stopped (the lease was not renewed in time); resuming once it is held again`,
+        );
         continue;
       }
       const lease = this.leases.find((candidate) => candidate.key === key);
@@ -510,6 +514,8 @@ class ShardWorker {
   ended = false;
   /** Set when work() has returned or failed, for whatever reason. */
   exited = false;
+  /** Set when work() stopped because its checkpoint was refused: another follower holds the lease. */
+  lostLease = false;
   private readonly aborted = new AbortController();
   private running: Promise<void> | undefined;
   private records = 0;
@@ -604,7 +610,8 @@ class ShardWorker {
         // Stopping still writes the checkpoint of a batch applied; a lease past its time does not (another follower may own it).
         if (!this.held) return;
         if (!(await store.checkpoint(this.lease, settings.worker, last.sequence))) {
-          events.info(`${this.lease.table} shard ${this.lease.shard}: lease lost (taken by another follower)`);
+          // Said by the coordinator, once, when it sees this worker has stopped.
+          this.lostLease = true;
           return;
         }
         checkpoint = last.sequence;
