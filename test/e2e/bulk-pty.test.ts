@@ -8,15 +8,29 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, createTables, testEnv, uniquePrefix } from '../support/cli.js';
+import { BIN, shopdb, testEnv, uniquePrefix } from '../support/cli.js';
+import { startTestEngine, type TestEngine } from '../support/engine.js';
 
 /* eslint-disable no-control-regex -- the point is to find terminal control sequences */
 const dir = mkdtempSync(join(tmpdir(), 'shopdb-bulk-pty-'));
 const prefix = uniquePrefix('bulk-pty');
 const COUNT = 3000;
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-beforeAll(() => createTables(prefix));
+/*
+ * A DynamoDB Local of its own: these imports write 3,000 items each, and late in the suite the shared
+ * engine, holding every other file's tables, once took over 10 s to answer one of them.
+ */
+let engine: TestEngine;
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await engine?.stop();
+});
+beforeAll(async () => {
+  engine = await startTestEngine();
+  const created = await shopdb(['tables', 'create', '--no-stream'], { prefix, env: { SHOPDB_ENDPOINT: engine.endpoint } });
+  if (created.exitCode !== 0) throw new Error(`tables create failed (${created.exitCode}): ${created.stderr}`);
+}, 120_000);
 
 function quote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
@@ -28,7 +42,7 @@ async function onTerminal(command: string, columns: number, term = 'xterm-256col
     reject: false,
     timeout: 120_000,
     stdin: 'ignore',
-    env: testEnv(prefix, { TERM: term, NO_COLOR: undefined }),
+    env: testEnv(prefix, { TERM: term, NO_COLOR: undefined, SHOPDB_ENDPOINT: engine.endpoint }),
     extendEnv: true,
   });
   return { exitCode: result.exitCode ?? -1, screen: String(result.stdout) };
